@@ -1,0 +1,55 @@
+// Size-bucketed pool of storage buffers: released buffers are reused by later allocations of the same bucket.
+
+/**
+ * Rounds a byte size up to its bucket: powers of two up to 4 KiB, then four buckets per octave,
+ * so a pooled buffer wastes at most a quarter of its size.
+ */
+export function bucketSize(bytes: number): number {
+  const n = Math.max(16, Math.ceil(bytes / 4) * 4);
+  if (n <= 4096) return 2 ** Math.ceil(Math.log2(n));
+  const step = 2 ** (Math.floor(Math.log2(n)) - 2);
+  return Math.ceil(n / step) * step;
+}
+
+export class BufferPool {
+  private free = new Map<number, GPUBuffer[]>();
+  liveBuffers = 0;
+  liveBytes = 0;
+  pooledBytes = 0;
+
+  constructor(private device: GPUDevice) {}
+
+  /** A storage buffer of at least `bytes` bytes, reused from the pool when one of its bucket is free. */
+  acquire(bytes: number): GPUBuffer {
+    const size = bucketSize(bytes);
+    const reused = this.free.get(size)?.pop();
+    this.liveBuffers++;
+    this.liveBytes += size;
+    if (reused) {
+      this.pooledBytes -= size;
+      return reused;
+    }
+    return this.device.createBuffer({
+      size,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  /** Returns a buffer for reuse; work already submitted that reads it is unaffected (queue order). */
+  release(buffer: GPUBuffer): void {
+    const size = buffer.size;
+    this.liveBuffers--;
+    this.liveBytes -= size;
+    this.pooledBytes += size;
+    let list = this.free.get(size);
+    if (!list) this.free.set(size, (list = []));
+    list.push(buffer);
+  }
+
+  /** Destroys every idle buffer (live ones stay with their tensors). */
+  trim(): void {
+    for (const list of this.free.values()) for (const b of list) b.destroy();
+    this.free.clear();
+    this.pooledBytes = 0;
+  }
+}

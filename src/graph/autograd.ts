@@ -1,0 +1,70 @@
+// Reverse-mode autograd: gradient nodes are recorded like any op, only along paths to trainable leaves.
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import { add } from '../ops/arithmetic.js';
+import { fill } from '../ops/fill.js';
+import type { Node } from './state.js';
+import type { Tensor } from './tensor.js';
+import { keep } from './tidy.js';
+
+/** Nodes reachable from `root` through tensors that need gradients, inputs before their consumers. */
+function topologicalOrder(root: Tensor): Node[] {
+  const order: Node[] = [];
+  const seen = new Set<Node>();
+  // Iterative post-order DFS, so deep networks do not overflow the call stack.
+  const stack: { node: Node; next: number }[] = [];
+  if (root.node && root.needsGrad) stack.push({ node: root.node, next: 0 });
+  if (root.node) seen.add(root.node);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const input = top.node.inputs[top.next++];
+    if (input === undefined) {
+      order.push(top.node);
+      stack.pop();
+    } else if (input.node && input.needsGrad && !seen.has(input.node)) {
+      seen.add(input.node);
+      stack.push({ node: input.node, next: 0 });
+    }
+  }
+  return order;
+}
+
+/**
+ * Records the backward pass of `loss` and stores the gradients in `.grad` of every leaf with requiresGrad.
+ * `dy` seeds the gradient (default: ones, which needs a one-element loss).
+ */
+export function backward(loss: Tensor, dy?: Tensor): void {
+  if (!dy && loss.size !== 1) {
+    throw new ShapeError(`backward: loss must have one element, got shape ${fmtShape(loss.shape)}`);
+  }
+  if (!loss.needsGrad) {
+    throw new ArgumentError('backward: the loss does not depend on any tensor with requiresGrad');
+  }
+  const grads = new Map<Tensor, Tensor>();
+  const accumulate = (t: Tensor, g: Tensor) => {
+    const prev = grads.get(t);
+    grads.set(t, prev ? add(prev, g) : g);
+  };
+  grads.set(loss, dy ?? fill(loss.shape, 1));
+  const order = topologicalOrder(loss);
+  for (let k = order.length - 1; k >= 0; k--) {
+    const node = order[k];
+    const rules = node.op.backward;
+    const dys = node.outputs.map((t) => grads.get(t) ?? null);
+    if (dys.every((g) => g === null)) continue;
+    if (rules === null)
+      throw new ArgumentError(`backward: op ${node.op.name} is a backward pass and has no gradient`);
+    // Outputs that got no gradient count as zeros; integer outputs (indices) never carry one.
+    const filled = node.outputs.map((t, i) => dys[i] ?? (t.dtype === 'float32' ? fill(t.shape, 0) : null));
+    node.inputs.forEach((input, i) => {
+      const rule = rules[i];
+      if (!input.needsGrad || !rule) return;
+      accumulate(input, rule({ inputs: node.inputs, outputs: node.outputs, attrs: node.attrs, dys: filled }));
+    });
+  }
+  for (const [t, g] of grads) {
+    if (t.node || !t.requiresGrad) continue;
+    const total = t.grad ? add(t.grad, g) : g;
+    t.grad?.dispose();
+    t.grad = keep(total);
+  }
+}

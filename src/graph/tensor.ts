@@ -1,0 +1,112 @@
+// The lazy tensor: a shape, a dtype, a storage, and the node that produces it (null for leaves).
+import { DisposedError, ShapeError, fmtShape } from '../errors.js';
+import { sizeOf, type DType } from '../ops/types.js';
+import { backward } from './autograd.js';
+import { readback } from './scheduler.js';
+import { maybeFree, state, type Node, type Storage } from './state.js';
+
+// Tensors that are garbage-collected without dispose() still give their storage back.
+const finalizer = new FinalizationRegistry<{ storage: Storage; generation: number }>((held) => {
+  if (held.generation !== state.generation) return;
+  held.storage.refs--;
+  maybeFree(held.storage);
+});
+
+export class Tensor {
+  readonly id: number;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly size: number;
+  /** Leaves only: whether backward() fills `grad`. Set to false to freeze a parameter. */
+  requiresGrad: boolean;
+  /** Gradient from the last backward(), accumulated across calls until cleared (leaves only). */
+  grad: Tensor | null = null;
+  private released = false;
+  private readonly nodeNeedsGrad: boolean;
+  private readonly generation = state.generation;
+  private readonly token = {};
+
+  /** Internal: use `tensor()`, `zeros()` and the ops to make tensors. */
+  constructor(
+    shape: readonly number[],
+    dtype: DType,
+    readonly storage: Storage,
+    readonly node: Node | null,
+    readonly outputIndex = 0,
+    requiresGrad = false,
+  ) {
+    this.id = state.nextId++;
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.size = sizeOf(shape);
+    this.requiresGrad = requiresGrad;
+    this.nodeNeedsGrad = !!node && node.op.backward !== null && node.inputs.some((t) => t.needsGrad);
+    storage.refs++;
+    finalizer.register(this, { storage, generation: this.generation }, this.token);
+    state.scopes.at(-1)?.add(this);
+  }
+
+  /** Whether gradients flow to this tensor: a leaf that requires grad, or an op output with such an input. */
+  get needsGrad(): boolean {
+    return this.node ? this.nodeNeedsGrad : this.requiresGrad;
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get disposed(): boolean {
+    return this.released || this.generation !== state.generation;
+  }
+
+  /** Throws DisposedError when the tensor was disposed or belongs to a released engine. */
+  assertUsable(op: string, arg: string): void {
+    if (this.disposed) {
+      throw new DisposedError(`${op}: argument '${arg}' (tensor ${fmtShape(this.shape)}) was disposed`);
+    }
+  }
+
+  /** Runs everything pending and reads the values back (one submit). int32 tensors come back converted. */
+  async data(): Promise<Float32Array> {
+    this.assertUsable('data', 'tensor');
+    const raw = await readback(this);
+    return raw instanceof Float32Array ? raw : Float32Array.from(raw);
+  }
+
+  /** Like data(), for int32 tensors (labels, argmax indices). */
+  async int32Data(): Promise<Int32Array> {
+    this.assertUsable('int32Data', 'tensor');
+    if (this.dtype !== 'int32')
+      throw new ShapeError(`int32Data: tensor has dtype ${this.dtype}, expected int32`);
+    return (await readback(this)) as Int32Array;
+  }
+
+  /** Reads a one-element tensor as a number. */
+  async item(): Promise<number> {
+    if (this.size !== 1)
+      throw new ShapeError(`item: tensor ${fmtShape(this.shape)} has ${this.size} elements, expected 1`);
+    return (await this.data())[0];
+  }
+
+  /** Reverse-mode autograd from this scalar: fills `.grad` of every leaf with requiresGrad that it depends on. */
+  backward(): void {
+    this.assertUsable('backward', 'loss');
+    backward(this);
+  }
+
+  /** Gives the storage back once no pending op reads it. Idempotent. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.released = true;
+    finalizer.unregister(this.token);
+    for (const scope of state.scopes) scope.delete(this);
+    this.storage.refs--;
+    maybeFree(this.storage);
+    this.grad?.dispose();
+    this.grad = null;
+  }
+
+  toString(): string {
+    return `Tensor(${fmtShape(this.shape)}, ${this.dtype}${this.node ? `, ${this.node.op.name}` : ''})`;
+  }
+}

@@ -1,0 +1,33 @@
+// webgrad's public API: engine lifetime, tensors, ops, autograd and errors.
+export { init, info, stats, release, type Stats, type AdapterInfo, type InitOptions } from './engine.js';
+export type { Backend } from './gpu/device.js';
+export * from './errors.js';
+export { Tensor } from './graph/tensor.js';
+export {
+  tensor,
+  full,
+  zeros,
+  ones,
+  randn,
+  uniform,
+  type LeafOptions,
+  type RandomOptions,
+} from './graph/create.js';
+export { Rng } from './graph/random.js';
+export { tidy, keep, openScope, type Scope } from './graph/tidy.js';
+export { flush } from './graph/scheduler.js';
+export { backward } from './graph/autograd.js';
+export { add, sub, mul } from './ops/arithmetic.js';
+export { scale } from './ops/scale.js';
+export { relu } from './ops/relu.js';
+export { sum, mean, type ReduceAttrs } from './ops/reduce.js';
+export { reshape, flatten } from './ops/reshape.js';
+export { opTable, type OpName } from './ops/table.js';
+export type { DType, OpDef, RefTensor, TensorSpec } from './ops/types.js';
+export {
+  gradcheck,
+  type GradcheckOptions,
+  type GradcheckResult,
+  type GradcheckMismatch,
+} from './gradcheck.js';
+export { evaluateReference, readLeaves, leavesOf, type LeafValues } from './reference/evaluate.js';

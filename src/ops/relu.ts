@@ -1,0 +1,68 @@
+// relu and its backward pass, which masks the output gradient by the saved output.
+import { ShapeError, fmtShape } from '../errors.js';
+import { apply } from '../graph/record.js';
+import type { Tensor } from '../graph/tensor.js';
+import { refMap } from '../reference/elementwise.js';
+import { sizeOf, type OpDef } from './types.js';
+import { ELEMENTWISE_WG, expectFloat, workgroupsFor } from './util.js';
+
+type NoAttrs = Record<string, never>;
+
+export const reluOp: OpDef<NoAttrs> = {
+  name: 'relu',
+  check([x]) {
+    expectFloat('relu', 'x', x);
+    return [x];
+  },
+  forward(io) {
+    const n = sizeOf(io.inputs[0].spec.shape);
+    return [
+      {
+        shader: 'relu',
+        constants: { WG: ELEMENTWISE_WG },
+        uniforms: [n],
+        buffers: [io.inputs[0].buffer, io.outputs[0].buffer],
+        workgroups: workgroupsFor(n),
+      },
+    ];
+  },
+  backward: [({ outputs, dys }) => reluBackward(dys[0]!, outputs[0])],
+  cost: ([x]) => ({ flops: sizeOf(x.shape), bytes: 8 * sizeOf(x.shape) }),
+  reference: ([x]) => [refMap(x, (v) => Math.max(v, 0))],
+};
+
+export const reluBackwardOp: OpDef<NoAttrs> = {
+  name: 'reluBackward',
+  check([dy, y]) {
+    expectFloat('reluBackward', 'dy', dy);
+    if (sizeOf(dy.shape) !== sizeOf(y.shape)) {
+      throw new ShapeError(`reluBackward: dy ${fmtShape(dy.shape)} and y ${fmtShape(y.shape)} must match`);
+    }
+    return [dy];
+  },
+  forward(io) {
+    const n = sizeOf(io.inputs[0].spec.shape);
+    return [
+      {
+        shader: 'relu_backward',
+        constants: { WG: ELEMENTWISE_WG },
+        uniforms: [n],
+        buffers: [io.inputs[0].buffer, io.inputs[1].buffer, io.outputs[0].buffer],
+        workgroups: workgroupsFor(n),
+      },
+    ];
+  },
+  backward: null,
+  cost: ([dy]) => ({ flops: sizeOf(dy.shape), bytes: 12 * sizeOf(dy.shape) }),
+  reference: ([dy, y]) => [refMap(dy, (v, i) => (y.data[i] > 0 ? v : 0))],
+};
+
+/** Shapes: x any → same shape. */
+export function relu(x: Tensor): Tensor {
+  return apply(reluOp, [x], {}, ['x']);
+}
+
+/** The backward pass of relu: dx = dy where y > 0. Shapes: dy, y same shape → same shape. */
+export function reluBackward(dy: Tensor, y: Tensor): Tensor {
+  return apply(reluBackwardOp, [dy, y], {}, ['dy', 'y']);
+}

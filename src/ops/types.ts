@@ -1,0 +1,73 @@
+// The shape of one op definition: shape rule, forward plan, per-input backward, cost and float64 reference.
+import type { Dispatch } from '../gpu/runtime.js';
+import type { Tensor } from '../graph/tensor.js';
+
+export type DType = 'float32' | 'int32';
+
+/** Shape and dtype of a tensor, without its data. */
+export interface TensorSpec {
+  shape: readonly number[];
+  dtype: DType;
+}
+
+/** A float64 tensor for the CPU reference. */
+export interface RefTensor {
+  shape: readonly number[];
+  data: Float64Array;
+}
+
+/** What a forward plan sees: the inputs' and outputs' buffers with their specs, and scratch memory. */
+export interface KernelIO {
+  inputs: readonly { buffer: GPUBuffer; spec: TensorSpec }[];
+  outputs: readonly { buffer: GPUBuffer; spec: TensorSpec }[];
+  /** A temporary storage buffer that lives until this op's dispatches are encoded. */
+  scratch(bytes: number): GPUBuffer;
+  /** Device limits in use (for picking workgroup sizes and kernel variants). */
+  limits: Readonly<Record<string, number>>;
+  /** The adapter backend, for choosing kernel variants. */
+  backend: string;
+}
+
+/** Everything a backward rule may use: the forward inputs, outputs and attributes, and the output gradients. */
+export interface BackwardContext<A> {
+  inputs: readonly Tensor[];
+  outputs: readonly Tensor[];
+  attrs: A;
+  /** Gradient of the loss with respect to each output (null where no gradient reached that output). */
+  dys: readonly (Tensor | null)[];
+}
+
+/** Builds the gradient for one input out of other ops, so backward passes are graph nodes like any other. */
+export type BackwardRule<A> = (ctx: BackwardContext<A>) => Tensor;
+
+export interface Cost {
+  flops: number;
+  bytes: number;
+}
+
+export interface OpDef<A = Record<string, never>> {
+  name: string;
+  /** Validates inputs and attributes, returns the output specs; throws ShapeError naming op, argument and shapes. */
+  check(inputs: readonly TensorSpec[], attrs: A): TensorSpec[];
+  /**
+   * The dispatches that compute the outputs, or 'alias' for a view whose single output shares input 0's storage,
+   * or 'inplace' semantics declared by `writesInput`.
+   */
+  forward: ((io: KernelIO, attrs: A) => Dispatch[]) | 'alias';
+  /**
+   * For in-place ops (optimizer updates): the indices of inputs whose storage the kernel overwrites.
+   * Such ops have no outputs; their inputs at these indices must be leaves.
+   */
+  writesInputs?: readonly number[];
+  /** One rule per input; null for an input that gets no gradient. The whole field is null for backward passes. */
+  backward: readonly (BackwardRule<A> | null)[] | null;
+  cost(inputs: readonly TensorSpec[], attrs: A): Cost;
+  /** Naive float64 CPU implementation: the oracle for tests. In-place ops return the new values of written inputs. */
+  reference(inputs: readonly RefTensor[], attrs: A): RefTensor[];
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}

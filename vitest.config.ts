@@ -1,0 +1,12 @@
+// Test runner settings: one forked process per file (Dawn is a native addon), long timeouts for llvmpipe.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    reporters: ['default'],
+  },
+});

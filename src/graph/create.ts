@@ -2,6 +2,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { sizeOf, type DType } from '../ops/types.js';
 import { Rng } from './random.js';
+import { flush } from './scheduler.js';
 import { Storage, state } from './state.js';
 import { Tensor } from './tensor.js';
 
@@ -108,4 +109,29 @@ export function uniform(
   const values = new Float32Array(sizeOf(shape));
   for (let i = 0; i < values.length; i++) values[i] = low + (high - low) * rng.next();
   return leaf('uniform', values, shape, options);
+}
+
+/**
+ * Overwrites a leaf's values (loading weights). Pending work that reads the old values runs first.
+ * Shapes: `values.length` must equal `t.size`.
+ */
+export function assignValues(t: Tensor, values: ArrayLike<number>): void {
+  t.assertUsable('assignValues', 't');
+  if (t.node)
+    throw new ArgumentError(`assignValues: argument 't' must be a leaf tensor, got ${t.toString()}`);
+  if (values.length !== t.size) {
+    throw new ShapeError(
+      `assignValues: ${values.length} values do not fill ${fmtShape(t.shape)} (${t.size})`,
+    );
+  }
+  const typed = t.dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values);
+  const runtime = state.runtime;
+  if (!runtime) {
+    t.storage.upload = typed;
+    return;
+  }
+  if (state.pending.length > 0) flush();
+  t.storage.buffer ??= runtime.pool.acquire(t.storage.bytes);
+  t.storage.upload = null;
+  runtime.device.queue.writeBuffer(t.storage.buffer, 0, typed.buffer, typed.byteOffset, typed.byteLength);
 }

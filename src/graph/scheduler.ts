@@ -61,62 +61,94 @@ function planNode(runtime: GpuRuntime, n: Node): Dispatch[] {
   return dispatches;
 }
 
-interface Flushed {
-  verdict: Promise<GpuError | null>;
-  staging: GPUBuffer[];
+interface PendingRead {
+  tensor: Tensor;
+  resolve(values: Float32Array | Int32Array): void;
+  reject(error: unknown): void;
 }
 
-function run(readbacks: readonly Tensor[]): Flushed {
+/** Reads requested since the last flush: their copies ride along in the next submit. */
+let reads: PendingRead[] = [];
+
+async function finishRead(
+  runtime: GpuRuntime,
+  read: PendingRead,
+  staging: GPUBuffer,
+  verdict: Promise<GpuError | null>,
+) {
+  try {
+    const error = await verdict;
+    if (error) throw error;
+    await staging.mapAsync(GPUMapMode.READ);
+    const bytes = staging.getMappedRange().slice(0, read.tensor.size * 4);
+    staging.unmap();
+    runtime.counters.readbacks++;
+    read.resolve(read.tensor.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes));
+  } catch (e) {
+    read.reject(e);
+  } finally {
+    staging.destroy();
+  }
+}
+
+/** Encodes and submits everything pending plus the requested reads; returns the device's verdict. */
+function run(): Promise<GpuError | null> {
   const runtime = requireRuntime('flush');
   runtime.throwPending();
   const nodes = prune(state.pending);
   state.pending = [];
+  const now = reads;
+  reads = [];
   // All uploads go before any buffer changes hands: queued writes land ahead of the whole submit.
   for (const n of nodes) for (const t of n.inputs) upload(runtime, t.storage);
-  for (const t of readbacks) upload(runtime, t.storage);
+  for (const r of now) upload(runtime, r.tensor.storage);
   const dispatches: Dispatch[] = [];
   for (const n of nodes) dispatches.push(...planNode(runtime, n));
-  const staging = readbacks.map((t) =>
+  const staging = now.map((r) =>
     runtime.device.createBuffer({
-      size: t.storage.bytes,
+      size: r.tensor.storage.bytes,
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     }),
   );
-  const copies = readbacks.map((t, i) => ({
-    from: t.storage.buffer!,
+  const copies = now.map((r, i) => ({
+    from: r.tensor.storage.buffer!,
     to: staging[i],
-    bytes: t.storage.bytes,
+    bytes: r.tensor.storage.bytes,
   }));
   const verdict = runtime.submit(dispatches, copies);
-  return { verdict, staging };
+  now.forEach((r, i) => {
+    // The copy is encoded: the storage may go once no tensor holds it.
+    r.tensor.storage.readers--;
+    maybeFree(r.tensor.storage);
+    void finishRead(runtime, r, staging[i], verdict);
+  });
+  return verdict;
 }
 
 /** Encodes and submits everything pending without waiting for the GPU; errors surface at the next flush. */
 export function flush(): void {
   const runtime = requireRuntime('flush');
-  const { verdict } = run([]);
-  void verdict.then((e) => {
+  void run().then((e) => {
     if (e) runtime.deferredError ??= e;
   });
 }
 
+/**
+ * Asks for `t`'s values without submitting: the copy rides along in the next flush (an optimizer step, say),
+ * so reading a loss costs no extra submit. The promise settles once that flush's work is done.
+ */
+export function readOnFlush(t: Tensor): Promise<Float32Array | Int32Array> {
+  requireRuntime('readOnFlush');
+  if (!t.storage.buffer && !t.storage.upload && !t.node) {
+    return Promise.reject(new GpuError(`data: tensor ${t.toString()} has no values`));
+  }
+  t.storage.readers++;
+  return new Promise((resolve, reject) => reads.push({ tensor: t, resolve, reject }));
+}
+
 /** Flushes with a copy of `t` to a staging buffer in the same submit, then maps and reads it. */
 export async function readback(t: Tensor): Promise<Float32Array | Int32Array> {
-  const runtime = requireRuntime('data');
-  if (!t.storage.buffer && !t.storage.upload && !t.node) {
-    throw new GpuError(`data: tensor ${t.toString()} has no values`);
-  }
-  const { verdict, staging } = run([t]);
-  const [buffer] = staging;
-  try {
-    const error = await verdict;
-    if (error) throw error;
-    await buffer.mapAsync(GPUMapMode.READ);
-    const bytes = buffer.getMappedRange().slice(0, t.size * 4);
-    buffer.unmap();
-    runtime.counters.readbacks++;
-    return t.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes);
-  } finally {
-    buffer.destroy();
-  }
+  const values = readOnFlush(t);
+  await run();
+  return values;
 }

@@ -2,7 +2,7 @@
 import { DisposedError, ShapeError, fmtShape } from '../errors.js';
 import { sizeOf, type DType } from '../ops/types.js';
 import { backward } from './autograd.js';
-import { readback } from './scheduler.js';
+import { readback, readOnFlush } from './scheduler.js';
 import { maybeFree, state, type Node, type Storage } from './state.js';
 
 // Tensors that are garbage-collected without dispose() still give their storage back.
@@ -70,6 +70,16 @@ export class Tensor {
   async data(): Promise<Float32Array> {
     this.assertUsable('data', 'tensor');
     const raw = await readback(this);
+    return raw instanceof Float32Array ? raw : Float32Array.from(raw);
+  }
+
+  /**
+   * Like data(), but submits nothing: the values arrive with the next flush (an optimizer step, `flush()`,
+   * or another read), so a training loop can read its loss without an extra submit.
+   */
+  async dataOnFlush(): Promise<Float32Array> {
+    this.assertUsable('dataOnFlush', 'tensor');
+    const raw = await readOnFlush(this);
     return raw instanceof Float32Array ? raw : Float32Array.from(raw);
   }
 

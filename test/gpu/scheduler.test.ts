@@ -75,6 +75,19 @@ describe('scheduler', () => {
     expect(last.submits - first.submits).toBe(999);
   });
 
+  it('lets a read ride along with the next flush instead of submitting', async () => {
+    flush();
+    const x = randn([8], { seed: 5 });
+    const y = scale(x, 2);
+    const before = stats().submits;
+    const pending = y.dataOnFlush();
+    expect(stats().submits).toBe(before);
+    flush();
+    const [got, xs] = [await pending, await x.data()];
+    expect(Array.from(got)).toEqual(Array.from(xs, (v) => v * 2));
+    expect(stats().submits - before).toBe(2);
+  });
+
   it('gives typed errors for wrong shapes, ranks and disposed tensors, and the next op still runs', async () => {
     const a = tensor([1, 2, 3, 4], [2, 2]);
     expect(() => add(a, tensor([1, 2, 3], [3]))).toThrow(ShapeError);

@@ -70,6 +70,29 @@ function describe(adapter: GPUAdapter): { description: string; vendor: string; a
   };
 }
 
+/** A Dawn instance set up for one Node backend, and the feature level its adapter is requested at. */
+export interface DawnInstance {
+  instance: GPU;
+  featureLevel: 'core' | 'compatibility';
+}
+
+/**
+ * Creates a Dawn instance with the flags and environment that `backend` needs (also used by the tfjs
+ * benchmark, so both engines run on the same adapter). Keep the instance referenced while its devices live.
+ */
+export async function dawnInstance(backend: 'gpu' | 'llvmpipe' | 'swiftshader'): Promise<DawnInstance> {
+  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
+  const mod = await loadDawn();
+  if (backend === 'gpu') return { instance: mod.create([]), featureLevel: 'core' };
+  if (backend === 'llvmpipe') {
+    // Mesa picks its EGL platform from the environment when Dawn first opens EGL.
+    env.EGL_PLATFORM ??= 'surfaceless';
+    return { instance: mod.create(['backend=opengl']), featureLevel: 'compatibility' };
+  }
+  env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
+  return { instance: mod.create(['backend=vulkan']), featureLevel: 'core' };
+}
+
 async function requestAdapter(
   backend: Exclude<Backend, 'auto'>,
 ): Promise<{ adapter: GPUAdapter; featureLevel: 'core' | 'compatibility'; instance: GPU } | null> {
@@ -79,26 +102,19 @@ async function requestAdapter(
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     return adapter ? { adapter, featureLevel: 'core', instance: gpu } : null;
   }
-  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
-  const mod = await loadDawn();
+  const { instance, featureLevel } = await dawnInstance(backend);
   if (backend === 'gpu') {
-    const instance = mod.create([]);
     const adapter = await instance.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter || SOFTWARE_ADAPTER.test(JSON.stringify(describe(adapter)))) return null;
-    return { adapter, featureLevel: 'core', instance };
+    return { adapter, featureLevel, instance };
   }
   if (backend === 'llvmpipe') {
-    // Mesa picks its EGL platform from the environment when Dawn first opens EGL.
-    env.EGL_PLATFORM ??= 'surfaceless';
-    const instance = mod.create(['backend=opengl']);
-    const adapter = await instance.requestAdapter({ featureLevel: 'compatibility' });
-    return adapter ? { adapter, featureLevel: 'compatibility', instance } : null;
+    const adapter = await instance.requestAdapter({ featureLevel });
+    return adapter ? { adapter, featureLevel, instance } : null;
   }
-  env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
-  const instance = mod.create(['backend=vulkan']);
   const adapter = await instance.requestAdapter();
   if (!adapter || !/swiftshader/i.test(JSON.stringify(describe(adapter)))) return null;
-  return { adapter, featureLevel: 'core', instance };
+  return { adapter, featureLevel, instance };
 }
 
 function readBackendOption(options: InitOptions): Backend {

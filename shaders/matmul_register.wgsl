@@ -1,0 +1,75 @@
+// matmul_register: barrier-free GEMM, each invocation keeps a 4x4 output tile in registers (llvmpipe, CPUs).
+// Formula: out[m, n] = epilogue(sum_k A(m, k) * B(k, n), n), with A(m, k) = a[m * aM + k * aK] and
+// B(k, n) = b[k * bK + n * bN]: the strides express tf.matMul's transposeA / transposeB without copies.
+// The epilogue region is identity by default; dense() substitutes a fused bias add (out += bias[n]).
+// Per k step an invocation loads 4 values of A and 4 of B for 16 FMAs; edge tiles clamp their loads
+// to the last row/column and drop the extra results at the store, so no branch sits in the inner loop.
+// Shapes: A [M, K], B [K, N], out [M, N] row-major; tilesN = ceil(N / 4).
+// Dispatch: ceil(ceil(M / 4) * tilesN / WG) workgroups, linearized over x and y; neighbouring invocations
+// take neighbouring column tiles, so their B loads are contiguous and their A loads coincide.
+struct Params {
+  m: u32,
+  n: u32,
+  k: u32,
+  aM: u32,
+  aK: u32,
+  bK: u32,
+  bN: u32,
+  tilesN: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+// @region BINDINGS
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// @end BINDINGS
+
+// @region EPILOGUE
+fn epilogue(v: f32, col: u32) -> f32 {
+  return v;
+}
+// @end EPILOGUE
+
+override WG: u32 = 64;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let t = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (t >= ((p.m + 3u) / 4u) * p.tilesN) {
+    return;
+  }
+  let m0 = (t / p.tilesN) * 4u;
+  let n0 = (t % p.tilesN) * 4u;
+  let lane = vec4u(0u, 1u, 2u, 3u);
+  let rowA = min(vec4u(m0) + lane, vec4u(p.m - 1u)) * p.aM;
+  let colB = min(vec4u(n0) + lane, vec4u(p.n - 1u)) * p.bN;
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
+  for (var k = 0u; k < p.k; k++) {
+    let ak = k * p.aK;
+    let bk = k * p.bK;
+    let av = vec4f(a[rowA.x + ak], a[rowA.y + ak], a[rowA.z + ak], a[rowA.w + ak]);
+    let bv = vec4f(b[bk + colB.x], b[bk + colB.y], b[bk + colB.z], b[bk + colB.w]);
+    acc0 += av.x * bv;
+    acc1 += av.y * bv;
+    acc2 += av.z * bv;
+    acc3 += av.w * bv;
+  }
+  let rows = array<vec4f, 4>(acc0, acc1, acc2, acc3);
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + i;
+    if (m >= p.m) {
+      break;
+    }
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + j;
+      if (n < p.n) {
+        out[m * p.n + n] = epilogue(rows[i][j], n);
+      }
+    }
+  }
+}

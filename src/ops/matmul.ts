@@ -1,0 +1,195 @@
+// matmul (with tf.matMul's transposes) and dense (matmul with the bias add fused into the GEMM epilogue).
+import { ShapeError, fmtShape } from '../errors.js';
+import type { Dispatch } from '../gpu/runtime.js';
+import { apply } from '../graph/record.js';
+import type { Tensor } from '../graph/tensor.js';
+import { refMatmul } from '../reference/matmul.js';
+import { sum } from './reduce.js';
+import { type KernelIO, type OpDef, type TensorSpec } from './types.js';
+import { expectFloat, expectRank, workgroupsFor } from './util.js';
+
+/**
+ * GEMM kernel variants. 'register': barrier-free, a 4x4 tile per invocation in registers (vec4 loads of B
+ * when N % 4 == 0 and B is not transposed): best where barriers are expensive (llvmpipe, SwiftShader).
+ * 'tiled': shared-memory tiles with two barriers per K step: best on real GPUs.
+ */
+export type MatmulKernel = 'register' | 'tiled';
+
+export interface MatmulAttrs {
+  /** Use aᵀ: a is [K,M] (default false). */
+  transposeA?: boolean;
+  /** Use bᵀ: b is [N,K] (default false). */
+  transposeB?: boolean;
+  /** Forces a kernel variant (tests, benchmarks); by default 'tiled' on real GPUs, 'register' elsewhere. */
+  kernel?: MatmulKernel;
+}
+
+/** Invocations per workgroup of the register kernels. */
+const REGISTER_WG = 64;
+/** Invocations per side of the tiled kernel's square workgroup; each computes 4x4, so tiles are 32x32. */
+const TILED_TS = 8;
+/** K step of the tiled kernel (each slab in workgroup memory is 4 * TILED_TS * TILED_KT floats). */
+const TILED_KT = 32;
+
+interface GemmDims {
+  m: number;
+  n: number;
+  k: number;
+}
+
+/** Checks a [M,K] (or [K,M]) against b [K,N] (or [N,K]) and returns M, N, K. */
+function gemmDims(
+  op: string,
+  a: TensorSpec,
+  b: TensorSpec,
+  attrs: MatmulAttrs,
+  names: [string, string],
+): GemmDims {
+  expectFloat(op, names[0], a);
+  expectFloat(op, names[1], b);
+  expectRank(op, names[0], a, 2, attrs.transposeA ? '[K,M]' : '[M,K]');
+  expectRank(op, names[1], b, 2, attrs.transposeB ? '[N,K]' : '[K,N]');
+  const [m, ka] = attrs.transposeA ? [a.shape[1], a.shape[0]] : a.shape;
+  const [kb, n] = attrs.transposeB ? [b.shape[1], b.shape[0]] : b.shape;
+  if (ka !== kb) {
+    const flags = `transposeA=${!!attrs.transposeA}, transposeB=${!!attrs.transposeB}`;
+    throw new ShapeError(
+      `${op}: inner dimensions differ: '${names[0]}' ${fmtShape(a.shape)} has K=${ka} but '${names[1]}' ${fmtShape(b.shape)} has K=${kb} (${flags})`,
+    );
+  }
+  return { m, n, k: ka };
+}
+
+/** Shader text for the fused bias epilogue: bias binds after a and b, the output moves one binding on. */
+function biasRegions(vec4: boolean): Record<string, string> {
+  const type = vec4 ? 'vec4f' : 'f32';
+  return {
+    BINDINGS:
+      `@group(0) @binding(3) var<storage, read> bias: array<${type}>;\n` +
+      `@group(0) @binding(4) var<storage, read_write> out: array<${type}>;`,
+    EPILOGUE: `fn epilogue(v: ${type}, col: u32) -> ${type} {\n  return v + bias[col];\n}`,
+  };
+}
+
+/** The GEMM dispatch for io's inputs [a, b, bias?] and output 0, with the variant the adapter wants. */
+function planGemm(io: KernelIO, attrs: MatmulAttrs, { m, n, k }: GemmDims): Dispatch[] {
+  if (m === 0 || n === 0) return [];
+  const withBias = io.inputs.length === 3;
+  const buffers = [...io.inputs.map((t) => t.buffer), io.outputs[0].buffer];
+  // Element strides of A(m, k) and B(k, n) in the stored layouts.
+  const [aM, aK] = attrs.transposeA ? [1, m] : [k, 1];
+  const [bK, bN] = attrs.transposeB ? [1, k] : [n, 1];
+  const kernel = attrs.kernel ?? (io.backend === 'gpu' || io.backend === 'browser' ? 'tiled' : 'register');
+  const rowTiles = Math.ceil(m / 4);
+  if (kernel === 'register' && n % 4 === 0 && !attrs.transposeB) {
+    const tilesN = n / 4;
+    return [
+      {
+        shader: 'matmul_register_vec4',
+        constants: { WG: REGISTER_WG },
+        uniforms: [m, n, k, aM, aK, tilesN],
+        workgroups: workgroupsFor(rowTiles * tilesN, REGISTER_WG),
+        buffers,
+        regions: withBias ? biasRegions(true) : undefined,
+      },
+    ];
+  }
+  const common = { buffers, regions: withBias ? biasRegions(false) : undefined };
+  if (kernel === 'tiled') {
+    const tile = 4 * TILED_TS;
+    const tilesN = Math.ceil(n / tile);
+    return [
+      {
+        shader: 'matmul_tiled',
+        constants: { TS: TILED_TS, KT: TILED_KT },
+        uniforms: [m, n, k, aM, aK, bK, bN, tilesN],
+        workgroups: Math.ceil(m / tile) * tilesN,
+        ...common,
+      },
+    ];
+  }
+  const tilesN = Math.ceil(n / 4);
+  return [
+    {
+      shader: 'matmul_register',
+      constants: { WG: REGISTER_WG },
+      uniforms: [m, n, k, aM, aK, bK, bN, tilesN],
+      workgroups: workgroupsFor(rowTiles * tilesN, REGISTER_WG),
+      ...common,
+    },
+  ];
+}
+
+function gemmCost({ m, n, k }: GemmDims, bias: boolean) {
+  return { flops: 2 * m * n * k + (bias ? m * n : 0), bytes: 4 * (m * k + k * n + m * n + (bias ? n : 0)) };
+}
+
+export const matmulOp: OpDef<MatmulAttrs> = {
+  name: 'matmul',
+  check([a, b], attrs) {
+    const { m, n } = gemmDims('matmul', a, b, attrs, ['a', 'b']);
+    return [{ shape: [m, n], dtype: 'float32' }];
+  },
+  forward(io, attrs) {
+    const [a, b] = io.inputs;
+    return planGemm(io, attrs, gemmDims('matmul', a.spec, b.spec, attrs, ['a', 'b']));
+  },
+  // C = op(A)·op(B): each gradient is one more matmul with transpose flags, so no transposed copies.
+  backward: [
+    ({ inputs: [, b], dys: [dy], attrs: { transposeA: tA, transposeB: tB } }) =>
+      tA ? matmul(b, dy!, { transposeA: tB, transposeB: true }) : matmul(dy!, b, { transposeB: !tB }),
+    ({ inputs: [a], dys: [dy], attrs: { transposeA: tA, transposeB: tB } }) =>
+      tB ? matmul(dy!, a, { transposeA: true, transposeB: tA }) : matmul(a, dy!, { transposeA: !tA }),
+  ],
+  cost: ([a, b], attrs) => gemmCost(gemmDims('matmul', a, b, attrs, ['a', 'b']), false),
+  reference: ([a, b], attrs) => [refMatmul(a, b, !!attrs.transposeA, !!attrs.transposeB)],
+};
+
+export interface DenseAttrs {
+  /** Forces a kernel variant (tests, benchmarks); by default chosen per adapter as for matmul. */
+  kernel?: MatmulKernel;
+}
+
+function denseDims([x, w, bias]: readonly TensorSpec[]): GemmDims {
+  const dims = gemmDims('dense', x, w, {}, ['x', 'w']);
+  expectFloat('dense', 'bias', bias);
+  if (bias.shape.length !== 1 || bias.shape[0] !== dims.n) {
+    throw new ShapeError(
+      `dense: argument 'bias' must be [U] with U=${dims.n} matching w ${fmtShape(w.shape)}, got ${fmtShape(bias.shape)}`,
+    );
+  }
+  return dims;
+}
+
+export const denseOp: OpDef<DenseAttrs> = {
+  name: 'dense',
+  check(inputs) {
+    const { m, n } = denseDims(inputs);
+    return [{ shape: [m, n], dtype: 'float32' }];
+  },
+  forward: (io, attrs) => planGemm(io, attrs, denseDims(io.inputs.map((t) => t.spec))),
+  backward: [
+    ({ inputs: [, w], dys: [dy] }) => matmul(dy!, w, { transposeB: true }),
+    ({ inputs: [x], dys: [dy] }) => matmul(x, dy!, { transposeA: true }),
+    ({ dys: [dy] }) => sum(dy!, { axis: 0 }),
+  ],
+  cost: (inputs) => gemmCost(denseDims(inputs), true),
+  reference: ([x, w, bias]) => [refMatmul(x, w, false, false, bias)],
+};
+
+/**
+ * Matrix product as tf.matMul: out = op(a)·op(b), op transposing where asked.
+ * Shapes: a [M,K] (transposeA: [K,M]), b [K,N] (transposeB: [N,K]) → [M,N].
+ */
+export function matmul(a: Tensor, b: Tensor, options: MatmulAttrs = {}): Tensor {
+  return apply(matmulOp, [a, b], { ...options }, ['a', 'b']);
+}
+
+/**
+ * A fully connected layer: x·w + bias, with the bias added in the GEMM's epilogue (no extra kernel).
+ * Shapes: x [N,K], w [K,U], bias [U] → [N,U].
+ */
+export function dense(x: Tensor, w: Tensor, bias?: Tensor, options: DenseAttrs = {}): Tensor {
+  if (!bias) return matmul(x, w, options);
+  return apply(denseOp, [x, w, bias], { ...options }, ['x', 'w', 'bias']);
+}

@@ -1,0 +1,111 @@
+// GPU numerics for matmul and dense: every kernel variant vs the float64 reference over edge-case shapes.
+import { describe, expect, it } from 'vitest';
+import {
+  dense,
+  flush,
+  matmul,
+  mean,
+  stats,
+  tensor,
+  type MatmulKernel,
+  type Tensor,
+} from '../../src/index.js';
+import { expectMatchesReference, seeded, useGpu } from '../helpers.js';
+
+useGpu();
+
+function input(shape: number[], seed: number, requiresGrad = false): Tensor {
+  return tensor(seeded(shape[0] * shape[1], seed), shape, { requiresGrad });
+}
+
+/** Stored shapes of a and b for op(a) [M,K] and op(b) [K,N]. */
+function operands(m: number, k: number, n: number, tA: boolean, tB: boolean, requiresGrad = false) {
+  return [
+    input(tA ? [k, m] : [m, k], m * 131 + k, requiresGrad),
+    input(tB ? [n, k] : [k, n], n * 17 + k, requiresGrad),
+  ];
+}
+
+// atol covers f32 rounding of K products of values in [-1, 1).
+const tolFor = (k: number) => ({ atol: 2e-6 * Math.max(1, Math.sqrt(k)) * 4, rtol: 1e-5 });
+
+const shapes: [number, number, number][] = [
+  [1, 1, 1],
+  [1, 7, 1],
+  [3, 5, 7],
+  [4, 8, 12],
+  [13, 33, 6],
+  [37, 70, 41],
+  [64, 129, 20],
+];
+
+describe.each<MatmulKernel>(['register', 'tiled'])('matmul, %s kernel', (kernel) => {
+  for (const [m, k, n] of shapes) {
+    it(`M=${m} K=${k} N=${n}, every transpose combination`, async () => {
+      const outs: Tensor[] = [];
+      for (const tA of [false, true])
+        for (const tB of [false, true]) {
+          const [a, b] = operands(m, k, n, tA, tB);
+          outs.push(matmul(a, b, { transposeA: tA, transposeB: tB, kernel }));
+        }
+      await expectMatchesReference(outs, tolFor(k), `${m}x${k}x${n}`);
+    });
+  }
+
+  it('dense fuses the bias (scalar and vec4 paths)', async () => {
+    const outs = [
+      [5, 9, 7],
+      [6, 10, 8],
+    ].map(([m, k, n]) => dense(input([m, k], 1), input([k, n], 2), tensor(seeded(n, 3), [n]), { kernel }));
+    await expectMatchesReference(outs, tolFor(10), 'dense');
+  });
+
+  it('backward: gradients of both operands and the bias match the reference', async () => {
+    for (const [tA, tB] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ]) {
+      const [a, b] = operands(6, 9, 5, tA, tB, true);
+      const loss = mean(matmul(a, b, { transposeA: tA, transposeB: tB, kernel }));
+      loss.backward();
+      await expectMatchesReference([a.grad!, b.grad!], tolFor(9), `grads tA=${tA} tB=${tB}`);
+    }
+    const x = input([7, 11], 4, true);
+    const w = input([11, 8], 5, true);
+    const bias = tensor(seeded(8, 6), [8], { requiresGrad: true });
+    mean(dense(x, w, bias, { kernel })).backward();
+    await expectMatchesReference([x.grad!, w.grad!, bias.grad!], tolFor(11), 'dense grads');
+  });
+});
+
+describe('matmul on large grids', () => {
+  // K = N = 1 keeps the buffers under llvmpipe's 128 MiB binding limit while passing 65,535 workgroups.
+  // Rows per workgroup: 4 per invocation times 64 invocations (register), 32 per tile (tiled).
+  it.each<[MatmulKernel, number]>([
+    ['register', 256],
+    ['tiled', 32],
+  ])(
+    '%s kernel past 65,535 workgroups (%i rows each) spreads them over x and y',
+    async (kernel, rowsPerGroup) => {
+      const m = rowsPerGroup * 65_600 + 3;
+      const a = tensor(seeded(m, 7), [m, 1]);
+      const out = matmul(a, tensor([-1.5], [1, 1]), { kernel });
+      const [got, av] = await Promise.all([out.data(), a.data()]);
+      // Each output is one exact f32 product, so rows on both sides of the x/y split compare exactly.
+      for (const r of [0, 1, 65_535 * rowsPerGroup, m - 4, m - 1])
+        expect(got[r]).toBe(Math.fround(-1.5 * av[r]));
+    },
+  );
+});
+
+it('uses one dispatch per matmul and per dense layer', async () => {
+  const x = input([8, 16], 8);
+  const w = input([16, 4], 9);
+  const b = tensor(seeded(4, 10), [4]);
+  flush();
+  const before = stats().dispatches;
+  await dense(x, w, b).data();
+  expect(stats().dispatches - before).toBe(1);
+});

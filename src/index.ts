@@ -22,6 +22,10 @@ export { scale } from './ops/scale.js';
 export { relu } from './ops/relu.js';
 export { sum, mean, type ReduceAttrs } from './ops/reduce.js';
 export { reshape, flatten } from './ops/reshape.js';
+export { conv2d, type Conv2dOptions } from './ops/conv2d.js';
+export { conv2dBackpropInput } from './ops/conv2d_backprop_input.js';
+export { conv2dBackpropFilter } from './ops/conv2d_backprop_filter.js';
+export type { ConvAttrs, Padding, Pair } from './ops/conv_geometry.js';
 export { opTable, type OpName } from './ops/table.js';
 export type { DType, OpDef, RefTensor, TensorSpec } from './ops/types.js';
 export {

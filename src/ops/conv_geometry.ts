@@ -87,3 +87,61 @@ export function resolvePadding(
   }
   return { outH, outW, padTop, padLeft, padBottom, padRight };
 }
+
+/** Normalized attributes shared by conv2d and its two backward passes. */
+export interface ConvAttrs {
+  stride: [number, number];
+  dilation: [number, number];
+  padding: Padding;
+}
+
+/** Every size a conv2d kernel needs, with the padding resolved (top/left; bottom/right follow from OH/OW). */
+export interface ConvDims {
+  n: number;
+  h: number;
+  w: number;
+  cin: number;
+  kh: number;
+  kw: number;
+  cout: number;
+  oh: number;
+  ow: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/**
+ * Resolves conv2d geometry from the input and filter shapes (both already rank-checked).
+ * Shapes: x [N,H,W,Cin], w [KH,KW,Cin,Cout] → output [N,OH,OW,Cout].
+ */
+export function convDims(
+  op: string,
+  xShape: readonly number[],
+  wShape: readonly number[],
+  attrs: ConvAttrs,
+): ConvDims {
+  const [n, h, w, cin] = xShape;
+  const [kh, kw, , cout] = wShape;
+  const g = resolvePadding(op, h, w, kh, kw, attrs.stride, attrs.dilation, attrs.padding);
+  return {
+    n,
+    h,
+    w,
+    cin,
+    kh,
+    kw,
+    cout,
+    oh: g.outH,
+    ow: g.outW,
+    sh: attrs.stride[0],
+    sw: attrs.stride[1],
+    dh: attrs.dilation[0],
+    dw: attrs.dilation[1],
+    padTop: g.padTop,
+    padLeft: g.padLeft,
+  };
+}

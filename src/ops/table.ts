@@ -1,5 +1,8 @@
 // The table of every op and backward pass: its type lists them all, so a missing definition fails tsc.
 import { addOp, mulOp, subOp } from './arithmetic.js';
+import { conv2dOp } from './conv2d.js';
+import { conv2dBackpropFilterOp } from './conv2d_backprop_filter.js';
+import { conv2dBackpropInputOp } from './conv2d_backprop_input.js';
 import { fillOp } from './fill.js';
 import { broadcastOp, meanOp, sumOp } from './reduce.js';
 import { reluBackwardOp, reluOp } from './relu.js';
@@ -18,7 +21,10 @@ export type OpName =
   | 'sum'
   | 'mean'
   | 'broadcast'
-  | 'reshape';
+  | 'reshape'
+  | 'conv2d'
+  | 'conv2dBackpropInput'
+  | 'conv2dBackpropFilter';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const opTable: { readonly [K in OpName]: OpDef<any> } = {
@@ -33,4 +39,7 @@ export const opTable: { readonly [K in OpName]: OpDef<any> } = {
   mean: meanOp,
   broadcast: broadcastOp,
   reshape: reshapeOp,
+  conv2d: conv2dOp,
+  conv2dBackpropInput: conv2dBackpropInputOp,
+  conv2dBackpropFilter: conv2dBackpropFilterOp,
 };

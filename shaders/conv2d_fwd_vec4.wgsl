@@ -1,0 +1,105 @@
+// conv2d_fwd_vec4: forward convolution as an implicit GEMM, register-tiled, vec4 along channels.
+//   out[n,oh,ow,co] = bias[co] + sum_{kh,kw,ci} x[n, oh*SH - padTop + kh*DH, ow*SW - padLeft + kw*DW, ci] * w[kh,kw,ci,co]
+// Layout: x NHWC, w HWIO, out NHWC, all as vec4 along the channel axis (Cin % 4 == 0, Cout % 4 == 0).
+// Tiling: GEMM rows m = (n*OH + oh)*OW + ow, columns co. One invocation computes TM consecutive rows x TN vec4
+// columns (TM*TN*4 outputs) in registers, no workgroup memory and no barriers (the fast path on llvmpipe).
+// Dispatch: ceil(ceil(M / TM) * nGroups / WG) workgroups, nGroups = ceil(Cout / (4*TN)), linearized over x and y.
+struct Params {
+  n: u32, h: u32, w: u32, cin: u32,
+  oh: u32, ow: u32, cout: u32, kh: u32,
+  kw: u32, sh: u32, sw: u32, dh: u32,
+  dw: u32, padTop: u32, padLeft: u32, hasBias: u32,
+  m: u32, nGroups: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<vec4f>;
+@group(0) @binding(2) var<storage, read> wt: array<vec4f>;
+// Without a bias the plan binds w here; hasBias = 0 keeps it unread.
+@group(0) @binding(3) var<storage, read> bias: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> out: array<vec4f>;
+
+override WG: u32 = 64;
+override TM: u32 = 4;
+override TN: u32 = 2;
+const MAX_TM = 8u;
+const MAX_TN = 4u;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let gid = (wid.x + wid.y * nwg.x) * WG + lid;
+  let mGroups = (p.m + TM - 1u) / TM;
+  if (gid >= mGroups * p.nGroups) {
+    return;
+  }
+  let cin4 = p.cin / 4u;
+  let cout4 = p.cout / 4u;
+  let cg = gid % p.nGroups;
+  let m0 = (gid / p.nGroups) * TM;
+
+  // Where each row's window starts; rows past M repeat the last row and are not written.
+  var ih0: array<i32, MAX_TM>;
+  var iw0: array<i32, MAX_TM>;
+  var nh: array<u32, MAX_TM>;
+  for (var i = 0u; i < TM; i++) {
+    let m = min(m0 + i, p.m - 1u);
+    let ow = m % p.ow;
+    let oh = (m / p.ow) % p.oh;
+    nh[i] = (m / (p.ow * p.oh)) * p.h;
+    ih0[i] = i32(oh * p.sh) - i32(p.padTop);
+    iw0[i] = i32(ow * p.sw) - i32(p.padLeft);
+  }
+  var co4: array<u32, MAX_TN>;
+  for (var j = 0u; j < TN; j++) {
+    co4[j] = min(cg * TN + j, cout4 - 1u);
+  }
+
+  var acc: array<vec4f, 32>;
+  for (var kh = 0u; kh < p.kh; kh++) {
+    for (var kw = 0u; kw < p.kw; kw++) {
+      var xo: array<u32, MAX_TM>;
+      var ok: array<bool, MAX_TM>;
+      for (var i = 0u; i < TM; i++) {
+        let ih = ih0[i] + i32(kh * p.dh);
+        let iw = iw0[i] + i32(kw * p.dw);
+        ok[i] = ih >= 0 && ih < i32(p.h) && iw >= 0 && iw < i32(p.w);
+        xo[i] = select(0u, ((nh[i] + u32(ih)) * p.w + u32(iw)) * cin4, ok[i]);
+      }
+      let wk = (kh * p.kw + kw) * p.cin;
+      for (var c = 0u; c < cin4; c++) {
+        var wr: array<vec4f, 16>;
+        for (var j = 0u; j < TN; j++) {
+          let base = (wk + c * 4u) * cout4 + co4[j];
+          wr[j * 4u] = wt[base];
+          wr[j * 4u + 1u] = wt[base + cout4];
+          wr[j * 4u + 2u] = wt[base + 2u * cout4];
+          wr[j * 4u + 3u] = wt[base + 3u * cout4];
+        }
+        for (var i = 0u; i < TM; i++) {
+          let xv = select(vec4f(0.0), x[xo[i] + c], ok[i]);
+          for (var j = 0u; j < TN; j++) {
+            acc[i * MAX_TN + j] += xv.x * wr[j * 4u] + xv.y * wr[j * 4u + 1u] + xv.z * wr[j * 4u + 2u]
+              + xv.w * wr[j * 4u + 3u];
+          }
+        }
+      }
+    }
+  }
+
+  for (var j = 0u; j < TN; j++) {
+    let co = cg * TN + j;
+    if (co >= cout4) {
+      break;
+    }
+    var b = vec4f(0.0);
+    if (p.hasBias != 0u) {
+      b = bias[co];
+    }
+    for (var i = 0u; i < TM; i++) {
+      if (m0 + i < p.m) {
+        out[(m0 + i) * cout4 + co] = acc[i * MAX_TN + j] + b;
+      }
+    }
+  }
+}

@@ -1,0 +1,209 @@
+// conv2d (NHWC x, HWIO w, optional fused bias): shape rule, kernel variants and their choice, backward rules.
+import { ShapeError, fmtShape } from '../errors.js';
+import type { Dispatch } from '../gpu/runtime.js';
+import { apply } from '../graph/record.js';
+import type { Tensor } from '../graph/tensor.js';
+import { refConv2d } from '../reference/conv.js';
+import { conv2dBackpropFilter } from './conv2d_backprop_filter.js';
+import { conv2dBackpropInput } from './conv2d_backprop_input.js';
+import {
+  convDims,
+  normalizePair,
+  type ConvAttrs,
+  type ConvDims,
+  type Pair,
+  type Padding,
+} from './conv_geometry.js';
+import { sum } from './reduce.js';
+import { sizeOf, type KernelIO, type OpDef, type TensorSpec } from './types.js';
+import { expectFloat, expectRank, workgroupsFor } from './util.js';
+
+/** Threads per workgroup of every conv kernel (llvmpipe runs one workgroup per core thread, SIMD over lanes). */
+export const CONV_WG = 64;
+
+/**
+ * Forward kernel variants: 'vec4' implicit GEMM with vec4 channel loads (Cin, Cout multiples of 4), 'scalar'
+ * implicit GEMM for any channel counts, 'gemm1x1' a plain GEMM for unpadded 1x1 kernels (any stride).
+ */
+export const CONV2D_VARIANTS = ['vec4', 'scalar', 'gemm1x1'] as const;
+export type Conv2dVariant = (typeof CONV2D_VARIANTS)[number];
+
+/** Whether a forward variant can run these dims. */
+export function conv2dSupports(variant: Conv2dVariant, d: ConvDims): boolean {
+  const vec4 = d.cin % 4 === 0 && d.cout % 4 === 0;
+  if (variant === 'scalar') return true;
+  if (variant === 'vec4') return vec4;
+  // Every output row must read an existing input row: no padding on any side.
+  return (
+    vec4 &&
+    d.kh === 1 &&
+    d.kw === 1 &&
+    d.padTop === 0 &&
+    d.padLeft === 0 &&
+    (d.oh - 1) * d.sh < d.h &&
+    (d.ow - 1) * d.sw < d.w
+  );
+}
+
+/** A forward kernel choice: the variant and its register tile (TM output rows x TN channel groups). */
+export interface Conv2dChoice {
+  variant: Conv2dVariant;
+  tm: number;
+  tn: number;
+}
+
+/** Register tile per variant: CPU adapters (llvmpipe, SwiftShader) want big tiles, GPUs want more invocations. */
+export function conv2dTiles(backend: string, variant: Conv2dVariant): { tm: number; tn: number } {
+  const cpu = backend === 'llvmpipe' || backend === 'swiftshader';
+  if (variant === 'scalar') return cpu ? { tm: 4, tn: 4 } : { tm: 2, tn: 4 };
+  return cpu ? { tm: 4, tn: 2 } : { tm: 2, tn: 2 };
+}
+
+/** The forward kernel for this adapter and shape: the GEMM for unpadded 1x1, vec4 where channels allow, else scalar. */
+export function chooseConv2d(backend: string, d: ConvDims): Conv2dChoice {
+  const variant = conv2dSupports('gemm1x1', d) ? 'gemm1x1' : conv2dSupports('vec4', d) ? 'vec4' : 'scalar';
+  return { variant, ...conv2dTiles(backend, variant) };
+}
+
+/**
+ * The dispatch of one forward variant. Buffers: x, w, bias (w again when there is none), out.
+ * Shapes: x [N,H,W,Cin], w [KH,KW,Cin,Cout], bias [Cout] → out [N,OH,OW,Cout].
+ */
+export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dispatch[] {
+  const { variant, tm, tn } = choice;
+  if (!conv2dSupports(variant, d)) {
+    throw new ShapeError(
+      `conv2d: variant '${variant}' cannot run x [${d.n},${d.h},${d.w},${d.cin}] with ${d.kh}x${d.kw}x${d.cout} filters`,
+    );
+  }
+  const m = d.n * d.oh * d.ow;
+  const hasBias = io.inputs.length === 3;
+  const nGroups = Math.ceil(d.cout / (variant === 'scalar' ? tn : 4 * tn));
+  const buffers = [
+    io.inputs[0].buffer,
+    io.inputs[1].buffer,
+    io.inputs[hasBias ? 2 : 1].buffer,
+    io.outputs[0].buffer,
+  ];
+  const head = [d.n, d.h, d.w, d.cin, d.oh, d.ow, d.cout];
+  const uniforms =
+    variant === 'gemm1x1'
+      ? [...head, d.sh, d.sw, hasBias ? 1 : 0, m, nGroups]
+      : [...head, d.kh, d.kw, d.sh, d.sw, d.dh, d.dw, d.padTop, d.padLeft, hasBias ? 1 : 0, m, nGroups];
+  const shader =
+    variant === 'gemm1x1' ? 'conv2d_fwd_1x1' : variant === 'vec4' ? 'conv2d_fwd_vec4' : 'conv2d_fwd_scalar';
+  return [
+    {
+      shader,
+      constants: { WG: CONV_WG, TM: tm, TN: tn },
+      uniforms,
+      buffers,
+      workgroups: workgroupsFor(Math.ceil(m / tm) * nGroups, CONV_WG),
+    },
+  ];
+}
+
+/** Checks x [N,H,W,Cin] and w [KH,KW,Cin,Cout] for `op` and resolves the geometry. */
+export function checkConvArgs(
+  op: string,
+  x: TensorSpec,
+  w: TensorSpec,
+  attrs: ConvAttrs,
+  wArg = 'w',
+): ConvDims {
+  expectFloat(op, 'x', x);
+  expectFloat(op, wArg, w);
+  expectRank(op, 'x', x, 4, 'NHWC');
+  expectRank(op, wArg, w, 4, 'KH,KW,Cin,Cout');
+  if (w.shape[2] !== x.shape[3]) {
+    throw new ShapeError(
+      `${op}: argument '${wArg}' must be [KH,KW,Cin,Cout] with Cin=${x.shape[3]} matching x ${fmtShape(x.shape)}, got ${fmtShape(w.shape)}`,
+    );
+  }
+  if ([...x.shape, ...w.shape].some((s) => s < 1)) {
+    throw new ShapeError(
+      `${op}: empty tensors are not supported, got x ${fmtShape(x.shape)}, ${wArg} ${fmtShape(w.shape)}`,
+    );
+  }
+  return convDims(op, x.shape, w.shape, attrs);
+}
+
+/** Checks that dy is [N,OH,OW,Cout] for the geometry `d`. */
+export function checkDy(op: string, dy: TensorSpec, d: ConvDims): void {
+  expectFloat(op, 'dy', dy);
+  const want = [d.n, d.oh, d.ow, d.cout];
+  if (dy.shape.length !== 4 || want.some((v, i) => dy.shape[i] !== v)) {
+    throw new ShapeError(`${op}: argument 'dy' must be ${fmtShape(want)}, got ${fmtShape(dy.shape)}`);
+  }
+}
+
+/** FLOPs of one conv2d pass (forward or either backward pass: the same multiply-adds). */
+export function convFlops(d: ConvDims): number {
+  return 2 * d.n * d.oh * d.ow * d.kh * d.kw * d.cin * d.cout;
+}
+
+export const conv2dOp: OpDef<ConvAttrs> = {
+  name: 'conv2d',
+  check([x, w, bias], attrs) {
+    const d = checkConvArgs('conv2d', x, w, attrs);
+    if (bias) {
+      expectFloat('conv2d', 'bias', bias);
+      if (bias.shape.length !== 1 || bias.shape[0] !== d.cout) {
+        throw new ShapeError(
+          `conv2d: argument 'bias' must be [${d.cout}] to match w ${fmtShape(w.shape)}, got ${fmtShape(bias.shape)}`,
+        );
+      }
+    }
+    return [{ shape: [d.n, d.oh, d.ow, d.cout], dtype: 'float32' }];
+  },
+  forward(io, attrs) {
+    const d = convDims('conv2d', io.inputs[0].spec.shape, io.inputs[1].spec.shape, attrs);
+    return conv2dPlan(io, d, chooseConv2d(io.backend, d));
+  },
+  backward: [
+    ({ inputs: [x, w], dys, attrs }) => conv2dBackpropInput(dys[0]!, w, x.shape, attrs),
+    ({ inputs: [x, w], dys, attrs }) => conv2dBackpropFilter(x, dys[0]!, w.shape, attrs),
+    ({ dys }) => sum(dys[0]!, { axis: [0, 1, 2] }),
+  ],
+  cost([x, w], attrs) {
+    const d = convDims('conv2d', x.shape, w.shape, attrs);
+    return {
+      flops: convFlops(d),
+      bytes: 4 * (sizeOf(x.shape) + sizeOf(w.shape) + d.n * d.oh * d.ow * d.cout),
+    };
+  },
+  reference([x, w, bias], attrs) {
+    return [refConv2d(x, w, bias, convDims('conv2d', x.shape, w.shape, attrs))];
+  },
+};
+
+export interface Conv2dOptions {
+  /** Stride per spatial axis: a number or [h, w] (default 1). */
+  stride?: Pair;
+  /** 'valid' (default, as in tf.conv2d), 'same', a number for every side, or [[top, bottom], [left, right]]. */
+  padding?: Padding;
+  /** Dilation per spatial axis: a number or [h, w] (default 1). */
+  dilation?: Pair;
+  /** Added to every output pixel, fused into the kernel's epilogue. */
+  bias?: Tensor;
+}
+
+/** Normalizes conv options into the attributes every conv op stores. */
+export function convAttrs(op: string, opts: Omit<Conv2dOptions, 'bias'>): ConvAttrs {
+  return {
+    stride: normalizePair(op, 'stride', opts.stride ?? 1),
+    dilation: normalizePair(op, 'dilation', opts.dilation ?? 1),
+    padding: opts.padding ?? 'valid',
+  };
+}
+
+/**
+ * 2-D convolution, TensorFlow semantics (cross-correlation, NHWC, HWIO).
+ * Shapes: x [N,H,W,Cin], w [KH,KW,Cin,Cout], bias [Cout] → [N,OH,OW,Cout].
+ */
+export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
+  const attrs = convAttrs('conv2d', opts);
+  return opts.bias
+    ? apply(conv2dOp, [x, w, opts.bias], attrs, ['x', 'w', 'bias'])
+    : apply(conv2dOp, [x, w], attrs, ['x', 'w']);
+}

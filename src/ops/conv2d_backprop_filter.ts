@@ -1,0 +1,174 @@
+// conv2d's backward pass to the filter (dw): a GEMM reducing over N*OH*OW in chunks, then a reduce_sum pass.
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import type { Dispatch } from '../gpu/runtime.js';
+import { apply } from '../graph/record.js';
+import type { Tensor } from '../graph/tensor.js';
+import { refConv2dBackpropFilter } from '../reference/conv.js';
+import { CONV_WG, checkConvArgs, checkDy, convFlops } from './conv2d.js';
+import { convDims, type ConvAttrs, type ConvDims } from './conv_geometry.js';
+import { sizeOf, type KernelIO, type OpDef } from './types.js';
+import { ELEMENTWISE_WG, workgroupsFor } from './util.js';
+
+export interface BackpropFilterAttrs extends ConvAttrs {
+  /** The filter's shape [KH,KW,Cin,Cout] (KH and KW are not recoverable from x and dy). */
+  filterShape: readonly number[];
+}
+
+/** dw variants: 'vec4' (Cin, Cout multiples of 4) and 'scalar' (any channel counts). */
+export const BACKPROP_FILTER_VARIANTS = ['vec4', 'scalar'] as const;
+export type BackpropFilterVariant = (typeof BACKPROP_FILTER_VARIANTS)[number];
+
+export interface BackpropFilterChoice {
+  variant: BackpropFilterVariant;
+  /** Output-channel groups per invocation (vec4 groups for 'vec4', channels for 'scalar'). */
+  tn: number;
+  /** Length of each chunk of the N*OH*OW reduction; the chunks' sums are added by a second pass. */
+  chunk: number;
+}
+
+/** llvmpipe stops any shader loop after 65,535 iterations, so neither the chunk nor the parts' sum may run longer. */
+export const MAX_LOOP = 65535;
+
+export function backpropFilterSupports(variant: BackpropFilterVariant, d: ConvDims): boolean {
+  return variant === 'scalar' || (d.cin % 4 === 0 && d.cout % 4 === 0);
+}
+
+/**
+ * The dw kernel for this adapter and shape. The reduction is split until about `threads` invocations run,
+ * but never into chunks shorter than 64 steps, where writing the parts would cost more than it saves.
+ */
+export function chooseBackpropFilter(backend: string, d: ConvDims): BackpropFilterChoice {
+  const cpu = backend === 'llvmpipe' || backend === 'swiftshader';
+  const threads = cpu ? 2048 : 32768;
+  const variant: BackpropFilterVariant = backpropFilterSupports('vec4', d) ? 'vec4' : 'scalar';
+  const tn = variant === 'vec4' ? 2 : Math.min(d.cout, 8);
+  const perSplit = invocations(d, variant, tn);
+  const k = d.n * d.oh * d.ow;
+  const splits = Math.max(
+    1,
+    Math.min(Math.ceil(threads / perSplit), Math.floor(k / 64)),
+    Math.ceil(k / MAX_LOOP),
+  );
+  return { variant, tn, chunk: Math.ceil(k / splits) };
+}
+
+function invocations(d: ConvDims, variant: BackpropFilterVariant, tn: number): number {
+  const rows = d.kh * d.kw * (variant === 'vec4' ? d.cin / 4 : d.cin);
+  return rows * Math.ceil(d.cout / (variant === 'vec4' ? 4 * tn : tn));
+}
+
+/** The dispatches of one dw variant. Shapes: x [N,H,W,Cin], dy [N,OH,OW,Cout] → dw [KH,KW,Cin,Cout]. */
+export function backpropFilterPlan(io: KernelIO, d: ConvDims, choice: BackpropFilterChoice): Dispatch[] {
+  const { variant, tn, chunk } = choice;
+  if (!backpropFilterSupports(variant, d)) {
+    throw new ShapeError(
+      `conv2dBackpropFilter: variant '${variant}' needs Cin and Cout multiples of 4, got ${d.cin}, ${d.cout}`,
+    );
+  }
+  const k = d.n * d.oh * d.ow;
+  const splits = Math.ceil(k / chunk);
+  if (chunk > MAX_LOOP || splits > MAX_LOOP) {
+    throw new ArgumentError(
+      `conv2dBackpropFilter: chunk ${chunk} of ${k} gives loops past ${MAX_LOOP} iterations`,
+    );
+  }
+  const size = d.kh * d.kw * d.cin * d.cout;
+  const rows = d.kh * d.kw * (variant === 'vec4' ? d.cin / 4 : d.cin);
+  const nGroups = Math.ceil(d.cout / (variant === 'vec4' ? 4 * tn : tn));
+  const total = splits * rows * nGroups;
+  const dw = io.outputs[0].buffer;
+  const part = splits === 1 ? dw : io.scratch(splits * size * 4);
+  const dispatches: Dispatch[] = [
+    {
+      shader: variant === 'vec4' ? 'conv2d_bpf_vec4' : 'conv2d_bpf_scalar',
+      constants: { WG: CONV_WG, TN: tn },
+      uniforms: [
+        d.n,
+        d.h,
+        d.w,
+        d.cin,
+        d.oh,
+        d.ow,
+        d.cout,
+        d.kh,
+        d.kw,
+        d.sh,
+        d.sw,
+        d.dh,
+        d.dw,
+        d.padTop,
+        d.padLeft,
+        k,
+        chunk,
+        rows,
+        nGroups,
+        total,
+      ],
+      buffers: [io.inputs[0].buffer, io.inputs[1].buffer, part],
+      workgroups: workgroupsFor(total, CONV_WG),
+    },
+  ];
+  if (splits > 1) {
+    // The parts are [S, size]: one pass of reduce_sum over S with a single group adds them in a fixed order.
+    dispatches.push({
+      shader: 'reduce_sum',
+      constants: { WG: ELEMENTWISE_WG },
+      uniforms: [1, splits, size, splits, 1, { f32: 1 }],
+      buffers: [part, dw],
+      workgroups: workgroupsFor(size),
+    });
+  }
+  return dispatches;
+}
+
+function dimsOf(xShape: readonly number[], filterShape: readonly number[], attrs: ConvAttrs): ConvDims {
+  return convDims('conv2dBackpropFilter', xShape, filterShape, attrs);
+}
+
+export const conv2dBackpropFilterOp: OpDef<BackpropFilterAttrs> = {
+  name: 'conv2dBackpropFilter',
+  check([x, dy], attrs) {
+    if (attrs.filterShape.length !== 4) {
+      throw new ShapeError(
+        `conv2dBackpropFilter: argument 'filterShape' must be [KH,KW,Cin,Cout], got ${fmtShape(attrs.filterShape)}`,
+      );
+    }
+    const d = checkConvArgs(
+      'conv2dBackpropFilter',
+      x,
+      { shape: attrs.filterShape, dtype: 'float32' },
+      attrs,
+      'filterShape',
+    );
+    checkDy('conv2dBackpropFilter', dy, d);
+    return [{ shape: [...attrs.filterShape], dtype: 'float32' }];
+  },
+  forward(io, attrs) {
+    const d = dimsOf(io.inputs[0].spec.shape, attrs.filterShape, attrs);
+    return backpropFilterPlan(io, d, chooseBackpropFilter(io.backend, d));
+  },
+  backward: null,
+  cost([x, dy], attrs) {
+    const d = dimsOf(x.shape, attrs.filterShape, attrs);
+    return {
+      flops: convFlops(d),
+      bytes: 4 * (sizeOf(x.shape) + sizeOf(dy.shape) + sizeOf(attrs.filterShape)),
+    };
+  },
+  reference([x, dy], attrs) {
+    return [refConv2dBackpropFilter(x, dy, dimsOf(x.shape, attrs.filterShape, attrs))];
+  },
+};
+
+/**
+ * The gradient of conv2d with respect to its filter.
+ * Shapes: x [N,H,W,Cin], dy [N,OH,OW,Cout], filterShape [KH,KW,Cin,Cout] → dw [KH,KW,Cin,Cout].
+ */
+export function conv2dBackpropFilter(
+  x: Tensor,
+  dy: Tensor,
+  filterShape: readonly number[],
+  attrs: ConvAttrs,
+): Tensor {
+  return apply(conv2dBackpropFilterOp, [x, dy], { ...attrs, filterShape: [...filterShape] }, ['x', 'dy']);
+}

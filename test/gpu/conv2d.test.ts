@@ -1,0 +1,216 @@
+// GPU numerics of every conv2d kernel variant and pass vs the float64 reference, over edge-case shapes.
+import { describe, expect, it } from 'vitest';
+import { conv2d, gradcheck, mul, sum, tensor, type Tensor } from '../../src/index.js';
+import type { Dispatch } from '../../src/gpu/runtime.js';
+import { record } from '../../src/graph/record.js';
+import {
+  CONV2D_VARIANTS,
+  chooseConv2d,
+  conv2dOp,
+  conv2dPlan,
+  conv2dSupports,
+  conv2dTiles,
+  convAttrs,
+  type Conv2dOptions,
+} from '../../src/ops/conv2d.js';
+import {
+  BACKPROP_FILTER_VARIANTS,
+  backpropFilterPlan,
+  backpropFilterSupports,
+  conv2dBackpropFilterOp,
+  type BackpropFilterAttrs,
+} from '../../src/ops/conv2d_backprop_filter.js';
+import {
+  BACKPROP_INPUT_VARIANTS,
+  backpropInputPlan,
+  backpropInputSupports,
+  conv2dBackpropInputOp,
+  type BackpropInputAttrs,
+} from '../../src/ops/conv2d_backprop_input.js';
+import { convDims, type ConvAttrs, type ConvDims } from '../../src/ops/conv_geometry.js';
+import type { KernelIO, OpDef } from '../../src/ops/types.js';
+import { expectMatchesReference, seeded, useGpu } from '../helpers.js';
+
+useGpu();
+const tol = { atol: 1e-4, rtol: 1e-4 };
+
+function input(shape: readonly number[], seed: number, requiresGrad = false): Tensor {
+  return tensor(
+    seeded(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    shape,
+    { requiresGrad },
+  );
+}
+
+/** The op with its forward plan replaced, so a test can run one particular kernel variant. */
+function forcing<A>(op: OpDef<A>, plan: (io: KernelIO, attrs: A) => Dispatch[]): OpDef<A> {
+  return { ...op, forward: plan };
+}
+
+type Case = [string, number[], number[], Omit<Conv2dOptions, 'bias'>];
+const cases: Case[] = [
+  ['odd sizes, H != W, 3 -> 5 channels', [1, 5, 7, 3], [3, 3, 3, 5], {}],
+  ["3x3 'same' stride 2, batch 3", [3, 9, 8, 8], [3, 3, 8, 12], { stride: 2, padding: 'same' }],
+  ["2x2 'same'", [2, 8, 7, 4], [2, 2, 4, 8], { padding: 'same' }],
+  ["4x4 'same' stride 2", [1, 9, 10, 8], [4, 4, 8, 4], { stride: 2, padding: 'same' }],
+  ["dilation 2 'same'", [2, 11, 10, 4], [3, 3, 4, 8], { dilation: 2, padding: 'same' }],
+  [
+    'explicit paddings',
+    [1, 7, 6, 4],
+    [3, 3, 4, 4],
+    {
+      padding: [
+        [1, 2],
+        [0, 3],
+      ],
+    },
+  ],
+  ['1x1 stride-2 projection', [3, 9, 8, 16], [1, 1, 16, 8], { stride: 2 }],
+  ['1x1 channel mixing, Cout 20', [2, 5, 9, 12], [1, 1, 12, 20], { padding: 'same' }],
+  ['5x5 padding 2, 5 -> 7 channels', [1, 6, 6, 5], [5, 5, 5, 7], { padding: 2 }],
+  ["7x7 stride-2 'same' stem", [1, 13, 12, 3], [7, 7, 3, 8], { stride: 2, padding: 'same' }],
+  ["7x7 stride-2 'same', vec4", [1, 12, 12, 4], [7, 7, 4, 8], { stride: 2, padding: 'same' }],
+  [
+    'stride [2,1] with dilation [1,2]',
+    [1, 8, 9, 8],
+    [3, 3, 8, 4],
+    { stride: [2, 1], dilation: [1, 2], padding: 'same' },
+  ],
+  [
+    'stride 3 dilation 2, 6 channels',
+    [2, 13, 11, 6],
+    [3, 2, 6, 6],
+    { stride: 3, dilation: 2, padding: 'same' },
+  ],
+];
+
+function dimsOf(x: Tensor, wShape: readonly number[], attrs: ConvAttrs): ConvDims {
+  return convDims('conv2d', x.shape, wShape, attrs);
+}
+
+describe('forward variants', () => {
+  for (const [name, xs, ws, opts] of cases) {
+    it(name, async () => {
+      const x = input(xs, 1);
+      const w = input(ws, 2);
+      const bias = input([ws[3]], 3);
+      const attrs = convAttrs('conv2d', opts);
+      const d = dimsOf(x, ws, attrs);
+      const variants = CONV2D_VARIANTS.filter((v) => conv2dSupports(v, d));
+      expect(variants).toContain(chooseConv2d('llvmpipe', d).variant);
+      for (const variant of variants) {
+        for (const backend of ['llvmpipe', 'gpu']) {
+          const op = forcing(conv2dOp, (io) =>
+            conv2dPlan(io, d, { variant, ...conv2dTiles(backend, variant) }),
+          );
+          const [y] = record(op, [x, w], attrs);
+          const [yb] = record(op, [x, w, bias], attrs);
+          await expectMatchesReference([y, yb], tol, `${variant} ${backend}`);
+        }
+      }
+    });
+  }
+});
+
+describe('backprop input variants (strides split into phases)', () => {
+  for (const [name, xs, ws, opts] of cases) {
+    it(name, async () => {
+      const attrs: BackpropInputAttrs = { ...convAttrs('conv2d', opts), inputShape: xs };
+      const d = convDims('conv2d', xs, ws, attrs);
+      const dy = input([d.n, d.oh, d.ow, d.cout], 4);
+      const w = input(ws, 5);
+      for (const variant of BACKPROP_INPUT_VARIANTS.filter((v) => backpropInputSupports(v, d))) {
+        for (const [tm, tn] of [
+          [1, 1],
+          [4, 2],
+          [8, 4],
+        ]) {
+          const op = forcing(conv2dBackpropInputOp, (io) => backpropInputPlan(io, d, { variant, tm, tn }));
+          await expectMatchesReference(record(op, [dy, w], attrs), tol, `${variant} ${tm}x${tn}`);
+        }
+      }
+    });
+  }
+});
+
+describe('backprop filter variants (split reduction)', () => {
+  for (const [name, xs, ws, opts] of cases) {
+    it(name, async () => {
+      const attrs: BackpropFilterAttrs = { ...convAttrs('conv2d', opts), filterShape: ws };
+      const d = convDims('conv2d', xs, ws, attrs);
+      const x = input(xs, 6);
+      const dy = input([d.n, d.oh, d.ow, d.cout], 7);
+      const k = d.n * d.oh * d.ow;
+      for (const variant of BACKPROP_FILTER_VARIANTS.filter((v) => backpropFilterSupports(v, d))) {
+        for (const [tn, chunk] of [
+          [1, k],
+          [2, 7],
+          [4, Math.ceil(k / 3)],
+        ]) {
+          const op = forcing(conv2dBackpropFilterOp, (io) =>
+            backpropFilterPlan(io, d, { variant, tn, chunk }),
+          );
+          await expectMatchesReference(record(op, [x, dy], attrs), tol, `${variant} tn ${tn} chunk ${chunk}`);
+        }
+      }
+    });
+  }
+});
+
+describe('grids past 65,535 workgroups', () => {
+  // One output per invocation (1x1 tiles) and 64 invocations per workgroup: 260*260*64 / 64 = 67,600 workgroups;
+  // dw in chunks of 2 gives 33,800 parts per weight (llvmpipe cuts loops past 65,535 iterations).
+  it('forward, backprop input and backprop filter', async () => {
+    const x = input([1, 260, 260, 1], 8);
+    const w = input([1, 1, 1, 64], 9);
+    const attrs = convAttrs('conv2d', {});
+    const d = dimsOf(x, w.shape, attrs);
+    const fwd = forcing(conv2dOp, (io) => conv2dPlan(io, d, { variant: 'scalar', tm: 1, tn: 1 }));
+    await expectMatchesReference(record(fwd, [x, w], attrs), tol, 'forward');
+
+    const xt = input([1, 260, 260, 64], 10);
+    const wt = input([1, 1, 64, 1], 11);
+    const dt = convDims('conv2d', xt.shape, wt.shape, attrs);
+    const dy = input([1, 260, 260, 1], 12);
+    const bpi = forcing(conv2dBackpropInputOp, (io) =>
+      backpropInputPlan(io, dt, { variant: 'scalar', tm: 1, tn: 1 }),
+    );
+    await expectMatchesReference(record(bpi, [dy, wt], { ...attrs, inputShape: xt.shape }), tol, 'dx');
+
+    const dy2 = input([1, 260, 260, 64], 13);
+    const bpf = forcing(conv2dBackpropFilterOp, (io) =>
+      backpropFilterPlan(io, d, { variant: 'scalar', tn: 1, chunk: 2 }),
+    );
+    await expectMatchesReference(
+      record(bpf, [x, dy2], { ...attrs, filterShape: w.shape }),
+      { atol: 1e-3, rtol: 1e-4 },
+      'dw',
+    );
+  });
+});
+
+describe('autograd through conv2d', () => {
+  it('gradients of x, w and bias match finite differences of the reference', async () => {
+    const x = input([2, 6, 5, 3], 14);
+    const w = input([3, 2, 3, 4], 15);
+    const b = input([4], 16);
+    const res = await gradcheck(
+      (xx, ww, bb) => conv2d(xx, ww, { stride: 2, padding: 'same', bias: bb }),
+      [x, w, b],
+    );
+    expect(res.mismatches).toEqual([]);
+    expect(res.ok).toBe(true);
+  });
+
+  it('conv2d picks the chosen kernel by itself and keeps the backward graph on the GPU', async () => {
+    const x = input([2, 8, 8, 8], 17, true);
+    const w = input([3, 3, 8, 8], 18, true);
+    const b = input([8], 19, true);
+    const y = conv2d(x, w, { padding: 'same', bias: b });
+    sum(mul(y, y)).backward();
+    await expectMatchesReference([y, x.grad!, w.grad!, b.grad!], tol);
+  });
+});

@@ -35,3 +35,16 @@ export {
   type GradcheckMismatch,
 } from './gradcheck.js';
 export { evaluateReference, readLeaves, leavesOf, type LeafValues } from './reference/evaluate.js';
+export {
+  Optimizer,
+  SGD,
+  Adam,
+  AdamW,
+  stepSchedule,
+  cosineSchedule,
+  type SgdOptions,
+  type AdamOptions,
+  type Schedule,
+  type StepScheduleOptions,
+  type CosineScheduleOptions,
+} from './optim/index.js';

@@ -1,4 +1,5 @@
 // The table of every op and backward pass: its type lists them all, so a missing definition fails tsc.
+import { adamUpdateOp } from './adam_update.js';
 import { addOp, mulOp, subOp } from './arithmetic.js';
 import { conv2dOp } from './conv2d.js';
 import { conv2dBackpropFilterOp } from './conv2d_backprop_filter.js';
@@ -8,6 +9,7 @@ import { broadcastOp, meanOp, sumOp } from './reduce.js';
 import { reluBackwardOp, reluOp } from './relu.js';
 import { reshapeOp } from './reshape.js';
 import { scaleOp } from './scale.js';
+import { sgdMomentumUpdateOp, sgdUpdateOp } from './sgd_update.js';
 import type { OpDef } from './types.js';
 
 export type OpName =
@@ -24,7 +26,10 @@ export type OpName =
   | 'reshape'
   | 'conv2d'
   | 'conv2dBackpropInput'
-  | 'conv2dBackpropFilter';
+  | 'conv2dBackpropFilter'
+  | 'sgdUpdate'
+  | 'sgdMomentumUpdate'
+  | 'adamUpdate';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const opTable: { readonly [K in OpName]: OpDef<any> } = {
@@ -42,4 +47,7 @@ export const opTable: { readonly [K in OpName]: OpDef<any> } = {
   conv2d: conv2dOp,
   conv2dBackpropInput: conv2dBackpropInputOp,
   conv2dBackpropFilter: conv2dBackpropFilterOp,
+  sgdUpdate: sgdUpdateOp,
+  sgdMomentumUpdate: sgdMomentumUpdateOp,
+  adamUpdate: adamUpdateOp,
 };

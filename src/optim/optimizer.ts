@@ -1,0 +1,166 @@
+// Base class of the optimizers: parameters, learning rate, lazily created per-parameter state, one-submit steps.
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import { tensor, zeros } from '../graph/create.js';
+import { flush } from '../graph/scheduler.js';
+import { Tensor } from '../graph/tensor.js';
+import { keep } from '../graph/tidy.js';
+
+/** A parameter's optimizer state: its own step count and its state buffers (same shape as the parameter). */
+interface ParamState {
+  step: number;
+  buffers: Tensor[];
+}
+
+/** Throws ArgumentError for option keys the optimizer does not know (a typo must not be silently ignored). */
+export function checkOptionKeys(owner: string, options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new ArgumentError(`${owner}: unknown option '${key}' (known: ${known.join(', ')})`);
+    }
+  }
+}
+
+/** Throws ArgumentError unless `value` is a finite number in [min, max] (max exclusive when `openMax`). */
+export function checkRange(
+  owner: string,
+  name: string,
+  value: number,
+  min: number,
+  max = Infinity,
+  openMax = false,
+) {
+  const ok = Number.isFinite(value) && value >= min && (openMax ? value < max : value <= max);
+  if (!ok) {
+    const upper = max === Infinity ? '' : openMax ? ` and < ${max}` : ` and <= ${max}`;
+    throw new ArgumentError(`${owner}: '${name}' must be a finite number >= ${min}${upper}, got ${value}`);
+  }
+}
+
+/**
+ * An optimizer over a fixed list of parameters. Subclasses name their state buffers and record one in-place
+ * update op per parameter; `step()` then submits forward, backward and update together.
+ */
+export abstract class Optimizer {
+  readonly params: readonly Tensor[];
+  private rate = 0;
+  private readonly state = new Map<number, ParamState>();
+
+  constructor(
+    /** The optimizer's name in error messages. */
+    protected readonly owner: string,
+    params: readonly Tensor[],
+    lr: number,
+    /** Names of the per-parameter state buffers, in the order `update` receives them. */
+    private readonly bufferNames: readonly string[],
+  ) {
+    if (!Array.isArray(params)) throw new ArgumentError(`${owner}: 'params' must be an array of tensors`);
+    params.forEach((p, i) => {
+      if (!(p instanceof Tensor)) throw new ArgumentError(`${owner}: params[${i}] is not a Tensor`);
+      if (p.node) throw new ArgumentError(`${owner}: params[${i}] ${p.toString()} is not a leaf tensor`);
+      if (p.dtype !== 'float32')
+        throw new ArgumentError(`${owner}: params[${i}] must be float32, got ${p.dtype}`);
+      if (params.indexOf(p) !== i) throw new ArgumentError(`${owner}: params[${i}] appears twice`);
+    });
+    this.params = [...params];
+    this.lr = lr;
+  }
+
+  /** The learning rate used by the next step (set it from a schedule between steps). */
+  get lr(): number {
+    return this.rate;
+  }
+
+  set lr(value: number) {
+    checkRange(this.owner, 'lr', value, 0);
+    this.rate = value;
+  }
+
+  /** Records the in-place update of one parameter. `step` counts this parameter's steps, 1 on its first. */
+  protected abstract update(p: Tensor, grad: Tensor, buffers: readonly Tensor[], step: number): void;
+
+  /**
+   * Records one update per parameter that requires grad and has a `.grad` (others are skipped), then
+   * flushes: the pending forward, backward and update work goes to the GPU as one submit.
+   */
+  step(): void {
+    this.params.forEach((p, i) => {
+      if (!p.requiresGrad || !p.grad) return;
+      let s = this.state.get(i);
+      if (!s) {
+        s = { step: 0, buffers: this.bufferNames.map(() => keep(zeros(p.shape))) };
+        this.state.set(i, s);
+      }
+      s.step++;
+      this.update(p, p.grad, s.buffers, s.step);
+    });
+    flush();
+  }
+
+  /** Disposes every parameter's gradient, so the next backward() starts from zero. */
+  zeroGrad(): void {
+    for (const p of this.params) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  /**
+   * The state by name: `<i>.<buffer>` is parameter i's state buffer (the optimizer's own tensor: read it,
+   * do not dispose it) and `<i>.step` a new int32 scalar tensor with its step count. Parameters that have not
+   * stepped yet have no entries.
+   */
+  stateDict(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    for (const [i, s] of [...this.state].sort((a, b) => a[0] - b[0])) {
+      this.bufferNames.forEach((name, k) => (out[`${i}.${name}`] = s.buffers[k]));
+      out[`${i}.step`] = tensor([s.step], [], { dtype: 'int32' });
+    }
+    return out;
+  }
+
+  /**
+   * Replaces the state with copies of the tensors of a `stateDict()` (from this optimizer type over
+   * parameters of the same shapes). Every parameter named must come with all its buffers and its step.
+   */
+  async loadStateDict(dict: Record<string, Tensor>): Promise<void> {
+    const wanted = [...this.bufferNames, 'step'];
+    const byParam = new Map<number, Map<string, Tensor>>();
+    for (const [key, t] of Object.entries(dict)) {
+      const match = /^(\d+)\.(.+)$/.exec(key);
+      const i = match ? Number(match[1]) : -1;
+      if (!match || i >= this.params.length || !wanted.includes(match[2])) {
+        throw new ArgumentError(
+          `${this.owner}.loadStateDict: unexpected key '${key}' (expected <param index>.{${wanted.join(',')}} with ${this.params.length} params)`,
+        );
+      }
+      const name = match[2];
+      const shape = name === 'step' ? [] : this.params[i].shape;
+      const dtype = name === 'step' ? 'int32' : 'float32';
+      if (t.dtype !== dtype || t.shape.length !== shape.length || t.shape.some((d, k) => d !== shape[k])) {
+        throw new ShapeError(
+          `${this.owner}.loadStateDict: '${key}' must be ${dtype} ${fmtShape(shape)}, got ${t.dtype} ${fmtShape(t.shape)}`,
+        );
+      }
+      if (!byParam.has(i)) byParam.set(i, new Map());
+      byParam.get(i)!.set(name, t);
+    }
+    const loaded = new Map<number, ParamState>();
+    for (const [i, entries] of byParam) {
+      const missing = wanted.filter((name) => !entries.has(name));
+      if (missing.length > 0) {
+        throw new ArgumentError(`${this.owner}.loadStateDict: parameter ${i} lacks ${missing.join(', ')}`);
+      }
+      const step = (await entries.get('step')!.int32Data())[0];
+      if (step < 1)
+        throw new ArgumentError(`${this.owner}.loadStateDict: '${i}.step' must be >= 1, got ${step}`);
+      const buffers: Tensor[] = [];
+      for (const name of this.bufferNames) {
+        buffers.push(keep(tensor(await entries.get(name)!.data(), this.params[i].shape)));
+      }
+      loaded.set(i, { step, buffers });
+    }
+    for (const s of this.state.values()) for (const b of s.buffers) b.dispose();
+    this.state.clear();
+    for (const [i, s] of loaded) this.state.set(i, s);
+  }
+}

@@ -1,0 +1,127 @@
+// The module base: named parameters and buffers, child modules, train/eval modes, state dicts, freezing.
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import { assignValues } from '../graph/create.js';
+import type { Tensor } from '../graph/tensor.js';
+
+/** Values for one state-dict entry, as read from a checkpoint. */
+export interface StateValue {
+  shape: readonly number[];
+  data: ArrayLike<number>;
+}
+
+export abstract class Module {
+  private isTraining = true;
+  private readonly params = new Map<string, Tensor>();
+  private readonly buffers = new Map<string, Tensor>();
+  private readonly children = new Map<string, Module>();
+
+  /** Shapes: depends on the layer; every layer documents its own. */
+  abstract forward(x: Tensor): Tensor;
+
+  /** Registers a trainable parameter (requiresGrad is switched on). */
+  protected param(name: string, t: Tensor): Tensor {
+    t.requiresGrad = true;
+    this.params.set(name, t);
+    return t;
+  }
+
+  /** Registers state that is saved and loaded but not trained (batch-norm running statistics). */
+  protected buffer(name: string, t: Tensor): Tensor {
+    this.buffers.set(name, t);
+    return t;
+  }
+
+  protected child<M extends Module>(name: string, m: M): M {
+    this.children.set(name, m);
+    return m;
+  }
+
+  get training(): boolean {
+    return this.isTraining;
+  }
+
+  /** Switches this module and its children to training mode (batch statistics) or not. */
+  train(on = true): this {
+    this.isTraining = on;
+    for (const c of this.children.values()) c.train(on);
+    return this;
+  }
+
+  /** Inference mode: batch norm uses its running statistics. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Every parameter and buffer under a dotted name (`stages.0.conv1.weight`). */
+  stateDict(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    for (const [n, t] of this.params) out[n] = t;
+    for (const [n, t] of this.buffers) out[n] = t;
+    for (const [cn, c] of this.children)
+      for (const [n, t] of Object.entries(c.stateDict())) out[`${cn}.${n}`] = t;
+    return out;
+  }
+
+  /** Parameters (not buffers) under their dotted names. */
+  namedParameters(): [string, Tensor][] {
+    const out: [string, Tensor][] = [...this.params];
+    for (const [cn, c] of this.children)
+      for (const [n, t] of c.namedParameters()) out.push([`${cn}.${n}`, t]);
+    return out;
+  }
+
+  /** The parameters that train: those with requiresGrad (frozen ones are left out). */
+  parameters(): Tensor[] {
+    return this.namedParameters()
+      .map(([, t]) => t)
+      .filter((t) => t.requiresGrad);
+  }
+
+  /** Number of scalar parameters, frozen ones included. */
+  parameterCount(): number {
+    return this.namedParameters().reduce((n, [, t]) => n + t.size, 0);
+  }
+
+  /** Stops gradients to every parameter of this module (transfer learning: a frozen trunk costs no backward). */
+  freeze(): this {
+    for (const [, t] of this.namedParameters()) t.requiresGrad = false;
+    return this;
+  }
+
+  unfreeze(): this {
+    for (const [, t] of this.namedParameters()) t.requiresGrad = true;
+    return this;
+  }
+
+  /**
+   * Loads values by name. With `strict` (default), every entry of the state dict must be given and no
+   * unknown name may appear.
+   */
+  loadStateDict(values: Record<string, StateValue>, { strict = true } = {}): void {
+    const own = this.stateDict();
+    if (strict) {
+      const missing = Object.keys(own).filter((n) => !(n in values));
+      const unknown = Object.keys(values).filter((n) => !(n in own));
+      if (missing.length + unknown.length > 0) {
+        throw new ArgumentError(
+          `loadStateDict: ${missing.length ? `missing ${missing.join(', ')}` : ''}${missing.length && unknown.length ? '; ' : ''}${unknown.length ? `unknown ${unknown.join(', ')}` : ''}`,
+        );
+      }
+    }
+    for (const [name, t] of Object.entries(own)) {
+      const v = values[name];
+      if (!v) continue;
+      if (v.shape.length !== t.shape.length || v.shape.some((d, i) => d !== t.shape[i])) {
+        throw new ShapeError(
+          `loadStateDict: '${name}' has shape ${fmtShape(v.shape)}, expected ${fmtShape(t.shape)}`,
+        );
+      }
+      assignValues(t, v.data);
+    }
+  }
+
+  /** Frees every parameter and buffer. */
+  dispose(): void {
+    for (const t of Object.values(this.stateDict())) t.dispose();
+  }
+}

@@ -22,10 +22,15 @@ export { scale } from './ops/scale.js';
 export { relu } from './ops/relu.js';
 export { sum, mean, type ReduceAttrs } from './ops/reduce.js';
 export { reshape, flatten } from './ops/reshape.js';
+export { maxPool2d, avgPool2d, globalAvgPool, type PoolOptions } from './ops/pool.js';
+export { batchNorm, type BatchNormOptions } from './ops/batchnorm.js';
+export { concat } from './ops/concat.js';
 export { conv2d, type Conv2dOptions } from './ops/conv2d.js';
 export { conv2dBackpropInput } from './ops/conv2d_backprop_input.js';
 export { conv2dBackpropFilter } from './ops/conv2d_backprop_filter.js';
 export type { ConvAttrs, Padding, Pair } from './ops/conv_geometry.js';
+export { matmul, dense, type MatmulAttrs, type DenseAttrs, type MatmulKernel } from './ops/matmul.js';
+export { softmax, softmaxCrossEntropy } from './ops/softmax_cross_entropy.js';
 export { opTable, type OpName } from './ops/table.js';
 export type { DType, OpDef, RefTensor, TensorSpec } from './ops/types.js';
 export {

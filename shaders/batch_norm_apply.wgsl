@@ -1,0 +1,34 @@
+// batch_norm_apply: y = (x - mean[c]) * gamma[c] / sqrt(variance[c] + eps) + beta[c] (training: batch statistics,
+// inference: running averages).
+// Layout: x, y [rows, C] (NHWC flattened); V is vec4<f32> when C % 4 == 0 (cv = C / 4), else f32 (cv = C).
+// Shapes: x, y total V; gamma, beta, mean, variance [cv] V. Dispatch: ceil(total / WG) workgroups, linearized over x and y.
+// @region VEC
+alias V = vec4<f32>;
+// @end VEC
+
+struct Params {
+  total: u32,
+  cv: u32,
+  eps: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<V>;
+@group(0) @binding(2) var<storage, read> gamma: array<V>;
+@group(0) @binding(3) var<storage, read> beta: array<V>;
+@group(0) @binding(4) var<storage, read> mean: array<V>;
+@group(0) @binding(5) var<storage, read> variance: array<V>;
+@group(0) @binding(6) var<storage, read_write> y: array<V>;
+
+override WG: u32 = 64;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (i >= p.total) {
+    return;
+  }
+  let c = i % p.cv;
+  y[i] = (x[i] - mean[c]) * (gamma[c] * inverseSqrt(variance[c] + p.eps)) + beta[c];
+}

@@ -1,0 +1,360 @@
+// batchNorm over the channel (last) axis: training with batch statistics and in-place running averages, inference.
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import type { Dispatch } from '../gpu/runtime.js';
+import { apply, record } from '../graph/record.js';
+import type { Tensor } from '../graph/tensor.js';
+import {
+  refBatchNormApply,
+  refBatchNormGradInput,
+  refBatchNormGradInputInference,
+  refBatchNormGradParams,
+  refMoments,
+  refMovingAverage,
+} from '../reference/batchnorm.js';
+import { channelLanes } from './lanes.js';
+import { sizeOf, type BackwardContext, type KernelIO, type OpDef, type TensorSpec } from './types.js';
+import { ELEMENTWISE_WG, expectFloat, workgroupsFor } from './util.js';
+
+interface EpsAttrs {
+  epsilon: number;
+}
+
+interface MomentumAttrs {
+  momentum: number;
+}
+
+/** Checks x [..., C] (rank >= 2) and that every per-channel argument is [C]; returns C. */
+function checkChannels(op: string, x: TensorSpec, perChannel: Record<string, TensorSpec>): number {
+  expectFloat(op, 'x', x);
+  if (x.shape.length < 2) {
+    throw new ShapeError(
+      `${op}: argument 'x' must have rank >= 2 with channels last, got ${fmtShape(x.shape)}`,
+    );
+  }
+  const c = x.shape[x.shape.length - 1];
+  for (const [name, t] of Object.entries(perChannel)) {
+    expectFloat(op, name, t);
+    if (t.shape.length !== 1 || t.shape[0] !== c) {
+      throw new ShapeError(
+        `${op}: argument '${name}' must be [C] with C=${c} matching x ${fmtShape(x.shape)}, got ${fmtShape(t.shape)}`,
+      );
+    }
+  }
+  return c;
+}
+
+/** Rows per chunk of the two-pass channel reductions: enough chunks that every core has work, few enough to merge. */
+function chunking(rows: number, groups: number): { chunk: number; count: number } {
+  const wanted = Math.min(Math.ceil(4096 / Math.max(1, groups)), Math.ceil(rows / 16), 1024);
+  const chunk = Math.max(1, Math.ceil(rows / Math.max(1, wanted)));
+  return { chunk, count: Math.max(1, Math.ceil(rows / chunk)) };
+}
+
+function elementwise(io: KernelIO, shader: Dispatch['shader'], uniforms: Dispatch['uniforms']): Dispatch {
+  const x = io.inputs[0].spec.shape;
+  const { groups, regions } = channelLanes(x[x.length - 1]);
+  const total = (sizeOf(x) / Math.max(1, x[x.length - 1])) * groups;
+  return {
+    shader,
+    constants: { WG: ELEMENTWISE_WG },
+    regions,
+    uniforms: [total, groups, ...uniforms],
+    buffers: [...io.inputs.map((t) => t.buffer), io.outputs[0].buffer],
+    workgroups: workgroupsFor(total),
+  };
+}
+
+interface ReductionSize {
+  rows: number;
+  groups: number;
+  chunk: number;
+  count: number;
+}
+
+/** Two passes over x [rows, C]: chunk partials into scratch, then a per-channel merge into the outputs. */
+function channelReduction(
+  io: KernelIO,
+  xShape: readonly number[],
+  first: { shader: Dispatch['shader']; buffers: GPUBuffer[] },
+  second: {
+    shader: Dispatch['shader'];
+    uniforms: (s: ReductionSize) => Dispatch['uniforms'];
+    buffers: GPUBuffer[];
+  },
+): Dispatch[] {
+  const c = xShape[xShape.length - 1];
+  const rows = sizeOf(xShape) / c;
+  const { groups, regions } = channelLanes(c);
+  const { chunk, count } = chunking(rows, groups);
+  const part = io.scratch(count * 2 * c * 4);
+  return [
+    {
+      shader: first.shader,
+      constants: { WG: ELEMENTWISE_WG },
+      regions,
+      uniforms: [rows, groups, chunk, count],
+      buffers: [...first.buffers, part],
+      workgroups: workgroupsFor(count * groups),
+    },
+    {
+      shader: second.shader,
+      constants: { WG: ELEMENTWISE_WG },
+      regions,
+      uniforms: second.uniforms({ rows, groups, chunk, count }),
+      buffers: [part, ...second.buffers],
+      workgroups: workgroupsFor(groups),
+    },
+  ];
+}
+
+const perChannelCost = (x: TensorSpec, reads: number) => ({
+  flops: 4 * sizeOf(x.shape),
+  bytes: 4 * reads * sizeOf(x.shape),
+});
+
+/**
+ * Training forward: batch mean and biased variance (outputs 1 and 2, saved for the backward and the running
+ * averages; they are internal, so gradients reaching them are not propagated), then the normalized output.
+ */
+export const batchNormTrainOp: OpDef<EpsAttrs> = {
+  name: 'batchNormTrain',
+  check([x, gamma, beta]) {
+    const c = checkChannels('batchNorm', x, { gamma, beta });
+    return [x, { shape: [c], dtype: 'float32' }, { shape: [c], dtype: 'float32' }];
+  },
+  forward(io, { epsilon }) {
+    const [x, gamma, beta] = io.inputs.map((t) => t.buffer);
+    const [y, mean, variance] = io.outputs.map((t) => t.buffer);
+    const stats = channelReduction(
+      io,
+      io.inputs[0].spec.shape,
+      { shader: 'batch_norm_stats', buffers: [x] },
+      {
+        shader: 'batch_norm_stats_combine',
+        uniforms: ({ rows, groups, chunk, count }) => [rows, groups, chunk, count],
+        buffers: [mean, variance],
+      },
+    );
+    const normalize = elementwise(io, 'batch_norm_apply', [{ f32: epsilon }]);
+    normalize.buffers = [x, gamma, beta, mean, variance, y];
+    return [...stats, normalize];
+  },
+  backward: [
+    (ctx) => batchNormGradInput(ctx),
+    (ctx) => gradParams(ctx, ctx.outputs[1], ctx.outputs[2])[0],
+    (ctx) => gradParams(ctx, ctx.outputs[1], ctx.outputs[2])[1],
+  ],
+  cost: ([x]) => perChannelCost(x, 3),
+  reference([x, gamma, beta], { epsilon }) {
+    const { mean, variance } = refMoments(x);
+    return [refBatchNormApply(x, gamma, beta, mean, variance, epsilon), mean, variance];
+  },
+};
+
+/** Inference forward with fixed statistics (the running averages). */
+export const batchNormInferenceOp: OpDef<EpsAttrs> = {
+  name: 'batchNormInference',
+  check([x, gamma, beta, mean, variance]) {
+    checkChannels('batchNorm', x, { gamma, beta, runningMean: mean, runningVar: variance });
+    return [x];
+  },
+  forward: (io, { epsilon }) => [elementwise(io, 'batch_norm_apply', [{ f32: epsilon }])],
+  backward: [
+    ({ inputs, dys, attrs }) => batchNormGradInputInference(dys[0]!, inputs[1], inputs[4], attrs.epsilon),
+    (ctx) => gradParams(ctx, ctx.inputs[3], ctx.inputs[4])[0],
+    (ctx) => gradParams(ctx, ctx.inputs[3], ctx.inputs[4])[1],
+    null,
+    null,
+  ],
+  cost: ([x]) => perChannelCost(x, 2),
+  reference: ([x, gamma, beta, mean, variance], { epsilon }) => [
+    refBatchNormApply(x, gamma, beta, mean, variance, epsilon),
+  ],
+};
+
+/** In place: running = momentum * running + (1 - momentum) * batch, for the mean and the variance. */
+export const batchNormUpdateOp: OpDef<MomentumAttrs> = {
+  name: 'batchNormUpdate',
+  check([runningMean, runningVar, mean, variance], { momentum }) {
+    checkChannels(
+      'batchNormUpdate',
+      { shape: [1, mean.shape[0]], dtype: 'float32' },
+      { runningMean, runningVar, mean, variance },
+    );
+    if (!(momentum >= 0 && momentum <= 1)) {
+      throw new ArgumentError(`batchNorm: argument 'momentum' must be in [0, 1], got ${momentum}`);
+    }
+    return [];
+  },
+  writesInputs: [0, 1],
+  forward(io, { momentum }) {
+    const { groups, regions } = channelLanes(io.inputs[0].spec.shape[0]);
+    return [
+      {
+        shader: 'batch_norm_update',
+        constants: { WG: ELEMENTWISE_WG },
+        regions,
+        uniforms: [groups, { f32: momentum }],
+        buffers: io.inputs.map((t) => t.buffer),
+        workgroups: workgroupsFor(groups),
+      },
+    ];
+  },
+  backward: null,
+  cost: ([m]) => ({ flops: 6 * m.shape[0], bytes: 24 * m.shape[0] }),
+  reference: ([runningMean, runningVar, mean, variance], { momentum }) => [
+    refMovingAverage(runningMean, mean, momentum),
+    refMovingAverage(runningVar, variance, momentum),
+  ],
+};
+
+/** dgamma and dbeta: per-channel sums over every row, two passes so long reductions stay parallel. */
+export const batchNormGradParamsOp: OpDef<EpsAttrs> = {
+  name: 'batchNormGradParams',
+  check([dy, x, mean, variance]) {
+    const c = checkChannels('batchNormGradParams', x, { mean, variance });
+    if (dy.shape.length !== x.shape.length || dy.shape.some((d, i) => d !== x.shape[i])) {
+      throw new ShapeError(`batchNormGradParams: dy ${fmtShape(dy.shape)} must match x ${fmtShape(x.shape)}`);
+    }
+    return [
+      { shape: [c], dtype: 'float32' },
+      { shape: [c], dtype: 'float32' },
+    ];
+  },
+  forward(io, { epsilon }) {
+    const [dy, x, mean, variance] = io.inputs.map((t) => t.buffer);
+    return channelReduction(
+      io,
+      io.inputs[1].spec.shape,
+      { shader: 'batch_norm_grad_params', buffers: [dy, x, mean] },
+      {
+        shader: 'batch_norm_grad_params_combine',
+        uniforms: ({ groups, count }) => [groups, count, { f32: epsilon }],
+        buffers: [variance, io.outputs[0].buffer, io.outputs[1].buffer],
+      },
+    );
+  },
+  backward: null,
+  cost: ([dy]) => perChannelCost(dy, 2),
+  reference: ([dy, x, mean, variance], { epsilon }) => refBatchNormGradParams(dy, x, mean, variance, epsilon),
+};
+
+/** dx in training mode, where the batch statistics depend on x. */
+export const batchNormGradInputOp: OpDef<EpsAttrs> = {
+  name: 'batchNormGradInput',
+  check([dy, x, gamma, mean, variance, dgamma, dbeta]) {
+    checkChannels('batchNormGradInput', x, { gamma, mean, variance, dgamma, dbeta });
+    if (dy.shape.length !== x.shape.length || dy.shape.some((d, i) => d !== x.shape[i])) {
+      throw new ShapeError(`batchNormGradInput: dy ${fmtShape(dy.shape)} must match x ${fmtShape(x.shape)}`);
+    }
+    return [x];
+  },
+  forward(io, { epsilon }) {
+    const x = io.inputs[1].spec.shape;
+    const rows = sizeOf(x) / x[x.length - 1];
+    return [elementwise(io, 'batch_norm_grad_input', [{ f32: epsilon }, { f32: 1 / rows }])];
+  },
+  backward: null,
+  cost: ([dy]) => perChannelCost(dy, 3),
+  reference: ([dy, x, gamma, mean, variance, dgamma, dbeta], { epsilon }) => [
+    refBatchNormGradInput(dy, x, gamma, mean, variance, dgamma, dbeta, epsilon),
+  ],
+};
+
+/** dx in inference mode: a per-channel scale of dy. */
+export const batchNormGradInputInferenceOp: OpDef<EpsAttrs> = {
+  name: 'batchNormGradInputInference',
+  check([dy, gamma, variance]) {
+    checkChannels('batchNormGradInputInference', dy, { gamma, variance });
+    return [dy];
+  },
+  forward: (io, { epsilon }) => [elementwise(io, 'batch_norm_grad_input_inference', [{ f32: epsilon }])],
+  backward: null,
+  cost: ([dy]) => perChannelCost(dy, 2),
+  reference: ([dy, gamma, variance], { epsilon }) => [
+    refBatchNormGradInputInference(dy, gamma, variance, epsilon),
+  ],
+};
+
+/**
+ * dgamma and dbeta are needed by up to three backward rules of one node (x, gamma, beta): computed once per
+ * output gradient, keyed by the forward output y.
+ */
+const paramGrads = new WeakMap<Tensor, { dy: Tensor; grads: Tensor[] }>();
+
+function gradParams(ctx: BackwardContext<EpsAttrs>, mean: Tensor, variance: Tensor): Tensor[] {
+  const y = ctx.outputs[0];
+  const dy = ctx.dys[0]!;
+  const hit = paramGrads.get(y);
+  if (hit && hit.dy === dy && !hit.grads[0].disposed) return hit.grads;
+  const grads = record(batchNormGradParamsOp, [dy, ctx.inputs[0], mean, variance], {
+    epsilon: ctx.attrs.epsilon,
+  });
+  paramGrads.set(y, { dy, grads });
+  return grads;
+}
+
+function batchNormGradInput(ctx: BackwardContext<EpsAttrs>): Tensor {
+  const [x, gamma] = ctx.inputs;
+  const [, mean, variance] = ctx.outputs;
+  const [dgamma, dbeta] = gradParams(ctx, mean, variance);
+  return apply(batchNormGradInputOp, [ctx.dys[0]!, x, gamma, mean, variance, dgamma, dbeta], ctx.attrs);
+}
+
+function batchNormGradInputInference(dy: Tensor, gamma: Tensor, variance: Tensor, epsilon: number): Tensor {
+  return apply(batchNormGradInputInferenceOp, [dy, gamma, variance], { epsilon });
+}
+
+export interface BatchNormOptions {
+  gamma: Tensor;
+  beta: Tensor;
+  /** Moving mean, updated in place in training mode; must be a leaf tensor. */
+  runningMean: Tensor;
+  /** Moving variance, updated in place in training mode; must be a leaf tensor. */
+  runningVar: Tensor;
+  /** Batch statistics and running-average updates (true), or the running averages as they are (false). */
+  training: boolean;
+  /** Weight of the old running value (Keras convention): running = momentum * running + (1 - momentum) * batch. Default 0.99. */
+  momentum?: number;
+  /** Added to the variance before the square root. Default 1e-3 (Keras). */
+  epsilon?: number;
+}
+
+/**
+ * Batch normalization over the channel (last) axis, as Keras 3's BatchNormalization layer computes it:
+ * y = (x - mean) / sqrt(variance + epsilon) * gamma + beta.
+ * Training: mean and variance are the batch statistics over every axis but the last (biased variance, divided
+ * by N*H*W), and runningMean / runningVar are updated in place with the same biased batch variance, as Keras 3
+ * does (`ops.moments`); note tf.keras 2's fused kernel used the unbiased variance for the moving average instead.
+ * Inference: the running averages are used and left unchanged; gradients still flow to x, gamma and beta.
+ * Shapes: x [N,H,W,C] or [N,C] (any rank >= 2, channels last); gamma, beta, runningMean, runningVar [C] → x's shape.
+ */
+export function batchNorm(x: Tensor, options: BatchNormOptions): Tensor {
+  const { gamma, beta, runningMean, runningVar, training, momentum = 0.99, epsilon = 1e-3 } = options;
+  if (!(Number.isFinite(epsilon) && epsilon > 0)) {
+    throw new ArgumentError(`batchNorm: argument 'epsilon' must be a positive number, got ${epsilon}`);
+  }
+  if (typeof training !== 'boolean') {
+    throw new ArgumentError(`batchNorm: argument 'training' must be a boolean, got ${String(training)}`);
+  }
+  if (!training) {
+    return apply(batchNormInferenceOp, [x, gamma, beta, runningMean, runningVar], { epsilon }, [
+      'x',
+      'gamma',
+      'beta',
+      'runningMean',
+      'runningVar',
+    ]);
+  }
+  if (!(momentum >= 0 && momentum <= 1)) {
+    throw new ArgumentError(`batchNorm: argument 'momentum' must be in [0, 1], got ${momentum}`);
+  }
+  const [y, mean, variance] = record(batchNormTrainOp, [x, gamma, beta], { epsilon }, ['x', 'gamma', 'beta']);
+  record(batchNormUpdateOp, [runningMean, runningVar, mean, variance], { momentum }, [
+    'runningMean',
+    'runningVar',
+    'mean',
+    'variance',
+  ]);
+  return y;
+}

@@ -1,0 +1,85 @@
+// GPU numerics for batch norm (training, inference, running averages, backward) vs the float64 reference.
+import { describe, expect, it } from 'vitest';
+import { batchNorm, mul, ones, sum, tensor, zeros, type Tensor } from '../../src/index.js';
+import { expectClose, expectMatchesReference, seeded, useGpu } from '../helpers.js';
+
+useGpu();
+
+function input(shape: number[], seed: number, requiresGrad = true, offset = 0): Tensor {
+  const v = seeded(
+    shape.reduce((a, b) => a * b, 1),
+    seed,
+  ).map((x) => x + offset);
+  return tensor(v, shape, { requiresGrad });
+}
+
+describe('batchNorm', () => {
+  const shapes = [
+    [3, 5, 7, 6],
+    [1, 9, 4, 8],
+    [2, 3, 3, 3],
+    [16, 10],
+    [2, 64, 64, 16],
+  ];
+  for (const shape of shapes) {
+    it(`training forward, running averages and backward on ${JSON.stringify(shape)}`, async () => {
+      const c = shape[shape.length - 1];
+      const x = input(shape, c + shape[0], true, 3);
+      const gamma = input([c], 2);
+      const beta = input([c], 3);
+      const runningMean = input([c], 4, false);
+      const runningVar = tensor(
+        seeded(c, 5).map((v) => v + 2),
+        [c],
+      );
+      const refLeaves = [runningMean, runningVar].map((t) => t.data());
+      const before = await Promise.all(refLeaves);
+      const y = batchNorm(x, { gamma, beta, runningMean, runningVar, training: true, momentum: 0.9 });
+      const [, mean, variance] = y.node!.outputs;
+      sum(mul(y, input(shape, 6, false))).backward();
+      // Sums over up to 65,536 rows in float32: a few ulps of the sum, relative.
+      await expectMatchesReference([y, mean, variance, x.grad!, gamma.grad!, beta.grad!], {
+        atol: 2e-5,
+        rtol: 1e-4,
+      });
+      const [m, v] = await Promise.all([mean.data(), variance.data()]);
+      const [rm, rv] = await Promise.all([runningMean.data(), runningVar.data()]);
+      expectClose(
+        rm,
+        Array.from(before[0], (old, i) => 0.9 * old + 0.1 * m[i]),
+        { atol: 1e-6, rtol: 1e-6 },
+        'runningMean',
+      );
+      expectClose(
+        rv,
+        Array.from(before[1], (old, i) => 0.9 * old + 0.1 * v[i]),
+        { atol: 1e-6, rtol: 1e-6 },
+        'runningVar',
+      );
+    });
+  }
+
+  it('inference uses the running averages and leaves them unchanged; gradients flow', async () => {
+    const x = input([2, 5, 3, 7], 11);
+    const gamma = input([7], 12);
+    const beta = input([7], 13);
+    const runningMean = input([7], 14, false);
+    const runningVar = ones([7]);
+    const y = batchNorm(x, { gamma, beta, runningMean, runningVar, training: false, epsilon: 1e-5 });
+    sum(mul(y, input([2, 5, 3, 7], 15, false))).backward();
+    await expectMatchesReference([y, x.grad!, gamma.grad!, beta.grad!], { atol: 1e-5, rtol: 1e-5 });
+    expect(Array.from(await runningVar.data())).toEqual(new Array(7).fill(1));
+  });
+
+  it('keeps the variance of data far from zero accurate (no sum-of-squares cancellation)', async () => {
+    const x = input([4, 32, 32, 4], 21, false, 1000);
+    const y = batchNorm(x, {
+      gamma: ones([4]),
+      beta: zeros([4]),
+      runningMean: zeros([4]),
+      runningVar: ones([4]),
+      training: true,
+    });
+    await expectMatchesReference([y.node!.outputs[2]], { atol: 1e-6, rtol: 1e-3 });
+  });
+});

@@ -1,0 +1,90 @@
+// GPU numerics for max/avg pooling and their gather backward passes vs the float64 reference, on edge shapes.
+import { describe, expect, it } from 'vitest';
+import {
+  avgPool2d,
+  globalAvgPool,
+  maxPool2d,
+  mul,
+  sum,
+  tensor,
+  type PoolOptions,
+  type Tensor,
+} from '../../src/index.js';
+import { expectMatchesReference, seeded, useGpu } from '../helpers.js';
+
+useGpu();
+const tol = { atol: 1e-6, rtol: 1e-5 };
+
+function input(shape: readonly number[], seed: number, requiresGrad = true): Tensor {
+  return tensor(
+    seeded(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    shape,
+    { requiresGrad },
+  );
+}
+
+/** Forward output, argmax and both gradients: all four compared with the reference graph. */
+async function checkPool(shape: number[], options: PoolOptions, seed: number): Promise<void> {
+  const x = input(shape, seed);
+  const y = maxPool2d(x, options);
+  // Output 1 of the forward node is the saved argmax.
+  const argmax = y.node!.outputs[1];
+  const weights = input(y.shape, seed + 1, false);
+  sum(mul(y, weights)).backward();
+  const avg = avgPool2d(x, options);
+  const dAvg = input(avg.shape, seed + 2, false);
+  const xa = input(shape, seed, true);
+  sum(mul(avgPool2d(xa, options), dAvg)).backward();
+  await expectMatchesReference([y, argmax, x.grad!, avg, xa.grad!], tol, JSON.stringify({ shape, options }));
+}
+
+describe('maxPool2d and avgPool2d', () => {
+  const cases: [number[], PoolOptions][] = [
+    [[1, 5, 7, 3], { size: 2 }],
+    [[3, 7, 5, 4], { size: 3, stride: 2, padding: 'same' }],
+    [[2, 9, 9, 5], { size: 3, stride: 2, padding: 'same' }],
+    [[2, 6, 8, 8], { size: 2, stride: 1, padding: 'same' }],
+    [[1, 8, 6, 6], { size: [2, 4], stride: [2, 1], padding: 'same' }],
+    [[1, 11, 10, 7], { size: 3, stride: 3, padding: 'valid' }],
+    [[2, 4, 4, 2], { size: 1, stride: 3 }],
+    [[1, 10, 10, 12], { size: 4, stride: 2, padding: 'same' }],
+  ];
+  for (const [shape, options] of cases) {
+    it(`${JSON.stringify(shape)} ${JSON.stringify(options)}`, () =>
+      checkPool(shape, options, shape.length + shape[1]));
+  }
+
+  it('breaks ties with the first maximum in row-major window order, like tf', async () => {
+    // Every value equal: the argmax must be the window's first in-bounds tap.
+    const x = tensor(new Float32Array(2 * 5 * 5 * 4).fill(1), [2, 5, 5, 4], { requiresGrad: true });
+    const argmax = maxPool2d(x, { size: 3, stride: 2, padding: 'same' }).node!.outputs[1];
+    const got = await argmax.int32Data();
+    // 'same' 3x3 stride 2 on 5: pad 1 each side; windows start at -1, 1, 3 → first taps 0, 1, 3.
+    const first = [0, 1, 3];
+    for (let oy = 0; oy < 3; oy++)
+      for (let ox = 0; ox < 3; ox++) expect(got[(oy * 3 + ox) * 4]).toBe(first[oy] * 5 + first[ox]);
+    await expectMatchesReference([argmax], tol);
+  });
+
+  it('covers grids past 65,535 workgroups', async () => {
+    // 2*300*300*31 = 5.58M outputs at 64 per workgroup: about 87,000 workgroups (scalar lanes, C odd).
+    const x = input([2, 300, 300, 31], 9, false);
+    const y = maxPool2d(x, { size: 1 });
+    const [got, xs] = await Promise.all([y.data(), x.data()]);
+    expect(got[got.length - 1]).toBe(xs[xs.length - 1]);
+    expect(got[66_000 * 64 + 3]).toBe(xs[66_000 * 64 + 3]);
+  });
+});
+
+describe('globalAvgPool', () => {
+  it('means over H and W with its gradient', async () => {
+    const x = input([3, 5, 7, 6], 4);
+    const y = globalAvgPool(x);
+    expect(y.shape).toEqual([3, 6]);
+    sum(y).backward();
+    await expectMatchesReference([y, x.grad!], tol);
+  });
+});

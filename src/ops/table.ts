@@ -20,12 +20,6 @@ import { broadcastOp, meanOp, sumOp } from './reduce.js';
 import { reluBackwardOp, reluOp } from './relu.js';
 import { reshapeOp } from './reshape.js';
 import { scaleOp } from './scale.js';
-import {
-  softmaxBackwardOp,
-  softmaxCrossEntropyBackwardOp,
-  softmaxCrossEntropyOp,
-  softmaxOp,
-} from './softmax_cross_entropy.js';
 import { sgdMomentumUpdateOp, sgdUpdateOp } from './sgd_update.js';
 import type { OpDef } from './types.js';
 
@@ -46,10 +40,6 @@ export type OpName =
   | 'conv2dBackpropFilter'
   | 'matmul'
   | 'dense'
-  | 'softmax'
-  | 'softmaxBackward'
-  | 'softmaxCrossEntropy'
-  | 'softmaxCrossEntropyBackward'
   | 'sgdUpdate'
   | 'sgdMomentumUpdate'
   | 'adamUpdate'
@@ -84,10 +74,6 @@ export const opTable: { readonly [K in OpName]: OpDef<any> } = {
   conv2dBackpropFilter: conv2dBackpropFilterOp,
   matmul: matmulOp,
   dense: denseOp,
-  softmax: softmaxOp,
-  softmaxBackward: softmaxBackwardOp,
-  softmaxCrossEntropy: softmaxCrossEntropyOp,
-  softmaxCrossEntropyBackward: softmaxCrossEntropyBackwardOp,
   sgdUpdate: sgdUpdateOp,
   sgdMomentumUpdate: sgdMomentumUpdateOp,
   adamUpdate: adamUpdateOp,

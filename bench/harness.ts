@@ -128,7 +128,7 @@ async function timeTfjs(tf: typeof Tf, p: Prepared, iters: number): Promise<numb
 async function measure(run: (iters: number) => Promise<number>, options: TimingOptions): Promise<number> {
   await run(1);
   const once = await run(1);
-  const iters = Math.max(1, Math.min(64, Math.round(options.targetMs / Math.max(once, 1e-3))));
+  const iters = Math.max(1, Math.min(1000, Math.round(options.targetMs / Math.max(once, 1e-3))));
   const times: number[] = [];
   for (let r = 0; r < options.reps; r++) times.push(await run(iters));
   return median(times);

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the op benchmark on a real GPU machine from the carried .gpu/ (see bench/pack-gpu.sh): no network, no Node.
+# Dawn's Vulkan backend drives the GPU; webgrad is forced to a real GPU so it never falls back to software.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -f .gpu/bundle.tar.xz ] || { echo "gpu.sh: .gpu/ is missing: run bench/pack-gpu.sh here and carry .gpu" >&2; exit 1; }
+
+for f in .gpu/debs/*.deb; do dpkg -x "$f" /; done
+ldconfig
+# The bare machine may have no xz; Python's lzma unpacks the bundle.
+rm -rf /tmp/webgrad && mkdir -p /tmp/webgrad
+python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' .gpu/bundle.tar.xz /tmp/webgrad
+
+# The NVIDIA driver's Vulkan manifest lives outside the loader's search path on these machines.
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$icd" ] && export VK_DRIVER_FILES="${VK_DRIVER_FILES:-$icd}"
+export WEBGRAD_BACKEND=gpu
+
+out="${OUT:-bench/out}"
+mkdir -p "$out"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+/tmp/webgrad/node --version
+/tmp/webgrad/node /tmp/webgrad/app/bench/ops.js --json "$out/ops-gpu.json" "$@" 2>&1 | tee "$out/ops-gpu.log"

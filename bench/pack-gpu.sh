@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Builds .gpu/, everything bench/gpu.sh needs on a GPU machine that has no Node.js and no network.
+#
+# Then, from the device tool, one call (about 1 minute of device time on an H200):
+#   run(command="bash bench/gpu.sh", carry=[".gpu"], timeout_s=420)
+# It writes $OUT/ops-gpu.json and $OUT/ops-gpu.log.
+#
+# .gpu/ holds: debs/ (Debian's Vulkan loader, libvulkan1: Dawn loads libvulkan.so.1 at run time) and
+# bundle.tar.xz (this machine's x86-64 `node` binary, the benchmark compiled to JavaScript with webgrad's
+# sources, and the runtime files of webgpu (linux-x64 dawn.node), tfjs-core, tfjs-backend-cpu,
+# tfjs-backend-webgpu and seedrandom). The device tool sends the working tree plus carried paths up to
+# 64 MiB in all; this script prints both sizes and fails if they do not fit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ "$(uname -m)" = x86_64 ] || { echo "pack-gpu: the GPU machine is x86-64; pack on x86-64" >&2; exit 1; }
+grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
+rm -rf .gpu
+mkdir -p .gpu/debs .gpu/build/app /tmp/webgrad-apt-lists/partial
+
+# The Vulkan loader, fetched by apt from Debian (the GPU machine reaches no registry).
+apt_opts=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/webgrad-apt-lists -oAPT::Sandbox::User=root)
+apt-get "${apt_opts[@]}" -qq update
+(cd .gpu/debs && apt-get "${apt_opts[@]}" -qq download libvulkan1)
+
+# webgrad and the benchmark, compiled as ES modules (the embedded WGSL comes from `npm run shaders`).
+npm run --silent shaders
+npx tsc --ignoreConfig --outDir .gpu/build/app --rootDir . --module nodenext --moduleResolution nodenext --target es2022 \
+  --lib es2022,dom --types @webgpu/types,node --strict --skipLibCheck --sourceMap false bench/ops.ts
+echo '{ "type": "module" }' >.gpu/build/app/package.json
+
+# Only the files the compiled benchmark loads at run time.
+copy() { mkdir -p ".gpu/build/app/node_modules/$(dirname "$1")" && cp "node_modules/$1" ".gpu/build/app/node_modules/$1"; }
+for f in webgpu/package.json webgpu/index.js webgpu/dist/linux-x64/dawn.node \
+  @tensorflow/tfjs-core/package.json @tensorflow/tfjs-core/dist/tf-core.node.js \
+  @tensorflow/tfjs-backend-cpu/package.json @tensorflow/tfjs-backend-cpu/dist/tf-backend-cpu.node.js \
+  @tensorflow/tfjs-backend-webgpu/package.json @tensorflow/tfjs-backend-webgpu/dist/tf-backend-webgpu.node.js; do
+  copy "$f"
+done
+cp -r node_modules/seedrandom .gpu/build/app/node_modules/seedrandom
+cp "$(command -v node)" .gpu/build/node
+
+tar -C .gpu/build -cf - node app | xz -9 -T0 >.gpu/bundle.tar.xz
+rm -rf .gpu/build
+
+carried=$(du -sb .gpu | cut -f1)
+tree=$( (git ls-files -z --cached --others --exclude-standard | xargs -0 -r stat -c %s 2>/dev/null || true) |
+  awk '{ s += $1 } END { print s + 0 }')
+total=$((carried + tree))
+awk -v c="$carried" -v t="$tree" 'BEGIN { m = 1048576; printf "pack-gpu: .gpu %.1f MiB + working tree %.1f MiB = %.1f MiB of 64 MiB\n", c / m, t / m, (c + t) / m }'
+[ "$total" -lt $((64 * 1024 * 1024)) ] || { echo "pack-gpu: over the 64 MiB limit" >&2; exit 1; }

@@ -30,6 +30,7 @@ export { conv2dBackpropInput } from './ops/conv2d_backprop_input.js';
 export { conv2dBackpropFilter } from './ops/conv2d_backprop_filter.js';
 export type { ConvAttrs, Padding, Pair } from './ops/conv_geometry.js';
 export { matmul, dense, type MatmulAttrs, type DenseAttrs, type MatmulKernel } from './ops/matmul.js';
+export { softmax, softmaxCrossEntropy } from './ops/softmax_cross_entropy.js';
 export { opTable, type OpName } from './ops/table.js';
 export type { DType, OpDef, RefTensor, TensorSpec } from './ops/types.js';
 export {
@@ -52,3 +53,6 @@ export {
   type StepScheduleOptions,
   type CosineScheduleOptions,
 } from './optim/index.js';
+export * as nn from './nn/index.js';
+export { resnet, inception, buildModel, Network, Module } from './nn/index.js';
+export * as io from './io/index.js';

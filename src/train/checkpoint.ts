@@ -1,0 +1,73 @@
+// Checkpoints: a network's state dict, its optimizer's state and its config in one safetensors file.
+import { FormatError } from '../errors.js';
+import type { Tensor } from '../graph/tensor.js';
+import { entriesToTensors, loadSafetensors, saveSafetensors, tensorsToEntries } from '../io/safetensors.js';
+import { buildModel, type ModelConfig, type Network } from '../nn/models.js';
+import type { Optimizer } from '../optim/optimizer.js';
+
+const FORMAT = 'webgrad-checkpoint/1';
+
+export interface LoadedCheckpoint {
+  model: Network;
+  /** Optimizer state to pass to `optimizer.loadStateDict` (empty if none was saved). */
+  optimizerState: Record<string, Tensor>;
+  /** Free-form metadata given at save time, plus `format` and `config`. */
+  metadata: Record<string, string>;
+}
+
+/**
+ * Saves the model (`model.*` entries), the optimizer state (`optimizer.*`) and the model config atomically:
+ * a failed save leaves an earlier checkpoint at `path` intact.
+ */
+export async function saveCheckpoint(
+  path: string,
+  model: Network,
+  options: { optimizer?: Optimizer; metadata?: Record<string, string> } = {},
+): Promise<void> {
+  const named: Record<string, Tensor> = {};
+  for (const [n, t] of Object.entries(model.stateDict())) named[`model.${n}`] = t;
+  const optimizerState = options.optimizer?.stateDict() ?? {};
+  for (const [n, t] of Object.entries(optimizerState)) named[`optimizer.${n}`] = t;
+  try {
+    const entries = await tensorsToEntries(named);
+    await saveSafetensors(path, entries, {
+      ...options.metadata,
+      format: FORMAT,
+      config: JSON.stringify(model.config),
+    });
+  } finally {
+    // The step counters are fresh tensors made for this save; the buffers belong to the optimizer.
+    for (const [n, t] of Object.entries(optimizerState)) if (n.endsWith('.step')) t.dispose();
+  }
+}
+
+/** Loads a checkpoint, rebuilding the network from its stored config. FormatError if it is not one. */
+export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
+  const { tensors, metadata } = await loadSafetensors(path);
+  if (metadata.format !== FORMAT) {
+    throw new FormatError(
+      `${path}: not a webgrad checkpoint (metadata format is '${metadata.format ?? 'missing'}')`,
+    );
+  }
+  let config: ModelConfig;
+  try {
+    config = JSON.parse(metadata.config) as ModelConfig;
+  } catch {
+    throw new FormatError(`${path}: the model config in the metadata is not valid JSON`);
+  }
+  const model = buildModel(config);
+  const modelValues: Record<string, { shape: number[]; data: Float32Array | Int32Array }> = {};
+  const optimizerEntries: typeof tensors = {};
+  for (const [name, entry] of Object.entries(tensors)) {
+    if (name.startsWith('model.')) modelValues[name.slice(6)] = entry;
+    else if (name.startsWith('optimizer.')) optimizerEntries[name.slice(10)] = entry;
+    else throw new FormatError(`${path}: unexpected entry '${name}' (expected model.* or optimizer.*)`);
+  }
+  try {
+    model.loadStateDict(modelValues);
+  } catch (e) {
+    model.dispose();
+    throw new FormatError(`${path}: ${(e as Error).message}`);
+  }
+  return { model, optimizerState: entriesToTensors(optimizerEntries), metadata };
+}

@@ -61,7 +61,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       tileB[e] = select(0.0, b[kb * p.bK + n * p.bN], kb < p.k && n < p.n);
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < KT; kk++) {
+    // The last slab may be partial: skip its zero-filled steps (uniform bound, no divergence).
+    let steps = min(KT, p.k - k0);
+    for (var kk = 0u; kk < steps; kk++) {
       let r = lid3.y * 4u;
       let av = vec4f(tileA[r * KT + kk], tileA[(r + 1u) * KT + kk], tileA[(r + 2u) * KT + kk],
                      tileA[(r + 3u) * KT + kk]);

@@ -20,6 +20,12 @@ import { broadcastOp, meanOp, sumOp } from './reduce.js';
 import { reluBackwardOp, reluOp } from './relu.js';
 import { reshapeOp } from './reshape.js';
 import { scaleOp } from './scale.js';
+import {
+  softmaxBackwardOp,
+  softmaxCrossEntropyBackwardOp,
+  softmaxCrossEntropyOp,
+  softmaxOp,
+} from './softmax_cross_entropy.js';
 import { sgdMomentumUpdateOp, sgdUpdateOp } from './sgd_update.js';
 import type { OpDef } from './types.js';
 
@@ -40,6 +46,10 @@ export type OpName =
   | 'conv2dBackpropFilter'
   | 'matmul'
   | 'dense'
+  | 'softmax'
+  | 'softmaxBackward'
+  | 'softmaxCrossEntropy'
+  | 'softmaxCrossEntropyBackward'
   | 'sgdUpdate'
   | 'sgdMomentumUpdate'
   | 'adamUpdate'
@@ -74,6 +84,10 @@ export const opTable: { readonly [K in OpName]: OpDef<any> } = {
   conv2dBackpropFilter: conv2dBackpropFilterOp,
   matmul: matmulOp,
   dense: denseOp,
+  softmax: softmaxOp,
+  softmaxBackward: softmaxBackwardOp,
+  softmaxCrossEntropy: softmaxCrossEntropyOp,
+  softmaxCrossEntropyBackward: softmaxCrossEntropyBackwardOp,
   sgdUpdate: sgdUpdateOp,
   sgdMomentumUpdate: sgdMomentumUpdateOp,
   adamUpdate: adamUpdateOp,

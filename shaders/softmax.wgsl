@@ -1,0 +1,36 @@
+// softmax: p[r, c] = exp(x[r, c] - max_r) / sum_c' exp(x[r, c'] - max_r), over the last axis.
+// Subtracting the row maximum keeps every exp in (0, 1], so large logits cannot overflow.
+// Shapes: x and p [rows, K] row-major. Dispatch: ceil(rows / WG) workgroups, linearized over x and y;
+// one invocation per row (rows are short: class counts).
+struct Params {
+  rows: u32,
+  k: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> probs: array<f32>;
+
+override WG: u32 = 64;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let r = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (r >= p.rows) {
+    return;
+  }
+  let base = r * p.k;
+  var mx = x[base];
+  for (var c = 1u; c < p.k; c++) {
+    mx = max(mx, x[base + c]);
+  }
+  var s = 0.0;
+  for (var c = 0u; c < p.k; c++) {
+    s += exp(x[base + c] - mx);
+  }
+  let inv = 1.0 / s;
+  for (var c = 0u; c < p.k; c++) {
+    probs[base + c] = exp(x[base + c] - mx) * inv;
+  }
+}

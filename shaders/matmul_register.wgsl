@@ -5,8 +5,8 @@
 // Per k step an invocation loads 4 values of A and 4 of B for 16 FMAs; edge tiles clamp their loads
 // to the last row/column and drop the extra results at the store, so no branch sits in the inner loop.
 // Shapes: A [M, K], B [K, N], out [M, N] row-major; tilesN = ceil(N / 4).
-// Dispatch: ceil(ceil(M / 4) * tilesN / WG) workgroups, linearized over x and y; neighbouring invocations
-// take neighbouring column tiles, so their B loads are contiguous and their A loads coincide.
+// Dispatch: ceil(ceil(M / 4) / (WG / BX)) * ceil(tilesN / BX) workgroups, linearized over x and y;
+// neighbouring invocations take neighbouring column tiles, so their B loads are contiguous and A loads coincide.
 struct Params {
   m: u32,
   n: u32,
@@ -32,16 +32,22 @@ fn epilogue(v: f32, col: u32) -> f32 {
 // @end EPILOGUE
 
 override WG: u32 = 64;
+// Column tiles per workgroup: a power of two dividing WG, narrower for thin outputs so no lane idles.
+override BX: u32 = 8;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let t = (wid.x + wid.y * nwg.x) * WG + lid;
-  if (t >= ((p.m + 3u) / 4u) * p.tilesN) {
+  // The workgroup covers a block of (WG / BX) x BX tiles, so its invocations share rows of A and columns of B.
+  let g = wid.x + wid.y * nwg.x;
+  let blocksN = (p.tilesN + BX - 1u) / BX;
+  let rowTile = (g / blocksN) * (WG / BX) + lid / BX;
+  let colTile = (g % blocksN) * BX + lid % BX;
+  if (rowTile * 4u >= p.m || colTile >= p.tilesN) {
     return;
   }
-  let m0 = (t / p.tilesN) * 4u;
-  let n0 = (t % p.tilesN) * 4u;
+  let m0 = rowTile * 4u;
+  let n0 = colTile * 4u;
   let lane = vec4u(0u, 1u, 2u, 3u);
   let rowA = min(vec4u(m0) + lane, vec4u(p.m - 1u)) * p.aM;
   let colB = min(vec4u(n0) + lane, vec4u(p.n - 1u)) * p.bN;

@@ -5,7 +5,7 @@
 // Per k step an invocation loads 4 scalars of A and one vec4 of B for 16 FMAs; edge rows clamp their
 // A loads and are dropped at the store.
 // Shapes: A [M, K], B [K, N], out [M, N] row-major; tilesN = N / 4.
-// Dispatch: ceil(ceil(M / 4) * tilesN / WG) workgroups, linearized over x and y.
+// Dispatch: ceil(ceil(M / 4) / (WG / BX)) * ceil(tilesN / BX) workgroups, linearized over x and y.
 struct Params {
   m: u32,
   n: u32,
@@ -29,16 +29,21 @@ fn epilogue(v: vec4f, tile: u32) -> vec4f {
 // @end EPILOGUE
 
 override WG: u32 = 64;
+// Column tiles per workgroup: a power of two dividing WG, narrower for thin outputs so no lane idles.
+override BX: u32 = 8;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let t = (wid.x + wid.y * nwg.x) * WG + lid;
-  if (t >= ((p.m + 3u) / 4u) * p.tilesN) {
+  // The workgroup covers a block of (WG / BX) x BX tiles, so its invocations share rows of A and columns of B.
+  let g = wid.x + wid.y * nwg.x;
+  let blocksN = (p.tilesN + BX - 1u) / BX;
+  let rowTile = (g / blocksN) * (WG / BX) + lid / BX;
+  let tn = (g % blocksN) * BX + lid % BX;
+  if (rowTile * 4u >= p.m || tn >= p.tilesN) {
     return;
   }
-  let m0 = (t / p.tilesN) * 4u;
-  let tn = t % p.tilesN;
+  let m0 = rowTile * 4u;
   let rowA = min(vec4u(m0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.m - 1u)) * p.aM;
   var acc0 = vec4f(0.0);
   var acc1 = vec4f(0.0);

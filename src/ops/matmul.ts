@@ -6,7 +6,7 @@ import type { Tensor } from '../graph/tensor.js';
 import { refMatmul } from '../reference/matmul.js';
 import { sum } from './reduce.js';
 import { type KernelIO, type OpDef, type TensorSpec } from './types.js';
-import { expectFloat, expectRank, workgroupsFor } from './util.js';
+import { expectFloat, expectRank } from './util.js';
 
 /**
  * GEMM kernel variants. 'register': barrier-free, a 4x4 tile per invocation in registers (vec4 loads of B
@@ -30,6 +30,16 @@ const REGISTER_WG = 64;
 const TILED_TS = 8;
 /** K step of the tiled kernel (each slab in workgroup memory is 4 * TILED_TS * TILED_KT floats). */
 const TILED_KT = 32;
+
+/** Workgroup shape of the register kernels: BX column tiles by WG / BX row tiles, and how many workgroups. */
+function registerGrid(rowTiles: number, tilesN: number): Pick<Dispatch, 'constants' | 'workgroups'> {
+  // Narrow outputs (N = 10 classes: 3 column tiles) get a narrow block, so few lanes idle at the edge.
+  const bx = Math.min(8, 2 ** Math.ceil(Math.log2(tilesN)));
+  return {
+    constants: { WG: REGISTER_WG, BX: bx },
+    workgroups: Math.ceil(rowTiles / (REGISTER_WG / bx)) * Math.ceil(tilesN / bx),
+  };
+}
 
 interface GemmDims {
   m: number;
@@ -86,9 +96,8 @@ function planGemm(io: KernelIO, attrs: MatmulAttrs, { m, n, k }: GemmDims): Disp
     return [
       {
         shader: 'matmul_register_vec4',
-        constants: { WG: REGISTER_WG },
         uniforms: [m, n, k, aM, aK, tilesN],
-        workgroups: workgroupsFor(rowTiles * tilesN, REGISTER_WG),
+        ...registerGrid(rowTiles, tilesN),
         buffers,
         regions: withBias ? biasRegions(true) : undefined,
       },
@@ -112,9 +121,8 @@ function planGemm(io: KernelIO, attrs: MatmulAttrs, { m, n, k }: GemmDims): Disp
   return [
     {
       shader: 'matmul_register',
-      constants: { WG: REGISTER_WG },
       uniforms: [m, n, k, aM, aK, bK, bN, tilesN],
-      workgroups: workgroupsFor(rowTiles * tilesN, REGISTER_WG),
+      ...registerGrid(rowTiles, tilesN),
       ...common,
     },
   ];

@@ -56,3 +56,4 @@ export {
 export * as nn from './nn/index.js';
 export { resnet, inception, buildModel, Network, Module } from './nn/index.js';
 export * as io from './io/index.js';
+export * as data from './data/index.js';

@@ -1,7 +1,8 @@
 // Adam and AdamW (decoupled weight decay), following PyTorch's torch.optim.Adam / AdamW without amsgrad.
 import type { Tensor } from '../graph/tensor.js';
 import { adamUpdate } from '../ops/adam_update.js';
-import { Optimizer, checkOptionKeys, checkRange } from './optimizer.js';
+import { checkOptionKeys, checkRange } from '../options.js';
+import { Optimizer } from './optimizer.js';
 
 export interface AdamOptions {
   lr: number;

@@ -4,36 +4,12 @@ import { tensor, zeros } from '../graph/create.js';
 import { flush } from '../graph/scheduler.js';
 import { Tensor } from '../graph/tensor.js';
 import { keep } from '../graph/tidy.js';
+import { checkRange } from '../options.js';
 
 /** A parameter's optimizer state: its own step count and its state buffers (same shape as the parameter). */
 interface ParamState {
   step: number;
   buffers: Tensor[];
-}
-
-/** Throws ArgumentError for option keys the optimizer does not know (a typo must not be silently ignored). */
-export function checkOptionKeys(owner: string, options: object, known: readonly string[]): void {
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new ArgumentError(`${owner}: unknown option '${key}' (known: ${known.join(', ')})`);
-    }
-  }
-}
-
-/** Throws ArgumentError unless `value` is a finite number in [min, max] (max exclusive when `openMax`). */
-export function checkRange(
-  owner: string,
-  name: string,
-  value: number,
-  min: number,
-  max = Infinity,
-  openMax = false,
-) {
-  const ok = Number.isFinite(value) && value >= min && (openMax ? value < max : value <= max);
-  if (!ok) {
-    const upper = max === Infinity ? '' : openMax ? ` and < ${max}` : ` and <= ${max}`;
-    throw new ArgumentError(`${owner}: '${name}' must be a finite number >= ${min}${upper}, got ${value}`);
-  }
 }
 
 /**

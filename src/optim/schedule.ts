@@ -1,6 +1,5 @@
 // Learning-rate schedules: functions from the step (or epoch) index to the learning rate, with linear warm-up.
-import { ArgumentError } from '../errors.js';
-import { checkOptionKeys, checkRange } from './optimizer.js';
+import { checkInteger, checkOptionKeys, checkRange } from '../options.js';
 
 /** Maps a step or epoch index (0, 1, 2, ...) to a learning rate. */
 export type Schedule = (index: number) => number;
@@ -25,12 +24,6 @@ export interface CosineScheduleOptions {
   min?: number;
   /** Indices of linear warm-up before the cosine starts (default 0). */
   warmup?: number;
-}
-
-function checkInteger(owner: string, name: string, value: number, min: number): void {
-  if (!Number.isInteger(value) || value < min) {
-    throw new ArgumentError(`${owner}: '${name}' must be an integer >= ${min}, got ${value}`);
-  }
 }
 
 /** Linear warm-up: index i < warmup gets base * (i + 1) / warmup, so the last warm-up index reaches base. */

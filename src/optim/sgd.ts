@@ -2,7 +2,8 @@
 import type { Tensor } from '../graph/tensor.js';
 import { sgdMomentumUpdate, sgdUpdate } from '../ops/sgd_update.js';
 import { ArgumentError } from '../errors.js';
-import { Optimizer, checkOptionKeys, checkRange } from './optimizer.js';
+import { checkOptionKeys, checkRange } from '../options.js';
+import { Optimizer } from './optimizer.js';
 
 export interface SgdOptions {
   lr: number;

@@ -20,4 +20,4 @@ out="${OUT:-bench/out}"
 mkdir -p "$out"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 /tmp/webgrad/node --version
-/tmp/webgrad/node /tmp/webgrad/app/bench/ops.js --json "$out/ops-gpu.json" "$@" 2>&1 | tee "$out/ops-gpu.log"
+/tmp/webgrad/node /tmp/webgrad/app/ops.mjs --json "$out/ops-gpu.json" "$@" 2>&1 | tee "$out/ops-gpu.log"

@@ -6,10 +6,10 @@
 # It writes $OUT/ops-gpu.json and $OUT/ops-gpu.log.
 #
 # .gpu/ holds: debs/ (Debian's Vulkan loader, libvulkan1: Dawn loads libvulkan.so.1 at run time) and
-# bundle.tar.xz (this machine's x86-64 `node` binary, the benchmark compiled to JavaScript with webgrad's
-# sources, and the runtime files of webgpu (linux-x64 dawn.node), tfjs-core, tfjs-backend-cpu,
-# tfjs-backend-webgpu and seedrandom). The device tool sends the working tree plus carried paths up to
-# 64 MiB in all; this script prints both sizes and fails if they do not fit.
+# bundle.tar.xz (this machine's x86-64 `node` binary, the benchmark bundled with webgrad and tfjs into
+# app/ops.mjs by bench/bundle.ts, and the npm package webgpu's runtime files with its linux-x64 dawn.node).
+# The device tool sends the working tree plus carried paths up to 64 MiB in all; this script prints both
+# sizes and fails if they do not fit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,28 +19,21 @@ rm -rf .gpu
 mkdir -p .gpu/debs .gpu/build/app /tmp/webgrad-apt-lists/partial
 
 # The Vulkan loader, fetched by apt from Debian (the GPU machine reaches no registry).
-apt_opts=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/webgrad-apt-lists -oAPT::Sandbox::User=root)
+apt_opts=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/webgrad-apt-lists
+  -oAPT::Sandbox::User=root)
 apt-get "${apt_opts[@]}" -qq update
 (cd .gpu/debs && apt-get "${apt_opts[@]}" -qq download libvulkan1)
 
-# webgrad and the benchmark, compiled as ES modules (the embedded WGSL comes from `npm run shaders`).
+# webgrad, the harness and tfjs (with its gradients) as one ES module; Dawn's addon stays a file beside it.
 npm run --silent shaders
-npx tsc --ignoreConfig --outDir .gpu/build/app --rootDir . --module nodenext --moduleResolution nodenext --target es2022 \
-  --lib es2022,dom --types @webgpu/types,node --strict --skipLibCheck --sourceMap false bench/ops.ts
-echo '{ "type": "module" }' >.gpu/build/app/package.json
-
-# Only the files the compiled benchmark loads at run time.
-copy() { mkdir -p ".gpu/build/app/node_modules/$(dirname "$1")" && cp "node_modules/$1" ".gpu/build/app/node_modules/$1"; }
-for f in webgpu/package.json webgpu/index.js webgpu/dist/linux-x64/dawn.node \
-  @tensorflow/tfjs-core/package.json @tensorflow/tfjs-core/dist/tf-core.node.js \
-  @tensorflow/tfjs-backend-cpu/package.json @tensorflow/tfjs-backend-cpu/dist/tf-backend-cpu.node.js \
-  @tensorflow/tfjs-backend-webgpu/package.json @tensorflow/tfjs-backend-webgpu/dist/tf-backend-webgpu.node.js; do
-  copy "$f"
+npx tsx bench/bundle.ts bench/ops.ts .gpu/build/app/ops.mjs
+for f in package.json index.js dist/linux-x64/dawn.node; do
+  mkdir -p ".gpu/build/app/node_modules/webgpu/$(dirname "$f")"
+  cp "node_modules/webgpu/$f" ".gpu/build/app/node_modules/webgpu/$f"
 done
-cp -r node_modules/seedrandom .gpu/build/app/node_modules/seedrandom
 cp "$(command -v node)" .gpu/build/node
 
-tar -C .gpu/build -cf - node app | xz -9 -T0 >.gpu/bundle.tar.xz
+tar -C .gpu/build -cf - node app | xz -6 -T0 >.gpu/bundle.tar.xz
 rm -rf .gpu/build
 
 carried=$(du -sb .gpu | cut -f1)

@@ -1,10 +1,12 @@
 // Sets up TensorFlow.js's WebGPU backend in Node on the same Dawn adapter that webgrad uses.
-import type * as Tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core registers no gradients by itself (the tfjs umbrella package imports this); tf.grad needs them.
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { dawnInstance } from '../src/gpu/device.js';
 
 /** tfjs with its WebGPU backend selected, and the adapter that backend's device came from. */
 export interface TfjsWebgpu {
-  tf: typeof Tf;
+  tf: typeof tf;
   adapter: string;
 }
 
@@ -45,7 +47,6 @@ export async function setupTfjsWebgpu(backend: 'gpu' | 'llvmpipe' | 'swiftshader
     instance,
   };
   Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
-  const tf: typeof Tf = await import('@tensorflow/tfjs-core');
   await import('@tensorflow/tfjs-backend-webgpu');
   // Small tensors would otherwise run on tfjs's CPU kernels; the benchmark compares GPU kernels.
   tf.env().set('WEBGPU_CPU_FORWARD', false);

@@ -25,7 +25,7 @@ export interface Stats {
 export async function init(options: InitOptions = {}): Promise<AdapterInfo> {
   if (state.runtime) return state.runtime.info;
   const { device, info, instance } = await openDevice(options);
-  state.runtime = new GpuRuntime(device, info, instance);
+  state.runtime = new GpuRuntime(device, info, instance, options.poisonBuffers ?? false);
   return info;
 }
 

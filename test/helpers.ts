@@ -5,7 +5,8 @@ import { evaluateReference, init, readLeaves, release, type Tensor } from '../sr
 /** Opens the engine for this test file and says which adapter runs the GPU numerics. Fails if none is found. */
 export function useGpu(): void {
   beforeAll(async () => {
-    const info = await init();
+    // Poisoned buffers: a kernel that leaves part of its output unwritten fails here instead of reading zeros.
+    const info = await init({ poisonBuffers: true });
     console.log(`GPU numerics on adapter: ${info.backend} (${info.description})`);
   });
   afterAll(() => release());

@@ -14,6 +14,11 @@ export interface InitOptions {
   backend?: Backend;
   /** Print which adapter was chosen (default: false). */
   verbose?: boolean;
+  /**
+   * Fill every pooled buffer with NaN before handing it out (default false; the test suite turns it on):
+   * exposes kernels that read memory they did not write or leave outputs unwritten.
+   */
+  poisonBuffers?: boolean;
 }
 
 /** What `info()` reports about the adapter in use. */

@@ -17,7 +17,14 @@ export class BufferPool {
   liveBytes = 0;
   pooledBytes = 0;
 
-  constructor(private device: GPUDevice) {}
+  /**
+   * @param poison fill every buffer handed out with NaN first (debugging: any kernel that reads memory it did
+   * not write, or leaves part of its output unwritten, then shows NaNs instead of passing by luck on zeros).
+   */
+  constructor(
+    private device: GPUDevice,
+    private readonly poison = false,
+  ) {}
 
   /** A storage buffer of at least `bytes` bytes, reused from the pool when one of its bucket is free. */
   acquire(bytes: number): GPUBuffer {
@@ -25,14 +32,17 @@ export class BufferPool {
     const reused = this.free.get(size)?.pop();
     this.liveBuffers++;
     this.liveBytes += size;
-    if (reused) {
-      this.pooledBytes -= size;
-      return reused;
+    let buffer = reused;
+    if (buffer) this.pooledBytes -= size;
+    else {
+      buffer = this.device.createBuffer({
+        size,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      });
     }
-    return this.device.createBuffer({
-      size,
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-    });
+    // Queued writes land before the submit that uses the buffer, so the kernels see the NaNs.
+    if (this.poison) this.device.queue.writeBuffer(buffer, 0, new Float32Array(size / 4).fill(NaN));
+    return buffer;
   }
 
   /** Returns a buffer for reuse; work already submitted that reads it is unaffected (queue order). */

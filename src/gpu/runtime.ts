@@ -56,8 +56,9 @@ export class GpuRuntime {
     readonly info: AdapterInfo,
     /** Held so the WebGPU instance outlives the device; dropped by destroy(). */
     private instance: GPU | null,
+    poisonBuffers = false,
   ) {
-    this.pool = new BufferPool(device);
+    this.pool = new BufferPool(device, poisonBuffers);
     this.uniformAlign = info.limits.minUniformBufferOffsetAlignment ?? 256;
     this.maxGrid = info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
     device.lost.then((lost) => {

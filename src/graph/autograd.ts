@@ -53,8 +53,9 @@ export function backward(loss: Tensor, dy?: Tensor): void {
     if (dys.every((g) => g === null)) continue;
     if (rules === null)
       throw new ArgumentError(`backward: op ${node.op.name} is a backward pass and has no gradient`);
-    // Outputs that got no gradient count as zeros; integer outputs (indices) never carry one.
-    const filled = node.outputs.map((t, i) => dys[i] ?? (t.dtype === 'float32' ? fill(t.shape, 0) : null));
+    // A primary output that got no gradient counts as zeros; secondary outputs (saved statistics, indices)
+    // stay null, so rules must treat them as absent.
+    const filled = dys.map((g, i) => g ?? (i === 0 ? fill(node.outputs[0].shape, 0) : null));
     node.inputs.forEach((input, i) => {
       const rule = rules[i];
       if (!input.needsGrad || !rule) return;

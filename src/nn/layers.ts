@@ -47,7 +47,11 @@ export class Conv2d extends Module {
 }
 
 export interface BatchNormOptions {
-  /** Weight of the old running value in the moving average (Keras convention, default 0.99). */
+  /**
+   * Weight of the old running value in the moving average (Keras convention). Default 0.9 (PyTorch's 0.1
+   * update) rather than Keras's 0.99, so the running statistics settle within the short runs this library
+   * targets.
+   */
   momentum?: number;
   epsilon?: number;
 }
@@ -77,7 +81,7 @@ export class BatchNorm2d extends Module {
       runningMean: this.runningMean,
       runningVar: this.runningVar,
       training: this.training,
-      momentum: this.options.momentum,
+      momentum: this.options.momentum ?? 0.9,
       epsilon: this.options.epsilon,
     });
   }

@@ -33,7 +33,8 @@ export interface BackwardContext<A> {
   inputs: readonly Tensor[];
   outputs: readonly Tensor[];
   attrs: A;
-  /** Gradient of the loss with respect to each output (null where no gradient reached that output). */
+  /** Gradient of the loss with respect to each output: output 0 always has one (zeros if none reached it); the
+   * others are null where no gradient reached them. */
   dys: readonly (Tensor | null)[];
 }
 

@@ -1,0 +1,100 @@
+// The `webgrad` command end to end: argument errors as one line, a short training run, eval of its checkpoint.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = resolve(__dirname, '..', '..');
+const bin = join(root, 'dist', 'cli', 'main.js');
+let work = '';
+
+function webgrad(...args: string[]) {
+  return spawnSync(process.execPath, [bin, ...args], { cwd: work, encoding: 'utf8', timeout: 300_000 });
+}
+
+beforeAll(() => {
+  if (!existsSync(bin)) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  work = mkdtempSync(join(tmpdir(), 'webgrad-cli-'));
+});
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('argument errors', () => {
+  const cases: [string[], RegExp][] = [
+    [['train', '--model', 'vgg'], /--model must be one of resnet, inception, got 'vgg'/],
+    [['train', '--epochs', '0'], /--epochs must be an integer >= 1, got '0'/],
+    [['train', '--dataset', 'no/such/folder'], /is neither mnist, fashion-mnist nor an existing folder/],
+    [['train', '--lr', 'fast'], /--lr must be a positive number/],
+    [['train', '--bogus'], /unknown option '--bogus'/],
+    [['fly'], /unknown command 'fly'/],
+    [['eval'], /eval needs --checkpoint FILE/],
+    [['eval', '--checkpoint', 'missing.safetensors'], /checkpoint 'missing.safetensors' does not exist/],
+  ];
+  for (const [args, message] of cases) {
+    it(`webgrad ${args.join(' ')}`, () => {
+      const run = webgrad(...args);
+      expect(run.status).toBe(1);
+      const lines = run.stderr.split('\n').filter((l) => l.startsWith('webgrad:'));
+      expect(lines.length).toBe(1);
+      expect(lines[0]).toMatch(message);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    });
+  }
+
+  it('rejects a folder without images', () => {
+    mkdirSync(join(work, 'empty', 'cats'), { recursive: true });
+    const run = webgrad('train', '--dataset', join(work, 'empty'));
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/webgrad: error: loadImageFolder: no .png\/.jpg\/.jpeg images/);
+  });
+});
+
+describe('training from an image folder', () => {
+  it('trains, writes checkpoint, history and plot, and evaluates the checkpoint', () => {
+    // Two classes: bright top half vs bright bottom half, 16 PNGs each.
+    for (const [k, name] of ['top', 'bottom'].entries()) {
+      mkdirSync(join(work, 'shapes', name), { recursive: true });
+      for (let i = 0; i < 16; i++) {
+        const png = new PNG({ width: 20, height: 20 });
+        for (let p = 0; p < 400; p++) {
+          const bright = p < 200 === (k === 0);
+          const v = bright ? 200 + ((p * 7 + i) % 50) : (p * 3 + i) % 40;
+          png.data.set([v, v, v, 255], p * 4);
+        }
+        writeFileSync(join(work, 'shapes', name, `${i}.png`), PNG.sync.write(png));
+      }
+    }
+    const out = join(work, 'run');
+    const run = webgrad(
+      'train',
+      '--dataset',
+      join(work, 'shapes'),
+      '--epochs',
+      '10',
+      '--batch-size',
+      '8',
+      '--lr',
+      '0.01',
+      '--out',
+      out,
+      '--json',
+    );
+    expect(run.status, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    expect(Object.keys(summary)).toEqual(
+      expect.arrayContaining(['testAccuracy', 'testLoss', 'epochs', 'seconds', 'imagesPerSecond', 'adapter']),
+    );
+    expect(summary.epochs).toBe(10);
+    expect(summary.testAccuracy).toBe(1);
+    const history = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8'));
+    expect(history.length).toBe(10);
+    expect(readFileSync(join(out, 'history.svg'), 'utf8')).toMatch(/^<svg/);
+    const evaluated = webgrad('eval', '--checkpoint', join(out, 'checkpoint.safetensors'), '--json');
+    expect(evaluated.status, evaluated.stderr).toBe(0);
+    const again = JSON.parse(evaluated.stdout.trim().split('\n').at(-1)!);
+    expect(again.testAccuracy).toBe(summary.testAccuracy);
+    expect(again.testLoss).toBeCloseTo(summary.testLoss, 6);
+  });
+});

@@ -1,6 +1,8 @@
-// softmax: p[r, c] = exp(x[r, c] - max_r) / sum_c' exp(x[r, c'] - max_r), over the last axis.
+// softmax: p[r, c] = exp(x[r, c] - max_r) / s_r, s_r = sum_c exp(x[r, c] - max_r), over the last axis.
 // Subtracting the row maximum keeps every exp in (0, 1], so large logits cannot overflow.
-// Shapes: x and p [rows, K] row-major. Dispatch: ceil(rows / WG) workgroups, linearized over x and y;
+// The ROW_END region runs once per row after the probabilities, with mx = max_r and s = s_r: empty by default;
+// softmaxCrossEntropy substitutes the per-row loss log(s_r) + max_r - x[r, label_r] (with its bindings).
+// Shapes: x and probs [rows, K] row-major. Dispatch: ceil(rows / WG) workgroups, linearized over x and y;
 // one invocation per row (rows are short: class counts).
 struct Params {
   rows: u32,
@@ -9,7 +11,9 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
+// @region BINDINGS
 @group(0) @binding(2) var<storage, read_write> probs: array<f32>;
+// @end BINDINGS
 
 override WG: u32 = 64;
 
@@ -33,4 +37,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var c = 0u; c < p.k; c++) {
     probs[base + c] = exp(x[base + c] - mx) * inv;
   }
+  // @region ROW_END
+  // @end ROW_END
 }

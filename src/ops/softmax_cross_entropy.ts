@@ -13,6 +13,26 @@ import { ELEMENTWISE_WG, expectFloat, expectRank, workgroupsFor } from './util.j
 
 type NoAttrs = Record<string, never>;
 
+/**
+ * softmax.wgsl with the cross-entropy fused at the end of each row: labels bind after the logits, then the
+ * probabilities and the per-row losses. A label outside [0, K) stands for an all-zero one-hot row: loss 0.
+ */
+const CROSS_ENTROPY_REGIONS = {
+  BINDINGS: [
+    '@group(0) @binding(2) var<storage, read> labels: array<i32>;',
+    '@group(0) @binding(3) var<storage, read_write> probs: array<f32>;',
+    '@group(0) @binding(4) var<storage, read_write> rowLoss: array<f32>;',
+  ].join('\n'),
+  ROW_END: [
+    '  let label = labels[r];',
+    '  var loss = 0.0;',
+    '  if (label >= 0 && u32(label) < p.k) {',
+    '    loss = log(s) + mx - x[base + u32(label)];',
+    '  }',
+    '  rowLoss[r] = loss;',
+  ].join('\n'),
+};
+
 /** Rows and row length of a tensor softmaxed over its last axis. */
 function rowsOf(shape: readonly number[]): { rows: number; k: number } {
   const k = shape[shape.length - 1];
@@ -112,7 +132,8 @@ export const softmaxCrossEntropyOp: OpDef<NoAttrs> = {
     const rowLoss = io.scratch(rows * 4);
     return [
       {
-        shader: 'softmax_cross_entropy',
+        shader: 'softmax',
+        regions: CROSS_ENTROPY_REGIONS,
         constants: { WG: ELEMENTWISE_WG },
         uniforms: [rows, k],
         buffers: [io.inputs[0].buffer, io.inputs[1].buffer, io.outputs[1].buffer, rowLoss],

@@ -14,13 +14,13 @@ export interface BackpropFilterAttrs extends ConvAttrs {
   filterShape: readonly number[];
 }
 
-/** dw variants: 'vec4' (Cin, Cout multiples of 4) and 'scalar' (any channel counts). */
-export const BACKPROP_FILTER_VARIANTS = ['vec4', 'scalar'] as const;
+/** dw variants: 'vec4' (Cin, Cout multiples of 4), 'cout4' (Cout a multiple of 4) and 'scalar' (any counts). */
+export const BACKPROP_FILTER_VARIANTS = ['vec4', 'cout4', 'scalar'] as const;
 export type BackpropFilterVariant = (typeof BACKPROP_FILTER_VARIANTS)[number];
 
 export interface BackpropFilterChoice {
   variant: BackpropFilterVariant;
-  /** Output-channel groups per invocation (vec4 groups for 'vec4', channels for 'scalar'). */
+  /** Output-channel groups per invocation (vec4 groups, or channels for 'scalar'). */
   tn: number;
   /** Length of each chunk of the N*OH*OW reduction; the chunks' sums are added by a second pass. */
   chunk: number;
@@ -30,6 +30,7 @@ export interface BackpropFilterChoice {
 export const MAX_LOOP = 65535;
 
 export function backpropFilterSupports(variant: BackpropFilterVariant, d: ConvDims): boolean {
+  if (variant === 'cout4') return d.cout % 4 === 0;
   return variant === 'scalar' || (d.cin % 4 === 0 && d.cout % 4 === 0);
 }
 
@@ -40,8 +41,8 @@ export function backpropFilterSupports(variant: BackpropFilterVariant, d: ConvDi
 export function chooseBackpropFilter(backend: string, d: ConvDims): BackpropFilterChoice {
   const cpu = backend === 'llvmpipe' || backend === 'swiftshader';
   const threads = cpu ? 2048 : 32768;
-  const variant: BackpropFilterVariant = backpropFilterSupports('vec4', d) ? 'vec4' : 'scalar';
-  const tn = variant === 'vec4' ? 2 : Math.min(d.cout, 8);
+  const variant = (['vec4', 'cout4'] as const).find((v) => backpropFilterSupports(v, d)) ?? 'scalar';
+  const tn = variant === 'vec4' ? 2 : variant === 'cout4' ? Math.min(d.cout / 4, 4) : Math.min(d.cout, 8);
   const perSplit = invocations(d, variant, tn);
   const k = d.n * d.oh * d.ow;
   const splits = Math.max(
@@ -54,7 +55,7 @@ export function chooseBackpropFilter(backend: string, d: ConvDims): BackpropFilt
 
 function invocations(d: ConvDims, variant: BackpropFilterVariant, tn: number): number {
   const rows = d.kh * d.kw * (variant === 'vec4' ? d.cin / 4 : d.cin);
-  return rows * Math.ceil(d.cout / (variant === 'vec4' ? 4 * tn : tn));
+  return rows * Math.ceil(d.cout / (variant === 'scalar' ? tn : 4 * tn));
 }
 
 /** The dispatches of one dw variant. Shapes: x [N,H,W,Cin], dy [N,OH,OW,Cout] → dw [KH,KW,Cin,Cout]. */
@@ -62,7 +63,7 @@ export function backpropFilterPlan(io: KernelIO, d: ConvDims, choice: BackpropFi
   const { variant, tn, chunk } = choice;
   if (!backpropFilterSupports(variant, d)) {
     throw new ShapeError(
-      `conv2dBackpropFilter: variant '${variant}' needs Cin and Cout multiples of 4, got ${d.cin}, ${d.cout}`,
+      `conv2dBackpropFilter: variant '${variant}' cannot run Cin=${d.cin}, Cout=${d.cout}`,
     );
   }
   const k = d.n * d.oh * d.ow;
@@ -74,13 +75,13 @@ export function backpropFilterPlan(io: KernelIO, d: ConvDims, choice: BackpropFi
   }
   const size = d.kh * d.kw * d.cin * d.cout;
   const rows = d.kh * d.kw * (variant === 'vec4' ? d.cin / 4 : d.cin);
-  const nGroups = Math.ceil(d.cout / (variant === 'vec4' ? 4 * tn : tn));
+  const nGroups = Math.ceil(d.cout / (variant === 'scalar' ? tn : 4 * tn));
   const total = splits * rows * nGroups;
   const dw = io.outputs[0].buffer;
   const part = splits === 1 ? dw : io.scratch(splits * size * 4);
   const dispatches: Dispatch[] = [
     {
-      shader: variant === 'vec4' ? 'conv2d_bpf_vec4' : 'conv2d_bpf_scalar',
+      shader: `conv2d_bpf_${variant}`,
       constants: { WG: CONV_WG, TN: tn },
       uniforms: [
         d.n,

@@ -1,6 +1,12 @@
 // binary: out[i] = a[i % aLen] OP b[i % bLen], OP chosen by the override OP (0 add, 1 sub, 2 mul).
-// A shorter operand repeats along the leading axes (trailing-axis broadcast; a length of 1 is a scalar).
+// A shorter operand repeats along the leading axes (trailing-axis broadcast; a length of 1 is a scalar);
+// A_REPEATS / B_REPEATS say which one does, so equal shapes index without a division.
+// Layout: V is vec4<f32> when every length is a multiple of 4 (all counts below in V), else f32.
 // Shapes: out has n = max(aLen, bLen) elements. Dispatch: ceil(n / WG) workgroups, linearized over x and y.
+// @region VEC
+alias V = vec4<f32>;
+// @end VEC
+
 struct Params {
   n: u32,
   aLen: u32,
@@ -8,14 +14,16 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<V>;
+@group(0) @binding(2) var<storage, read> b: array<V>;
+@group(0) @binding(3) var<storage, read_write> out: array<V>;
 
 override WG: u32 = 64;
 override OP: u32 = 0;
+override A_REPEATS: bool = false;
+override B_REPEATS: bool = false;
 
-fn apply(x: f32, y: f32) -> f32 {
+fn apply(x: V, y: V) -> V {
   switch OP {
     case 1u: { return x - y; }
     case 2u: { return x * y; }
@@ -30,5 +38,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (i >= p.n) {
     return;
   }
-  out[i] = apply(a[i % p.aLen], b[i % p.bLen]);
+  var ia = i;
+  if (A_REPEATS) {
+    ia = i % p.aLen;
+  }
+  var ib = i;
+  if (B_REPEATS) {
+    ib = i % p.bLen;
+  }
+  out[i] = apply(a[ia], b[ib]);
 }

@@ -1,12 +1,17 @@
 // relu: out[i] = max(x[i], 0).
 // Shapes: x and out have n elements. Dispatch: ceil(n / WG) workgroups, linearized over x and y.
+// Layout: V is vec4<f32> when n is a multiple of 4 (n counts V), else f32.
+// @region VEC
+alias V = vec4<f32>;
+// @end VEC
+
 struct Params {
   n: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<V>;
+@group(0) @binding(2) var<storage, read_write> out: array<V>;
 
 override WG: u32 = 64;
 
@@ -17,5 +22,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (i >= p.n) {
     return;
   }
-  out[i] = max(x[i], 0.0);
+  out[i] = max(x[i], V(0.0));
 }

@@ -1,13 +1,18 @@
 // scale: out[i] = x[i] * s.
 // Shapes: x and out have n elements. Dispatch: ceil(n / WG) workgroups, linearized over x and y.
+// Layout: V is vec4<f32> when n is a multiple of 4 (n counts V), else f32.
+// @region VEC
+alias V = vec4<f32>;
+// @end VEC
+
 struct Params {
   n: u32,
   s: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<V>;
+@group(0) @binding(2) var<storage, read_write> out: array<V>;
 
 override WG: u32 = 64;
 

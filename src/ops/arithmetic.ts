@@ -7,6 +7,7 @@ import { reshape } from './reshape.js';
 import { sum } from './reduce.js';
 import { scale } from './scale.js';
 import { sizeOf, type BackwardRule, type OpDef, type TensorSpec } from './types.js';
+import { elementLanes } from './lanes.js';
 import { ELEMENTWISE_WG, expectFloat, workgroupsFor } from './util.js';
 
 type NoAttrs = Record<string, never>;
@@ -55,13 +56,22 @@ function binaryOp(
     forward(io) {
       const [a, b] = io.inputs;
       const n = sizeOf(io.outputs[0].spec.shape);
+      const aLen = Math.max(1, sizeOf(a.spec.shape));
+      const bLen = Math.max(1, sizeOf(b.spec.shape));
+      const { lanes, regions } = elementLanes(n, aLen, bLen);
       return [
         {
           shader: 'binary',
-          constants: { WG: ELEMENTWISE_WG, OP: code },
-          uniforms: [n, Math.max(1, sizeOf(a.spec.shape)), Math.max(1, sizeOf(b.spec.shape))],
+          constants: {
+            WG: ELEMENTWISE_WG,
+            OP: code,
+            A_REPEATS: aLen < n ? 1 : 0,
+            B_REPEATS: bLen < n ? 1 : 0,
+          },
+          regions,
+          uniforms: [n / lanes, aLen / lanes, bLen / lanes],
           buffers: [a.buffer, b.buffer, io.outputs[0].buffer],
-          workgroups: workgroupsFor(n),
+          workgroups: workgroupsFor(n / lanes),
         },
       ];
     },

@@ -4,7 +4,7 @@ import { apply } from '../graph/record.js';
 import type { Tensor } from '../graph/tensor.js';
 import { refMap } from '../reference/elementwise.js';
 import { sizeOf, type OpDef } from './types.js';
-import { ELEMENTWISE_WG, expectFloat, workgroupsFor } from './util.js';
+import { elementwiseDispatch, expectFloat } from './util.js';
 
 type NoAttrs = Record<string, never>;
 
@@ -15,15 +15,12 @@ export const reluOp: OpDef<NoAttrs> = {
     return [x];
   },
   forward(io) {
-    const n = sizeOf(io.inputs[0].spec.shape);
     return [
-      {
-        shader: 'relu',
-        constants: { WG: ELEMENTWISE_WG },
-        uniforms: [n],
-        buffers: [io.inputs[0].buffer, io.outputs[0].buffer],
-        workgroups: workgroupsFor(n),
-      },
+      elementwiseDispatch(
+        'relu',
+        [io.inputs[0].buffer, io.outputs[0].buffer],
+        sizeOf(io.inputs[0].spec.shape),
+      ),
     ];
   },
   backward: [({ outputs, dys }) => reluBackward(dys[0]!, outputs[0])],
@@ -41,16 +38,8 @@ export const reluBackwardOp: OpDef<NoAttrs> = {
     return [dy];
   },
   forward(io) {
-    const n = sizeOf(io.inputs[0].spec.shape);
-    return [
-      {
-        shader: 'relu_backward',
-        constants: { WG: ELEMENTWISE_WG },
-        uniforms: [n],
-        buffers: [io.inputs[0].buffer, io.inputs[1].buffer, io.outputs[0].buffer],
-        workgroups: workgroupsFor(n),
-      },
-    ];
+    const buffers = [io.inputs[0].buffer, io.inputs[1].buffer, io.outputs[0].buffer];
+    return [elementwiseDispatch('relu_backward', buffers, sizeOf(io.inputs[0].spec.shape))];
   },
   backward: null,
   cost: ([dy]) => ({ flops: sizeOf(dy.shape), bytes: 12 * sizeOf(dy.shape) }),

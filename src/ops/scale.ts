@@ -4,7 +4,7 @@ import { apply } from '../graph/record.js';
 import type { Tensor } from '../graph/tensor.js';
 import { refMap } from '../reference/elementwise.js';
 import { sizeOf, type OpDef } from './types.js';
-import { ELEMENTWISE_WG, expectFloat, workgroupsFor } from './util.js';
+import { elementwiseDispatch, expectFloat } from './util.js';
 
 interface ScaleAttrs {
   s: number;
@@ -19,15 +19,7 @@ export const scaleOp: OpDef<ScaleAttrs> = {
   },
   forward(io, { s }) {
     const n = sizeOf(io.inputs[0].spec.shape);
-    return [
-      {
-        shader: 'scale',
-        constants: { WG: ELEMENTWISE_WG },
-        uniforms: [n, { f32: s }],
-        buffers: [io.inputs[0].buffer, io.outputs[0].buffer],
-        workgroups: workgroupsFor(n),
-      },
-    ];
+    return [elementwiseDispatch('scale', [io.inputs[0].buffer, io.outputs[0].buffer], n, [{ f32: s }])];
   },
   backward: [({ dys, attrs }) => scale(dys[0]!, attrs.s)],
   cost: ([x]) => ({ flops: sizeOf(x.shape), bytes: 8 * sizeOf(x.shape) }),

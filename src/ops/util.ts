@@ -1,5 +1,8 @@
 // Helpers shared by op definitions: elementwise dispatch sizes, argument checks, axis handling.
 import { ShapeError, fmtShape } from '../errors.js';
+import type { Dispatch, UniformValue } from '../gpu/runtime.js';
+import type { ShaderName } from '../gpu/shaders.js';
+import { elementLanes } from './lanes.js';
 import { sizeOf, type TensorSpec } from './types.js';
 
 /** Threads per workgroup for simple one-element-per-invocation kernels. */
@@ -47,5 +50,26 @@ export function middleAxes(
     outer: sizeOf(shape.slice(0, axes[0])),
     r: sizeOf(shape.slice(axes[0], axes[axes.length - 1] + 1)),
     inner: sizeOf(shape.slice(axes[axes.length - 1] + 1)),
+  };
+}
+
+/**
+ * One dispatch of a flat elementwise kernel over `n` elements: vec4 lanes when n is a multiple of 4 (the
+ * shader's `V` alias), the element count in V units as the first uniform, then `extra`.
+ */
+export function elementwiseDispatch(
+  shader: ShaderName,
+  buffers: GPUBuffer[],
+  n: number,
+  extra: UniformValue[] = [],
+): Dispatch {
+  const { groups, regions } = elementLanes(n);
+  return {
+    shader,
+    constants: { WG: ELEMENTWISE_WG },
+    regions,
+    uniforms: [groups, ...extra],
+    buffers,
+    workgroups: workgroupsFor(groups),
   };
 }

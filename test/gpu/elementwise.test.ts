@@ -41,6 +41,13 @@ describe('binary ops', () => {
     ],
     [[5, 1, 3], []],
     [[1], [4, 3]],
+    // Multiples of 4 take the vec4 path: equal shapes, a repeated vector, a repeated block.
+    [
+      [6, 4],
+      [6, 4],
+    ],
+    [[3, 5, 8], [8]],
+    [[12], [2, 3, 12]],
   ]) {
     it(`add, sub, mul ${JSON.stringify(a)} with ${JSON.stringify(b)}`, async () => {
       const x = input(a, 1);
@@ -61,10 +68,15 @@ describe('binary ops', () => {
 });
 
 describe('unary ops and reductions', () => {
-  it('relu and scale', async () => {
-    const x = input([3, 17], 5);
-    await expectMatchesReference([relu(x), scale(x, -2.5)], tol);
-  });
+  for (const shape of [
+    [3, 17],
+    [3, 16],
+  ]) {
+    it(`relu and scale ${JSON.stringify(shape)}`, async () => {
+      const x = input(shape, 5);
+      await expectMatchesReference([relu(x), scale(x, -2.5)], tol);
+    });
+  }
 
   for (const shape of [[1], [9], [4, 300], [3, 1000, 2], [70_001]]) {
     it(`sum and mean over every axis group of ${JSON.stringify(shape)}`, async () => {

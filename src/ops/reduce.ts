@@ -22,6 +22,8 @@ function reducedShape(op: string, x: TensorSpec, attrs: ReduceAttrs): number[] {
 
 /** Below this many outputs a long reduction is split in two passes so enough invocations run at once. */
 const PARALLEL_OUTPUTS = 1024;
+/** llvmpipe silently ends any shader loop after 65,535 iterations, so no invocation sums more terms. */
+const MAX_LOOP = 65_535;
 
 function reducePlan(io: KernelIO, outer: number, r: number, inner: number, scale: number): Dispatch[] {
   const dispatches: Dispatch[] = [];
@@ -29,8 +31,8 @@ function reducePlan(io: KernelIO, outer: number, r: number, inner: number, scale
   let length = r;
   let s = scale;
   for (;;) {
-    const chunk =
-      outer * inner >= PARALLEL_OUTPUTS || length <= 64 ? Math.max(1, length) : Math.ceil(Math.sqrt(length));
+    const wide = outer * inner >= PARALLEL_OUTPUTS || length <= 64;
+    const chunk = Math.min(MAX_LOOP, wide ? Math.max(1, length) : Math.ceil(Math.sqrt(length)));
     const groups = Math.max(1, Math.ceil(length / chunk));
     const dst = groups === 1 ? io.outputs[0].buffer : io.scratch(outer * groups * inner * 4);
     dispatches.push({

@@ -13,6 +13,8 @@ export interface TrainArgs {
   json: boolean;
   limit: number | null;
   seed: number;
+  /** ResNet only: channels of the first stage (the stages have width, 2x, 4x); null for the model default. */
+  width: number | null;
 }
 
 export interface EvalArgs {
@@ -27,22 +29,35 @@ export type Args = TrainArgs | EvalArgs | { command: 'help' };
 
 export const USAGE = `usage:
   webgrad train [--model resnet|inception] [--dataset mnist|fashion-mnist|<folder>] [--epochs N]
-                [--batch-size N] [--optimizer sgd|adam] [--lr X] [--out DIR] [--limit N] [--seed N] [--json]
+                [--batch-size N] [--optimizer sgd|adam] [--lr X] [--width N] [--out DIR] [--limit N]
+                [--seed N] [--json]
   webgrad eval --checkpoint FILE [--dataset mnist|fashion-mnist|<folder>] [--limit N] [--json]`;
 
 /** Defaults of `webgrad train`: the README's main job (MNIST, ResNet). */
 export const TRAIN_DEFAULTS = {
   model: 'resnet',
   dataset: 'mnist',
-  epochs: 2,
-  batchSize: 64,
+  epochs: 3,
+  batchSize: 128,
   optimizer: 'adam',
   lr: 0.003,
   out: 'webgrad-run',
 } as const;
 
 const FLAGS: Record<string, readonly string[]> = {
-  train: ['model', 'dataset', 'epochs', 'batch-size', 'optimizer', 'lr', 'out', 'json', 'limit', 'seed'],
+  train: [
+    'model',
+    'dataset',
+    'epochs',
+    'batch-size',
+    'optimizer',
+    'lr',
+    'width',
+    'out',
+    'json',
+    'limit',
+    'seed',
+  ],
   eval: ['checkpoint', 'dataset', 'json', 'limit'],
 };
 
@@ -110,9 +125,12 @@ export function parseArgs(argv: readonly string[]): Args {
   const lr = lrRaw === undefined ? TRAIN_DEFAULTS.lr : Number(lrRaw);
   if (!(lr > 0) || !Number.isFinite(lr))
     throw new ArgumentError(`--lr must be a positive number, got '${lrRaw}'`);
+  const model = choice(flags, 'model', TRAIN_DEFAULTS.model, ['resnet', 'inception']);
+  if (flags.has('width') && model !== 'resnet')
+    throw new ArgumentError('--width applies to --model resnet only');
   return {
     command: 'train',
-    model: choice(flags, 'model', TRAIN_DEFAULTS.model, ['resnet', 'inception']),
+    model,
     dataset: (flags.get('dataset') as string) ?? TRAIN_DEFAULTS.dataset,
     epochs: int(flags, 'epochs', TRAIN_DEFAULTS.epochs, 1),
     batchSize: int(flags, 'batch-size', TRAIN_DEFAULTS.batchSize, 1),
@@ -122,5 +140,6 @@ export function parseArgs(argv: readonly string[]): Args {
     json: flags.has('json'),
     limit,
     seed: int(flags, 'seed', 0, 0),
+    width: flags.has('width') ? int(flags, 'width', 0, 1) : null,
   };
 }

@@ -30,8 +30,12 @@ async function train(args: TrainArgs): Promise<void> {
     `webgrad: ${args.model} on ${args.dataset} (${trainSet.length} train, ${testSet.length} test images)\n`,
   );
   err.write(`webgrad: adapter ${info.backend} (${info.description})\n`);
-  const build = args.model === 'resnet' ? resnet : inception;
-  const model = build({ inputShape: trainSet.shape, classes: trainSet.classes.length, seed: args.seed });
+  const common = { inputShape: trainSet.shape, classes: trainSet.classes.length, seed: args.seed };
+  const w = args.width;
+  const model =
+    args.model === 'resnet'
+      ? resnet(w ? { ...common, widths: [w, 2 * w, 4 * w] } : common)
+      : inception(common);
   const params = model.parameters();
   const optimizer =
     args.optimizer === 'adam'

@@ -78,7 +78,7 @@ export const RESNET_DEFAULTS: ResNetConfig = {
   kind: 'resnet',
   inputShape: [28, 28, 1],
   classes: 10,
-  widths: [16, 32, 64],
+  widths: [8, 16, 32],
   blocks: [1, 1, 1],
   seed: 0,
 };

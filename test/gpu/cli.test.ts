@@ -28,6 +28,7 @@ describe('argument errors', () => {
     [['train', '--dataset', 'no/such/folder'], /is neither mnist, fashion-mnist nor an existing folder/],
     [['train', '--lr', 'fast'], /--lr must be a positive number/],
     [['train', '--bogus'], /unknown option '--bogus'/],
+    [['train', '--model', 'inception', '--width', '16'], /--width applies to --model resnet only/],
     [['fly'], /unknown command 'fly'/],
     [['eval'], /eval needs --checkpoint FILE/],
     [['eval', '--checkpoint', 'missing.safetensors'], /checkpoint 'missing.safetensors' does not exist/],

@@ -40,7 +40,7 @@ describe('layers', () => {
   });
 
   it('models give logits per class and count their parameters', () => {
-    const r = resnet();
+    const r = resnet({ widths: [16, 32, 64] });
     expect(r.forward(randn([2, 28, 28, 1], { seed: 4 })).shape).toEqual([2, 10]);
     // stem 3x3x1x16 + BN; block 16→16: 2 convs + 2 BN; block 16→32 s2: 2 convs + proj; 32→64 likewise; head.
     const convBn = (k: number, i: number, o: number) => k * k * i * o + 4 * o;

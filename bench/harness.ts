@@ -74,19 +74,6 @@ export function countTfjsDispatches(tf: typeof Tf): () => number {
   return () => count;
 }
 
-/** Seeded values in [-1, 1) (xorshift32), so both engines and every run see the same inputs. */
-export function seeded(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
-
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -183,7 +170,6 @@ export async function runRow(row: RowSpec, engines: Engines, options: TimingOpti
     const wgBefore = wg.stats().dispatches;
     const wgOut = wg.tidy(() => prepared.webgrad());
     const got = await wgOut.data();
-    wgOut.dispose();
     const tfBefore = engines.tfjsDispatches();
     const tfOut = tf.tidy(() => prepared.tfjs());
     const ref = (await tfOut.data()) as Float32Array;
@@ -195,9 +181,17 @@ export async function runRow(row: RowSpec, engines: Engines, options: TimingOpti
     const check = compare(got, ref);
     result.maxAbsDiff = check.maxAbsDiff;
     if (!check.ok) {
-      result.error = `values differ (max |diff| ${check.maxAbsDiff.toExponential(2)}), first: ${check.worst}`;
+      // A third opinion says which engine is off: webgrad's float64 reference of the same graph.
+      const [oracle] = wg.evaluateReference([wgOut], await wg.readLeaves([wgOut]));
+      const f64 = Float32Array.from(oracle.data);
+      result.error =
+        `values differ (max |diff| ${check.maxAbsDiff.toExponential(2)}), first: ${check.worst}; ` +
+        `max |diff| to the float64 reference: webgrad ${compare(got, f64).maxAbsDiff.toExponential(2)}, ` +
+        `tfjs ${compare(ref, f64).maxAbsDiff.toExponential(2)}`;
+      wgOut.dispose();
       return result;
     }
+    wgOut.dispose();
     result.webgradMs = await measure((n) => timeWebgrad(wg, prepared, n), options);
     result.tfjsMs = await measure((n) => timeTfjs(tf, prepared, n), options);
     result.gflops = row.flops / (result.webgradMs * 1e6);
@@ -209,6 +203,28 @@ export async function runRow(row: RowSpec, engines: Engines, options: TimingOpti
     p?.dispose();
   }
   return result;
+}
+
+/** Runs the rows whose "op pass shape" matches `filter` (all when null), logging one line per row. */
+export async function runRows(
+  specs: readonly RowSpec[],
+  engines: Engines,
+  options: TimingOptions,
+  filter: RegExp | null,
+): Promise<RowResult[]> {
+  const rows: RowResult[] = [];
+  for (const row of specs) {
+    const name = `${row.op} ${row.pass} ${row.shape}`;
+    if (filter && !filter.test(name)) continue;
+    const r = await runRow(row, engines, options);
+    console.log(
+      r.error
+        ? `${name}: ${r.error}`
+        : `${name}: webgrad ${r.webgradMs.toFixed(3)} ms, tfjs ${r.tfjsMs.toFixed(3)} ms (${r.speedup.toFixed(2)}x)`,
+    );
+    rows.push(r);
+  }
+  return rows;
 }
 
 function fixed(v: number, digits: number): string {

@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as wg from '../src/index.js';
-import { countTfjsDispatches, markdownTable, runRow, type RowResult } from './harness.js';
+import { countTfjsDispatches, markdownTable, runRows } from './harness.js';
 import { opRows } from './rows.js';
 import { setupTfjsWebgpu } from './tfjs_webgpu.js';
 
@@ -24,19 +24,7 @@ console.log(`webgrad on ${adapter}; tfjs ${tf.version_core} webgpu on ${tfjsAdap
 
 const engines = { wg, tf, tfjsDispatches: countTfjsDispatches(tf) };
 const options = { reps: Number(args.reps), targetMs: Number(args['target-ms']) };
-const filter = args.filter ? new RegExp(args.filter) : null;
-const rows: RowResult[] = [];
-for (const row of opRows(wg, tf)) {
-  const name = `${row.op} ${row.pass} ${row.shape}`;
-  if (filter && !filter.test(name)) continue;
-  const r = await runRow(row, engines, options);
-  console.log(
-    r.error
-      ? `${name}: ${r.error}`
-      : `${name}: webgrad ${r.webgradMs.toFixed(3)} ms, tfjs ${r.tfjsMs.toFixed(3)} ms (${r.speedup.toFixed(2)}x)`,
-  );
-  rows.push(r);
-}
+const rows = await runRows(opRows(wg, tf), engines, options, args.filter ? new RegExp(args.filter) : null);
 console.log(`\n${markdownTable(adapter, rows)}`);
 if (args.json) {
   writeFileSync(args.json, JSON.stringify({ adapter, date: new Date().toISOString(), rows }, null, 2));

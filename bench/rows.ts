@@ -1,7 +1,7 @@
 // The benchmark's op rows: each op and pass at ResNet/Inception shapes, written once for webgrad and tfjs.
 import type * as Tf from '@tensorflow/tfjs-core';
 import type * as Wg from '../src/index.js';
-import { seeded, type Prepared, type RowSpec } from './harness.js';
+import type { Prepared, RowSpec } from './harness.js';
 
 const N = 8;
 
@@ -13,16 +13,17 @@ function fmt(shape: readonly number[]): string {
   return shape.join('x');
 }
 
-/** The same seeded values as a webgrad leaf and a tfjs tensor. */
+/** The same seeded values in [-1, 1) as a webgrad leaf and a tfjs tensor. */
 function pair(
   wg: typeof Wg,
   tf: typeof Tf,
   shape: number[],
   seed: number,
   requiresGrad = false,
-): { w: Wg.Tensor; t: Tf.Tensor; values: Float32Array } {
-  const values = seeded(size(shape), seed);
-  return { w: wg.tensor(values, shape, { requiresGrad }), t: tf.tensor(values, shape), values };
+): { w: Wg.Tensor; t: Tf.Tensor } {
+  const rng = new wg.Rng(seed);
+  const values = Float32Array.from({ length: size(shape) }, () => rng.next() * 2 - 1);
+  return { w: wg.tensor(values, shape, { requiresGrad }), t: tf.tensor(values, shape) };
 }
 
 /** Disposes webgrad and tfjs tensors alike. */
@@ -377,6 +378,60 @@ function matmulRows(wg: typeof Wg, tf: typeof Tf): RowSpec[] {
   ];
 }
 
+function softmaxCrossEntropyRows(wg: typeof Wg, tf: typeof Tf): RowSpec[] {
+  const [n, k] = [256, 1000];
+  const shape = `${n}x${k}`;
+  /** Logits on both sides, webgrad's int32 labels and tfjs's one-hot rows for the same classes. */
+  const inputs = (seed: number) => {
+    const logits = pair(wg, tf, [n, k], seed, true);
+    const rng = new wg.Rng(seed + 1);
+    const classes = Array.from({ length: n }, () => rng.int(k));
+    const labels = wg.tensor(classes, [n], { dtype: 'int32' });
+    // tf.losses.softmaxCrossEntropy takes one-hot labels; they are made once, as a data pipeline would.
+    const onehot = tf.oneHot(tf.tensor1d(classes, 'int32'), k);
+    return { logits, labels, onehot, dispose: disposer(logits.w, logits.t, labels, onehot) };
+  };
+  // tfjs's default reduction (SUM_BY_NONZERO_WEIGHTS) with unit weights is the batch mean, as in webgrad.
+  const tfLoss = (onehot: Tf.Tensor, logits: Tf.Tensor) => tf.losses.softmaxCrossEntropy(onehot, logits);
+  return [
+    {
+      op: 'softmaxCrossEntropy',
+      pass: 'forward',
+      shape,
+      // Max, subtract, exp, sum, log per logit, about 5 operations.
+      flops: 5 * n * k,
+      bytes: 4 * (n * k + n),
+      prepare(): Prepared {
+        const d = inputs(500);
+        return {
+          webgrad: () => wg.softmaxCrossEntropy(d.logits.w, d.labels),
+          tfjs: () => tfLoss(d.onehot, d.logits.t),
+          dispose: d.dispose,
+        };
+      },
+    },
+    {
+      op: 'softmaxCrossEntropy',
+      pass: 'forward+backward',
+      shape,
+      flops: 8 * n * k,
+      bytes: 4 * (2 * n * k + n),
+      prepare(): Prepared {
+        const d = inputs(510);
+        const grad = tf.grad((logits: Tf.Tensor) => tfLoss(d.onehot, logits));
+        return {
+          webgrad: () => {
+            wg.softmaxCrossEntropy(d.logits.w, d.labels).backward();
+            return takeGrad(d.logits.w);
+          },
+          tfjs: () => grad(d.logits.t),
+          dispose: d.dispose,
+        };
+      },
+    },
+  ];
+}
+
 /** Every row, in the order the table lists them. */
 export function opRows(wg: typeof Wg, tf: typeof Tf): RowSpec[] {
   return [
@@ -385,5 +440,6 @@ export function opRows(wg: typeof Wg, tf: typeof Tf): RowSpec[] {
     ...elementwiseRows(wg, tf),
     ...batchNormRows(wg, tf),
     ...matmulRows(wg, tf),
+    ...softmaxCrossEntropyRows(wg, tf),
   ];
 }

@@ -1,0 +1,526 @@
+// End-to-end workloads of `npm run bench`: training steps and inference of ResNet/Inception, webgrad vs tfjs.
+// Free of Node-only imports: the Node entry (bench/suite.ts) and the browser page both call `suiteRows`.
+import type * as Tf from '@tensorflow/tfjs-core';
+import type * as Wg from '../src/index.js';
+import type { Engines } from './harness.js';
+import { countTfjsSubmits, tfjsModel, type TfjsModel } from './tfjs_models.js';
+
+const CLASSES = 10;
+const LR = 0.01;
+const MOMENTUM = 0.9;
+/** Equivalence tolerance: |webgrad - tfjs| <= ATOL * max(1, max|tfjs|) + RTOL * |tfjs|, per tensor. */
+const ATOL = 1e-3;
+const RTOL = 1e-2;
+
+/** One workload: a model, a batch size, and whether a step is a training step or an inference pass. */
+export interface Workload {
+  /** Training workloads have `train` in their name (the issue's convention). */
+  name: string;
+  train: boolean;
+  batch: number;
+  /** [H, W, C] of one input image. */
+  input: [number, number, number];
+  /** The issue's goal for speedup = tfjsMs / webgradMs. */
+  targetSpeedup: number;
+  build(wg: typeof Wg): Wg.Network;
+}
+
+export interface SuiteOptions {
+  /** Batch of the training steps. */
+  trainBatch: number;
+  /** Batches of the inference passes. */
+  inferBatches: number[];
+  /** Untimed steps per engine before timing (after the two steps of the equivalence check). */
+  warmup: number;
+  /** Timed runs per engine, alternating webgrad and tfjs; the median is reported. */
+  runs: number;
+  /** Each run takes about this long: its step count comes from one warm step (at least 1, at most 200). */
+  targetMs: number;
+  /** Only workloads whose name matches run. */
+  filter?: RegExp | null;
+}
+
+/** `npm run bench`: every workload at batch 32 (training) and 1 and 32 (inference). */
+export const FULL_OPTIONS: SuiteOptions = {
+  trainBatch: 32,
+  inferBatches: [1, 32],
+  warmup: 2,
+  runs: 7,
+  targetMs: 1500,
+};
+
+/** `npm run bench -- --quick`: the same workloads and batches, fewer and shorter runs. */
+export const QUICK_OPTIONS: SuiteOptions = {
+  trainBatch: 32,
+  inferBatches: [1, 32],
+  warmup: 1,
+  runs: 3,
+  targetMs: 400,
+};
+
+export interface SuiteRow {
+  adapter: string;
+  workload: string;
+  batch: number;
+  /** Median ms per step (training step or inference pass of the batch). */
+  webgradMs: number;
+  tfjsMs: number;
+  /** tfjsMs / webgradMs: above 1 means webgrad is faster. */
+  speedup: number;
+  targetSpeedup: number;
+  /** Fastest and slowest run, ms per step. */
+  webgradRangeMs: [number, number];
+  tfjsRangeMs: [number, number];
+  /** batch / median step time. */
+  webgradImagesPerSec: number;
+  tfjsImagesPerSec: number;
+  /** GPU dispatches and queue submits of one step that reads its loss (training) or its logits. */
+  webgradDispatches: number;
+  tfjsDispatches: number;
+  webgradSubmits: number;
+  tfjsSubmits: number;
+  /**
+   * Each engine's GPU buffer allocation after the row (webgrad live + pooled bytes, tfjs
+   * numBytesAllocatedInGPU). Both pool freed buffers and never shrink, so this is the high-water mark of
+   * the process so far: an upper bound for this row when rows before it needed more.
+   */
+  webgradPeakBytes: number;
+  tfjsPeakBytes: number;
+  /** Timed runs per engine and steps per run. */
+  runs: number;
+  steps: { webgrad: number; tfjs: number };
+  /** The equivalence check: largest |webgrad - tfjs| over loss, gradients and state (training) or logits. */
+  maxAbsDiff: number;
+  /** Loss of the first check step on both engines (training only). */
+  loss?: { webgrad: number; tfjs: number };
+  /** Set when the check failed or an engine threw; the row is then not timed. */
+  error?: string;
+}
+
+/** The workloads: the CLI's default models, and one residual block and one Inception module of them. */
+export function workloads(options: SuiteOptions): Workload[] {
+  const B = options.trainBatch;
+  // A block alone yields a feature map; a pooled dense head turns it into logits for the loss.
+  const headed = (wg: typeof Wg, block: Wg.Module, features: number, input: [number, number, number]) =>
+    new wg.Network(
+      { ...wg.nn.RESNET_DEFAULTS, inputShape: input, classes: CLASSES },
+      new wg.nn.Sequential(block),
+      features,
+    );
+  const list: Workload[] = [
+    {
+      // The default ResNet's second stage: 16 → 32 channels, stride 2, 1x1 projection shortcut.
+      name: `resnet-block train b${B}`,
+      train: true,
+      batch: B,
+      input: [28, 28, 16],
+      targetSpeedup: 2,
+      build: (wg) => headed(wg, new wg.nn.ResidualBlock(16, 32, { stride: 2, seed: 1 }), 32, [28, 28, 16]),
+    },
+    {
+      // The default Inception's first module, on the 14x14x32 map it sees after the stem and max pool.
+      name: `inception-module train b${B}`,
+      train: true,
+      batch: B,
+      input: [14, 14, 32],
+      targetSpeedup: 2,
+      build: (wg) => {
+        const block = new wg.nn.InceptionBlock(32, wg.nn.INCEPTION_DEFAULTS.stages[0][0], { seed: 1 });
+        return headed(wg, block, block.outChannels, [14, 14, 32]);
+      },
+    },
+    {
+      name: `resnet train b${B}`,
+      train: true,
+      batch: B,
+      input: [28, 28, 1],
+      targetSpeedup: 2,
+      build: (wg) => wg.resnet(),
+    },
+    {
+      name: `inception train b${B}`,
+      train: true,
+      batch: B,
+      input: [28, 28, 1],
+      targetSpeedup: 2,
+      build: (wg) => wg.inception(),
+    },
+  ];
+  for (const kind of ['resnet', 'inception'] as const) {
+    for (const b of options.inferBatches) {
+      list.push({
+        name: `${kind} infer b${b}`,
+        train: false,
+        batch: b,
+        input: [28, 28, 1],
+        targetSpeedup: b === 1 ? 1 : 1.5,
+        build: (wg) => (kind === 'resnet' ? wg.resnet() : wg.inception()),
+      });
+    }
+  }
+  return options.filter ? list.filter((w) => options.filter!.test(w.name)) : list;
+}
+
+/** Largest |got - ref| and the first element outside the tolerance, if any. */
+function compare(got: ArrayLike<number>, ref: ArrayLike<number>): { maxAbsDiff: number; bad: string } {
+  if (got.length !== ref.length)
+    return { maxAbsDiff: Infinity, bad: `lengths ${got.length} vs ${ref.length}` };
+  let scale = 0;
+  for (let i = 0; i < ref.length; i++) scale = Math.max(scale, Math.abs(ref[i]));
+  let maxAbsDiff = 0;
+  let bad = '';
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(got[i] - ref[i]);
+    if (!(d <= ATOL * Math.max(1, scale) + RTOL * Math.abs(ref[i])) && !bad) {
+      bad = `[${i}] webgrad ${got[i]}, tfjs ${ref[i]}`;
+    }
+    if (!(d <= maxAbsDiff)) maxAbsDiff = d;
+  }
+  return { maxAbsDiff, bad };
+}
+
+/** Collects comparisons of named tensors; the first mismatch becomes the row's error. */
+class Check {
+  maxAbsDiff = 0;
+  error = '';
+
+  add(what: string, got: ArrayLike<number>, ref: ArrayLike<number>): void {
+    const c = compare(got, ref);
+    this.maxAbsDiff = Math.max(this.maxAbsDiff, c.maxAbsDiff);
+    if (c.bad && !this.error)
+      this.error = `${what} differs (max |diff| ${c.maxAbsDiff.toExponential(2)}): ${c.bad}`;
+  }
+}
+
+/** Both engines' halves of one workload, ready to check and time. */
+interface Pair {
+  check(c: Check): Promise<{ webgrad: number; tfjs: number } | undefined>;
+  /** Runs `k` steps on one engine, then waits for the last step's output. */
+  webgrad(k: number): Promise<void>;
+  tfjs(k: number): Promise<void>;
+  dispose(): void;
+}
+
+/** The seeded batch (webgrad's Rng): images in [-1, 1) and labels in [0, CLASSES). */
+function batchData(wg: typeof Wg, w: Workload): { x: Float32Array; labels: Int32Array } {
+  const rng = new wg.Rng(7);
+  const x = Float32Array.from(
+    { length: w.batch * w.input[0] * w.input[1] * w.input[2] },
+    () => rng.next() * 2 - 1,
+  );
+  const labels = Int32Array.from({ length: w.batch }, () => rng.int(CLASSES));
+  return { x, labels };
+}
+
+async function preparePair(engines: Engines, w: Workload): Promise<Pair> {
+  const { wg, tf } = engines;
+  const model = w.build(wg);
+  if (!w.train) model.eval();
+  const twin: TfjsModel = await tfjsModel(wg, tf, model);
+  const { x, labels } = batchData(wg, w);
+  const shape = [w.batch, ...w.input];
+  const wx = wg.tensor(x, shape);
+  const wy = wg.tensor(labels, [w.batch], { dtype: 'int32' });
+  const tx = tf.tensor(x, shape);
+  const ty = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), CLASSES), 'float32'));
+  const disposeData = () => [wx, wy, tx, ty].forEach((t) => t.dispose());
+  return w.train
+    ? trainingPair(engines, model, twin, { wx, wy, tx, ty }, disposeData)
+    : inferencePair(engines, model, twin, { wx, tx }, disposeData);
+}
+
+function trainingPair(
+  engines: Engines,
+  model: Wg.Network,
+  twin: TfjsModel,
+  d: { wx: Wg.Tensor; wy: Wg.Tensor; tx: Tf.Tensor; ty: Tf.Tensor },
+  disposeData: () => void,
+): Pair {
+  const { wg, tf } = engines;
+  const named = model.namedParameters();
+  const opt = new wg.SGD(
+    named.map(([, p]) => p),
+    { lr: LR, momentum: MOMENTUM },
+  );
+  const tfOpt = tf.train.momentum(LR, MOMENTUM);
+  /** Forward, loss and backward, as webgrad's fit() records them; the gradients land in `p.grad`. */
+  const wgLoss = () =>
+    wg.tidy(() => {
+      const loss = wg.softmaxCrossEntropy(model.forward(d.wx), d.wy);
+      loss.backward();
+      return loss;
+    });
+  const tfLoss = () => tf.losses.softmaxCrossEntropy(d.ty, twin.forward(d.tx, true)) as Tf.Scalar;
+  return {
+    async check(c) {
+      let first: { webgrad: number; tfjs: number } | undefined;
+      // Two steps: the second one's loss and gradients also cover the first update (momentum starts there).
+      for (let step = 1; step <= 2; step++) {
+        const loss = wgLoss();
+        const wl = await loss.data();
+        loss.dispose();
+        const { value, grads } = tf.variableGrads(tfLoss, twin.trainable);
+        const tl = (await value.data()) as Float32Array;
+        value.dispose();
+        first ??= { webgrad: wl[0], tfjs: tl[0] };
+        c.add(`step ${step} loss`, wl, tl);
+        for (let i = 0; i < named.length; i++) {
+          const [name, p] = named[i];
+          const g = grads[twin.trainable[i].name];
+          c.add(`step ${step} gradient of ${name}`, await p.grad!.data(), (await g.data()) as Float32Array);
+        }
+        opt.step();
+        opt.zeroGrad();
+        tfOpt.applyGradients(twin.trainable.map((v) => ({ name: v.name, tensor: grads[v.name] })));
+        Object.values(grads).forEach((g) => g.dispose());
+      }
+      // Updated parameters and running statistics after the two steps.
+      for (const [name, t] of Object.entries(model.stateDict())) {
+        c.add(
+          `${name} after 2 steps`,
+          await t.data(),
+          (await twin.variables.get(name)!.data()) as Float32Array,
+        );
+      }
+      return first;
+    },
+    async webgrad(k) {
+      let read: Promise<Float32Array> | null = null;
+      for (let i = 0; i < k; i++) {
+        const loss = wgLoss();
+        // Read with the step's own submit, as fit() does.
+        if (i === k - 1) read = loss.dataOnFlush();
+        opt.step();
+        opt.zeroGrad();
+        loss.dispose();
+      }
+      await read;
+    },
+    async tfjs(k) {
+      let cost: Tf.Scalar | null = null;
+      for (let i = 0; i < k; i++) {
+        cost?.dispose();
+        cost = tf.tidy(() => tfOpt.minimize(tfLoss, true, twin.trainable)!);
+      }
+      await cost!.data();
+      cost!.dispose();
+    },
+    dispose() {
+      // The optimizer's state buffers are its own; once it is dropped they go too.
+      Object.values(opt.stateDict()).forEach((t) => t.dispose());
+      tfOpt.dispose();
+      model.dispose();
+      twin.dispose();
+      disposeData();
+    },
+  };
+}
+
+function inferencePair(
+  engines: Engines,
+  model: Wg.Network,
+  twin: TfjsModel,
+  d: { wx: Wg.Tensor; tx: Tf.Tensor },
+  disposeData: () => void,
+): Pair {
+  const { wg, tf } = engines;
+  return {
+    async check(c) {
+      const out = wg.tidy(() => model.forward(d.wx));
+      const ref = tf.tidy(() => twin.forward(d.tx, false));
+      c.add('logits', await out.data(), (await ref.data()) as Float32Array);
+      out.dispose();
+      ref.dispose();
+      return undefined;
+    },
+    async webgrad(k) {
+      let out: Wg.Tensor | null = null;
+      for (let i = 0; i < k; i++) {
+        // Disposing the previous output after its submit only returns its buffer for later reuse.
+        out?.dispose();
+        out = wg.tidy(() => model.forward(d.wx));
+        if (i < k - 1) wg.flush();
+      }
+      await out!.data();
+      out!.dispose();
+    },
+    async tfjs(k) {
+      let out: Tf.Tensor | null = null;
+      for (let i = 0; i < k; i++) {
+        out?.dispose();
+        out = tf.tidy(() => twin.forward(d.tx, false));
+      }
+      await out!.data();
+      out!.dispose();
+    },
+    dispose() {
+      model.dispose();
+      twin.dispose();
+      disposeData();
+    },
+  };
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function msPerStep(run: (k: number) => Promise<void>, k: number): Promise<number> {
+  const t0 = performance.now();
+  await run(k);
+  return (performance.now() - t0) / k;
+}
+
+/** Checks, then times one workload on both engines; failures are reported in the row, not thrown. */
+export async function runWorkload(
+  engines: Engines,
+  adapter: string,
+  w: Workload,
+  options: SuiteOptions,
+): Promise<SuiteRow> {
+  const { wg, tf } = engines;
+  const tfjsSubmits = countTfjsSubmits(tf);
+  const row: SuiteRow = {
+    adapter,
+    workload: w.name,
+    batch: w.batch,
+    webgradMs: NaN,
+    tfjsMs: NaN,
+    speedup: NaN,
+    targetSpeedup: w.targetSpeedup,
+    webgradRangeMs: [NaN, NaN],
+    tfjsRangeMs: [NaN, NaN],
+    webgradImagesPerSec: NaN,
+    tfjsImagesPerSec: NaN,
+    webgradDispatches: NaN,
+    tfjsDispatches: NaN,
+    webgradSubmits: NaN,
+    tfjsSubmits: NaN,
+    webgradPeakBytes: NaN,
+    tfjsPeakBytes: NaN,
+    runs: 0,
+    steps: { webgrad: 0, tfjs: 0 },
+    maxAbsDiff: NaN,
+  };
+  let pair: Pair | null = null;
+  try {
+    pair = await preparePair(engines, w);
+    const p = pair;
+    const check = new Check();
+    row.loss = await p.check(check);
+    row.maxAbsDiff = check.maxAbsDiff;
+    if (check.error) {
+      row.error = check.error;
+      return row;
+    }
+    // One warm step per engine, counted: its dispatches and submits, and how many steps fill a run.
+    await p.webgrad(1);
+    await p.tfjs(1);
+    const wgBefore = wg.stats();
+    const wgOnce = await msPerStep((k) => p.webgrad(k), 1);
+    const wgAfter = wg.stats();
+    row.webgradDispatches = wgAfter.dispatches - wgBefore.dispatches;
+    row.webgradSubmits = wgAfter.submits - wgBefore.submits;
+    const [tfDispatches, tfSubmits] = [engines.tfjsDispatches(), tfjsSubmits()];
+    const tfOnce = await msPerStep((k) => p.tfjs(k), 1);
+    row.tfjsDispatches = engines.tfjsDispatches() - tfDispatches;
+    row.tfjsSubmits = tfjsSubmits() - tfSubmits;
+    if (options.warmup > 0) {
+      await p.webgrad(options.warmup);
+      await p.tfjs(options.warmup);
+    }
+    const steps = (once: number) =>
+      Math.max(1, Math.min(200, Math.round(options.targetMs / Math.max(once, 1e-3))));
+    row.steps = { webgrad: steps(wgOnce), tfjs: steps(tfOnce) };
+    const wgTimes: number[] = [];
+    const tfTimes: number[] = [];
+    // Alternating runs: a load change on a shared machine hits both engines alike.
+    for (let r = 0; r < options.runs; r++) {
+      wgTimes.push(await msPerStep((k) => p.webgrad(k), row.steps.webgrad));
+      tfTimes.push(await msPerStep((k) => p.tfjs(k), row.steps.tfjs));
+    }
+    row.runs = options.runs;
+    row.webgradMs = median(wgTimes);
+    row.tfjsMs = median(tfTimes);
+    row.webgradRangeMs = [Math.min(...wgTimes), Math.max(...wgTimes)];
+    row.tfjsRangeMs = [Math.min(...tfTimes), Math.max(...tfTimes)];
+    row.speedup = row.tfjsMs / row.webgradMs;
+    row.webgradImagesPerSec = (1000 * w.batch) / row.webgradMs;
+    row.tfjsImagesPerSec = (1000 * w.batch) / row.tfjsMs;
+    const s = wg.stats();
+    row.webgradPeakBytes = s.liveBytes + s.pooledBytes;
+    row.tfjsPeakBytes = (tf.memory() as { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU ?? NaN;
+  } catch (e) {
+    row.error = e instanceof Error ? e.message : String(e);
+  } finally {
+    pair?.dispose();
+  }
+  return row;
+}
+
+/**
+ * Runs every workload (see `workloads`) on both engines and returns one row each; `onRow` sees each row as
+ * it completes. `engines.tfjsDispatches` is bench/harness.ts's counter; the submit counter is hooked here.
+ */
+export async function suiteRows(
+  engines: Engines,
+  adapter: string,
+  options: SuiteOptions,
+  onRow?: (row: SuiteRow) => void,
+): Promise<SuiteRow[]> {
+  const rows: SuiteRow[] = [];
+  for (const w of workloads(options)) {
+    const row = await runWorkload(engines, adapter, w, options);
+    onRow?.(row);
+    rows.push(row);
+  }
+  return rows;
+}
+
+function fixed(v: number, digits: number): string {
+  return Number.isFinite(v) ? v.toFixed(digits) : '-';
+}
+
+function mb(bytes: number): string {
+  return fixed(bytes / 2 ** 20, 1);
+}
+
+/** One line per row: the measurement as the console shows it while the suite runs. */
+export function rowLine(r: SuiteRow): string {
+  if (r.error) return `${r.workload}: ${r.error}`;
+  return (
+    `${r.workload}: webgrad ${fixed(r.webgradMs, 2)} ms, tfjs ${fixed(r.tfjsMs, 2)} ms ` +
+    `(${fixed(r.speedup, 2)}x, target ${r.targetSpeedup}x); dispatches ${r.webgradDispatches} / ${r.tfjsDispatches}`
+  );
+}
+
+/** The results as a markdown table, titled with the adapter and date. */
+export function suiteTable(adapter: string, date: string, rows: readonly SuiteRow[]): string {
+  const lines = [
+    `Adapter: ${adapter}. Date: ${date}.`,
+    'Median ms per step over timed runs (fastest-slowest in brackets); speedup = tfjs / webgrad. Dispatches',
+    'and submits: one step including the read of its loss or logits. Peak MB: GPU buffers allocated so far.',
+    '',
+    '| workload | webgrad ms | tfjs ms | speedup | target | images/s wg / tfjs | dispatches wg / tfjs | submits wg / tfjs | peak MB wg / tfjs | check max abs diff |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    const met = r.speedup >= r.targetSpeedup ? 'met' : 'not met';
+    lines.push(
+      `| ${r.workload} | ${fixed(r.webgradMs, 2)} [${fixed(r.webgradRangeMs[0], 1)}-${fixed(r.webgradRangeMs[1], 1)}] | ` +
+        `${fixed(r.tfjsMs, 2)} [${fixed(r.tfjsRangeMs[0], 1)}-${fixed(r.tfjsRangeMs[1], 1)}] | ` +
+        `${fixed(r.speedup, 2)}x | ${r.targetSpeedup}x ${r.error ? '-' : met} | ` +
+        `${fixed(r.webgradImagesPerSec, 0)} / ${fixed(r.tfjsImagesPerSec, 0)} | ` +
+        `${r.webgradDispatches} / ${r.tfjsDispatches} | ${r.webgradSubmits} / ${r.tfjsSubmits} | ` +
+        `${mb(r.webgradPeakBytes)} / ${mb(r.tfjsPeakBytes)} | ${r.maxAbsDiff.toExponential(1)} |`,
+    );
+  }
+  const failed = rows.filter((r) => r.error);
+  if (failed.length > 0) {
+    lines.push('', 'Not timed:');
+    for (const r of failed) lines.push(`- ${r.workload}: ${r.error}`);
+  }
+  return lines.join('\n');
+}

@@ -28,6 +28,8 @@ export interface AdapterInfo {
   vendor: string;
   architecture: string;
   featureLevel: 'core' | 'compatibility';
+  /** A CPU implementation (llvmpipe, SwiftShader, lavapipe), found by backend or adapter name (browsers too). */
+  software: boolean;
   features: string[];
   limits: Record<string, number>;
 }
@@ -159,10 +161,15 @@ export async function openDevice(options: InitOptions = {}): Promise<OpenedDevic
     }
     const features = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
     const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits: limits });
+    const described = describe(adapter);
     const info: AdapterInfo = {
       backend: candidate,
-      ...describe(adapter),
+      ...described,
       featureLevel,
+      software:
+        candidate === 'llvmpipe' ||
+        candidate === 'swiftshader' ||
+        SOFTWARE_ADAPTER.test(JSON.stringify(described)),
       features: [...device.features].sort(),
       limits,
     };

@@ -45,7 +45,7 @@ function planNode(runtime: GpuRuntime, n: Node): Dispatch[] {
       return b;
     },
     limits: runtime.info.limits,
-    backend: runtime.info.backend,
+    software: runtime.info.software,
   };
   const forward = n.op.forward;
   if (forward === 'alias') throw new Error(`scheduler: view op ${n.op.name} cannot be pending`);

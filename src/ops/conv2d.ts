@@ -53,16 +53,15 @@ export interface Conv2dChoice {
 }
 
 /** Register tile per variant: CPU adapters (llvmpipe, SwiftShader) want big tiles, GPUs want more invocations. */
-export function conv2dTiles(backend: string, variant: Conv2dVariant): { tm: number; tn: number } {
-  const cpu = backend === 'llvmpipe' || backend === 'swiftshader';
+export function conv2dTiles(cpu: boolean, variant: Conv2dVariant): { tm: number; tn: number } {
   if (variant === 'scalar') return cpu ? { tm: 4, tn: 4 } : { tm: 2, tn: 4 };
   return cpu ? { tm: 4, tn: 2 } : { tm: 2, tn: 2 };
 }
 
 /** The forward kernel for this adapter and shape: the GEMM for unpadded 1x1, vec4 where channels allow, else scalar. */
-export function chooseConv2d(backend: string, d: ConvDims): Conv2dChoice {
+export function chooseConv2d(cpu: boolean, d: ConvDims): Conv2dChoice {
   const variant = conv2dSupports('gemm1x1', d) ? 'gemm1x1' : conv2dSupports('vec4', d) ? 'vec4' : 'scalar';
-  return { variant, ...conv2dTiles(backend, variant) };
+  return { variant, ...conv2dTiles(cpu, variant) };
 }
 
 /**
@@ -158,7 +157,7 @@ export const conv2dOp: OpDef<ConvAttrs> = {
   },
   forward(io, attrs) {
     const d = convDims('conv2d', io.inputs[0].spec.shape, io.inputs[1].spec.shape, attrs);
-    return conv2dPlan(io, d, chooseConv2d(io.backend, d));
+    return conv2dPlan(io, d, chooseConv2d(io.software, d));
   },
   backward: [
     ({ inputs: [x, w], dys, attrs }) => conv2dBackpropInput(dys[0]!, w, x.shape, attrs),

@@ -38,8 +38,7 @@ export function backpropFilterSupports(variant: BackpropFilterVariant, d: ConvDi
  * The dw kernel for this adapter and shape. The reduction is split until about `threads` invocations run,
  * but never into chunks shorter than 64 steps, where writing the parts would cost more than it saves.
  */
-export function chooseBackpropFilter(backend: string, d: ConvDims): BackpropFilterChoice {
-  const cpu = backend === 'llvmpipe' || backend === 'swiftshader';
+export function chooseBackpropFilter(cpu: boolean, d: ConvDims): BackpropFilterChoice {
   const threads = cpu ? 2048 : 32768;
   const variant = (['vec4', 'cout4'] as const).find((v) => backpropFilterSupports(v, d)) ?? 'scalar';
   const tn = variant === 'vec4' ? 2 : variant === 'cout4' ? Math.min(d.cout / 4, 4) : Math.min(d.cout, 8);
@@ -146,7 +145,7 @@ export const conv2dBackpropFilterOp: OpDef<BackpropFilterAttrs> = {
   },
   forward(io, attrs) {
     const d = dimsOf(io.inputs[0].spec.shape, attrs.filterShape, attrs);
-    return backpropFilterPlan(io, d, chooseBackpropFilter(io.backend, d));
+    return backpropFilterPlan(io, d, chooseBackpropFilter(io.software, d));
   },
   backward: null,
   cost([x, dy], attrs) {

@@ -31,8 +31,7 @@ export function backpropInputSupports(variant: BackpropInputVariant, d: ConvDims
 }
 
 /** The dx kernel for this adapter and shape. CPU adapters get wide register tiles, GPUs more invocations. */
-export function chooseBackpropInput(backend: string, d: ConvDims): BackpropInputChoice {
-  const cpu = backend === 'llvmpipe' || backend === 'swiftshader';
+export function chooseBackpropInput(cpu: boolean, d: ConvDims): BackpropInputChoice {
   if (backpropInputSupports('vec4', d)) return { variant: 'vec4', tm: cpu ? 4 : 2, tn: cpu ? 2 : 1 };
   return { variant: 'scalar', tm: cpu ? 4 : 2, tn: Math.min(d.cin, 4) };
 }
@@ -102,7 +101,7 @@ export const conv2dBackpropInputOp: OpDef<BackpropInputAttrs> = {
   },
   forward(io, attrs) {
     const d = dimsOf(attrs.inputShape, io.inputs[1].spec.shape, attrs);
-    return backpropInputPlan(io, d, chooseBackpropInput(io.backend, d));
+    return backpropInputPlan(io, d, chooseBackpropInput(io.software, d));
   },
   backward: null,
   cost([dy, w], attrs) {

@@ -89,7 +89,7 @@ function planGemm(io: KernelIO, attrs: MatmulAttrs, { m, n, k }: GemmDims): Disp
   // Element strides of A(m, k) and B(k, n) in the stored layouts.
   const [aM, aK] = attrs.transposeA ? [1, m] : [k, 1];
   const [bK, bN] = attrs.transposeB ? [1, k] : [n, 1];
-  const kernel = attrs.kernel ?? (io.backend === 'gpu' || io.backend === 'browser' ? 'tiled' : 'register');
+  const kernel = attrs.kernel ?? (io.software ? 'register' : 'tiled');
   const rowTiles = Math.ceil(m / 4);
   if (kernel === 'register' && n % 4 === 0 && !attrs.transposeB) {
     const tilesN = n / 4;

@@ -24,8 +24,11 @@ export interface KernelIO {
   scratch(bytes: number): GPUBuffer;
   /** Device limits in use (for picking workgroup sizes and kernel variants). */
   limits: Readonly<Record<string, number>>;
-  /** The adapter backend, for choosing kernel variants. */
-  backend: string;
+  /**
+   * Whether the adapter is a CPU implementation (llvmpipe, SwiftShader, lavapipe): there barrier-free register
+   * tiling wins, on GPUs shared-memory tiles do. Kernel variants are chosen by it.
+   */
+  software: boolean;
 }
 
 /** Everything a backward rule may use: the forward inputs, outputs and attributes, and the output gradients. */

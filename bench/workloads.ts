@@ -527,7 +527,7 @@ export function suiteTable(adapter: string, date: string, rows: readonly SuiteRo
         `${fixed(r.tfjsMs, 2)} [${fixed(r.tfjsRangeMs[0], 1)}-${fixed(r.tfjsRangeMs[1], 1)}] | ` +
         `${fixed(r.speedup, 2)}x | ${r.targetSpeedup}x ${r.error ? '-' : met} | ` +
         `${fixed(r.webgradImagesPerSec, 0)} / ${fixed(r.tfjsImagesPerSec, 0)} | ` +
-        `${r.webgradDispatches} / ${r.tfjsDispatches} | ${r.webgradSubmits} / ${r.tfjsSubmits} | ` +
+        `${fixed(r.webgradDispatches, 0)} / ${fixed(r.tfjsDispatches, 0)} | ${fixed(r.webgradSubmits, 0)} / ${fixed(r.tfjsSubmits, 0)} | ` +
         `${mb(r.webgradPeakBytes)} / ${mb(r.tfjsPeakBytes)} | ${r.maxAbsDiff.toExponential(1)} |`,
     );
   }

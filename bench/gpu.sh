@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the op benchmark on a real GPU machine from the carried .gpu/ (see bench/pack-gpu.sh): no network, no Node.
+# Runs the op and end-to-end benchmarks on a real GPU machine from the carried .gpu/ (see bench/pack-gpu.sh): no network, no Node.
 # Dawn's Vulkan backend drives the GPU; webgrad is forced to a real GPU so it never falls back to software.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,13 +11,20 @@ ldconfig
 rm -rf /tmp/webgrad && mkdir -p /tmp/webgrad
 python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' .gpu/bundle.tar.xz /tmp/webgrad
 
-# The NVIDIA driver's Vulkan manifest lives outside the loader's search path on these machines.
+# The NVIDIA driver's Vulkan manifest and libraries live outside the default search paths on these machines.
 icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 [ -f "$icd" ] && export VK_DRIVER_FILES="${VK_DRIVER_FILES:-$icd}"
+glx=$(find /usr/local/nvidia /usr/lib /usr/lib64 -name 'libGLX_nvidia.so.0' 2>/dev/null | head -n 1 || true)
+echo "gpu.sh: NVIDIA GLX library: ${glx:-not found}; Vulkan manifest: $([ -f "$icd" ] && echo "$icd" || echo 'not found')"
+[ -n "$glx" ] && export LD_LIBRARY_PATH="$(dirname "$glx")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export WEBGRAD_BACKEND=gpu
 
 out="${OUT:-bench/out}"
 mkdir -p "$out"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 /tmp/webgrad/node --version
-/tmp/webgrad/node /tmp/webgrad/app/ops.mjs --json "$out/ops-gpu.json" "$@" 2>&1 | tee "$out/ops-gpu.log"
+# Each benchmark runs even if the other fails; the exit status says whether both succeeded.
+status=0
+/tmp/webgrad/node /tmp/webgrad/app/ops.mjs --json "$out/ops-gpu.json" 2>&1 | tee "$out/ops-gpu.log" || status=1
+/tmp/webgrad/node /tmp/webgrad/app/suite.mjs --json "$out/suite-gpu.json" 2>&1 | tee "$out/suite-gpu.log" || status=1
+exit "$status"

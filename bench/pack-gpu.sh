@@ -2,12 +2,13 @@
 # Builds .gpu/, everything bench/gpu.sh needs on a GPU machine that has no Node.js and no network.
 #
 # Then, from the device tool, one call (about 1 minute of device time on an H200):
-#   run(command="bash bench/gpu.sh", carry=[".gpu"], timeout_s=420)
-# It writes $OUT/ops-gpu.json and $OUT/ops-gpu.log.
+#   run(command="bash bench/gpu.sh", carry=[".gpu"], timeout_s=480)
+# It writes $OUT/ops-gpu.json, $OUT/suite-gpu.json and their logs.
 #
-# .gpu/ holds: debs/ (Debian's Vulkan loader, libvulkan1: Dawn loads libvulkan.so.1 at run time) and
-# bundle.tar.xz (this machine's x86-64 `node` binary, the benchmark bundled with webgrad and tfjs into
-# app/ops.mjs by bench/bundle.ts, and the npm package webgpu's runtime files with its linux-x64 dawn.node).
+# .gpu/ holds: debs/ (Debian's Vulkan loader libvulkan1, which Dawn loads at run time, and glvnd's GL
+# dispatch libraries, which NVIDIA's Vulkan driver links against) and bundle.tar.xz (this machine's x86-64
+# `node` binary, the op and end-to-end benchmarks bundled with webgrad and tfjs into app/ops.mjs and
+# app/suite.mjs by bench/bundle.ts, and the npm package webgpu's runtime files with its linux-x64 dawn.node).
 # The device tool sends the working tree plus carried paths up to 64 MiB in all; this script prints both
 # sizes and fails if they do not fit.
 set -euo pipefail
@@ -22,11 +23,13 @@ mkdir -p .gpu/debs .gpu/build/app /tmp/webgrad-apt-lists/partial
 apt_opts=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/webgrad-apt-lists
   -oAPT::Sandbox::User=root)
 apt-get "${apt_opts[@]}" -qq update
-(cd .gpu/debs && apt-get "${apt_opts[@]}" -qq download libvulkan1)
+# The NVIDIA Vulkan driver (libGLX_nvidia) also needs the GL dispatch libraries of glvnd.
+(cd .gpu/debs && apt-get "${apt_opts[@]}" -qq download libvulkan1 libglvnd0 libglx0 libegl1 libgl1 libopengl0 libgles2)
 
 # webgrad, the harness and tfjs (with its gradients) as one ES module; Dawn's addon stays a file beside it.
 npm run --silent shaders
 npx tsx bench/bundle.ts bench/ops.ts .gpu/build/app/ops.mjs
+npx tsx bench/bundle.ts bench/suite.ts .gpu/build/app/suite.mjs
 for f in package.json index.js dist/linux-x64/dawn.node; do
   mkdir -p ".gpu/build/app/node_modules/webgpu/$(dirname "$f")"
   cp "node_modules/webgpu/$f" ".gpu/build/app/node_modules/webgpu/$f"

@@ -16,6 +16,16 @@ const MOMENTUM = 0.9;
  */
 const ATOL = 1e-4;
 const RTOL = 1e-3;
+/**
+ * Gradients are compared as whole tensors: ||webgrad - tfjs||₂ <= GRAD_RTOL * ||tfjs||₂. Elementwise bounds do
+ * not fit them: a ReLU input within float32 rounding of zero (1e-7 in a ResNet of 200,000 activations) is
+ * masked on one engine and not on the other, and batch norm's backward spreads that one element's gradient
+ * over its channel, moving single elements of upstream weight gradients by about 1%; after the first update
+ * the two runs start from slightly different weights and more masks can flip, and whole small tensors (a
+ * batch-norm gamma of 16 channels) were seen to move by 1.1% in L2 on llvmpipe. 3% still fails a wrong
+ * padding, stride, loss or momentum rule, which move gradients by far more.
+ */
+const GRAD_RTOL = 3e-2;
 
 /** One workload: a model, a batch size, and whether a step is a training step or an inference pass. */
 export interface Workload {
@@ -186,6 +196,17 @@ function compare(got: ArrayLike<number>, ref: ArrayLike<number>): { maxAbsDiff: 
   return { maxAbsDiff, bad };
 }
 
+/** Relative L2 distance ||got - ref|| / ||ref|| (0 for two zero tensors). */
+function relativeL2(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < ref.length; i++) {
+    diff += (got[i] - ref[i]) ** 2;
+    norm += ref[i] ** 2;
+  }
+  return diff === 0 ? 0 : Math.sqrt(diff / norm);
+}
+
 /** Collects comparisons of named tensors; the first mismatch becomes the row's error. */
 class Check {
   maxAbsDiff = 0;
@@ -194,8 +215,13 @@ class Check {
   /** The tensor with the largest difference. */
   worst = '';
 
-  add(what: string, got: ArrayLike<number>, ref: ArrayLike<number>): void {
+  /** Values are checked element by element; gradients (`gradient` true) as whole tensors, see GRAD_RTOL. */
+  add(what: string, got: ArrayLike<number>, ref: ArrayLike<number>, gradient = false): void {
     const c = compare(got, ref);
+    if (gradient && got.length === ref.length) {
+      const rel = relativeL2(got, ref);
+      c.bad = rel <= GRAD_RTOL ? '' : `relative L2 distance ${rel.toExponential(2)} > ${GRAD_RTOL}`;
+    }
     if (!(c.maxAbsDiff <= this.maxAbsDiff)) {
       this.maxAbsDiff = c.maxAbsDiff;
       this.worst = what;
@@ -280,7 +306,12 @@ function trainingPair(
         for (let i = 0; i < named.length; i++) {
           const [name, p] = named[i];
           const g = grads[twin.trainable[i].name];
-          c.add(`step ${step} gradient of ${name}`, await p.grad!.data(), (await g.data()) as Float32Array);
+          c.add(
+            `step ${step} gradient of ${name}`,
+            await p.grad!.data(),
+            (await g.data()) as Float32Array,
+            true,
+          );
         }
         opt.step();
         opt.zeroGrad();

@@ -1,5 +1,6 @@
-// Op benchmark in headless Chromium (WebGPU on SwiftShader): serves dist/ and the page bundle on 127.0.0.1.
-// Usage: npm run bench:browser -- [--json FILE] [--filter REGEX] [--reps N] [--target-ms MS]
+// The benchmarks in headless Chromium (WebGPU on SwiftShader): serves dist/ and the page bundle on 127.0.0.1.
+// Usage: npm run bench:browser -- [--quick] [--ops] [--json FILE] [--filter REGEX] [--reps N] [--target-ms MS]
+// By default the end-to-end suite of `npm run bench` (--quick: its short run); --ops runs the op rows instead.
 // (the npm script builds dist/ first; Debian's `chromium` package provides /usr/bin/chromium).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -75,6 +76,8 @@ async function serve(): Promise<Server> {
 const { values: args } = parseArgs({
   options: {
     json: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    ops: { type: 'boolean', default: false },
     filter: { type: 'string', default: '' },
     reps: { type: 'string', default: '3' },
     'target-ms': { type: 'string', default: '200' },
@@ -98,6 +101,8 @@ try {
   await page.goto(`http://127.0.0.1:${port}/`);
   await page.waitForFunction(() => (window as unknown as { benchReady?: boolean }).benchReady === true);
   const options: PageOptions = {
+    mode: args.ops ? 'ops' : 'suite',
+    quick: args.quick,
     reps: Number(args.reps),
     targetMs: Number(args['target-ms']),
     filter: args.filter,

@@ -40,7 +40,7 @@ export const TRAIN_DEFAULTS = {
   epochs: 3,
   batchSize: 128,
   optimizer: 'adam',
-  lr: 0.003,
+  lr: 0.01,
   out: 'webgrad-run',
 } as const;
 

@@ -57,5 +57,12 @@ export * as nn from './nn/index.js';
 export { resnet, inception, buildModel, Network, Module } from './nn/index.js';
 export * as io from './io/index.js';
 export * as data from './data/index.js';
-export { fit, evaluate, type FitOptions, type EpochRecord, type BatchProgress, type Evaluation } from './train/fit.js';
+export {
+  fit,
+  evaluate,
+  type FitOptions,
+  type EpochRecord,
+  type BatchProgress,
+  type Evaluation,
+} from './train/fit.js';
 export { saveCheckpoint, loadCheckpoint, type LoadedCheckpoint } from './train/checkpoint.js';

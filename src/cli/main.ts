@@ -64,7 +64,9 @@ async function train(args: TrainArgs): Promise<void> {
         `loss ${r.loss.toFixed(4)} acc ${percent(r.accuracy)} | test loss ${r.valLoss!.toFixed(4)} acc ${percent(r.valAccuracy!)} | ${r.imagesPerSecond.toFixed(0)} img/s, ${r.seconds.toFixed(1)} s`,
       ),
   });
-  const final = await evaluate(model, testSet);
+  // The last epoch's validation already evaluated the final weights on the test set.
+  const last = history[history.length - 1];
+  const final = { accuracy: last.valAccuracy!, loss: last.valLoss! };
   await mkdir(args.out, { recursive: true });
   const checkpoint = join(args.out, 'checkpoint.safetensors');
   await saveCheckpoint(checkpoint, model, {

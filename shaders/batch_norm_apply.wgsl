@@ -2,9 +2,16 @@
 // inference: running averages).
 // Layout: x, y [rows, C] (NHWC flattened); V is vec4<f32> when C % 4 == 0 (cv = C / 4), else f32 (cv = C).
 // Shapes: x, y total V; gamma, beta, mean, variance [cv] V. Dispatch: ceil(total / WG) workgroups, linearized over x and y.
+// The ACTIVATION region is the identity unless the scheduler fused a following ReLU into this kernel.
 // @region VEC
 alias V = vec4<f32>;
 // @end VEC
+
+// @region ACTIVATION
+fn activate(v: V) -> V {
+  return v;
+}
+// @end ACTIVATION
 
 struct Params {
   total: u32,
@@ -30,5 +37,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     return;
   }
   let c = i % p.cv;
-  y[i] = (x[i] - mean[c]) * (gamma[c] * inverseSqrt(variance[c] + p.eps)) + beta[c];
+  y[i] = activate((x[i] - mean[c]) * (gamma[c] * inverseSqrt(variance[c] + p.eps)) + beta[c]);
 }

@@ -3,9 +3,16 @@
 // A_REPEATS / B_REPEATS say which one does, so equal shapes index without a division.
 // Layout: V is vec4<f32> when every length is a multiple of 4 (all counts below in V), else f32.
 // Shapes: out has n = max(aLen, bLen) elements. Dispatch: ceil(n / WG) workgroups, linearized over x and y.
+// The ACTIVATION region is the identity unless the scheduler fused a following ReLU (a residual add's).
 // @region VEC
 alias V = vec4<f32>;
 // @end VEC
+
+// @region ACTIVATION
+fn activate(v: V) -> V {
+  return v;
+}
+// @end ACTIVATION
 
 struct Params {
   n: u32,
@@ -46,5 +53,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (B_REPEATS) {
     ib = i % p.bLen;
   }
-  out[i] = apply(a[ia], b[ib]);
+  out[i] = activate(apply(a[ia], b[ib]));
 }

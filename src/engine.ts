@@ -25,7 +25,13 @@ export interface Stats {
 export async function init(options: InitOptions = {}): Promise<AdapterInfo> {
   if (state.runtime) return state.runtime.info;
   const { device, info, instance } = await openDevice(options);
-  state.runtime = new GpuRuntime(device, info, instance, options.poisonBuffers ?? false);
+  state.runtime = new GpuRuntime(
+    device,
+    info,
+    instance,
+    options.poisonBuffers ?? false,
+    options.fusion ?? true,
+  );
   return info;
 }
 

@@ -19,6 +19,11 @@ export interface InitOptions {
    * exposes kernels that read memory they did not write or leave outputs unwritten.
    */
   poisonBuffers?: boolean;
+  /**
+   * Run the scheduler's fusion pass (default true): a ReLU after batch norm runs inside the batch-norm kernel.
+   * false keeps every op its own dispatch, so the pass's gain can be measured.
+   */
+  fusion?: boolean;
 }
 
 /** What `info()` reports about the adapter in use. */

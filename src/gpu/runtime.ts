@@ -57,6 +57,8 @@ export class GpuRuntime {
     /** Held so the WebGPU instance outlives the device; dropped by destroy(). */
     private instance: GPU | null,
     poisonBuffers = false,
+    /** Whether the scheduler fuses epilogues (see InitOptions.fusion). */
+    readonly fusion = true,
   ) {
     this.pool = new BufferPool(device, poisonBuffers);
     this.uniformAlign = info.limits.minUniformBufferOffsetAlignment ?? 256;

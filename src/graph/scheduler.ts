@@ -32,13 +32,39 @@ function prune(nodes: readonly Node[]): Node[] {
   return live.reverse();
 }
 
-/** Plans buffers for one node and returns its dispatches; frees what no later node reads. */
-function planNode(runtime: GpuRuntime, n: Node): Dispatch[] {
-  for (const t of n.outputs) t.storage.buffer = runtime.pool.acquire(t.storage.bytes);
+/**
+ * The fusion pass: an op that can run as an epilogue (relu) whose input is output 0 of a producer that offers
+ * that epilogue, and is the only reader of that output while no tensor holds it, is folded into the producer.
+ * Returns the folded node by producer.
+ */
+function fuseEpilogues(nodes: readonly Node[]): Map<Node, Node> {
+  const fused = new Map<Node, Node>();
+  const producers = new Map<Storage, Node>();
+  for (const n of nodes) if (n.op.epilogues && n.outputs.length > 0) producers.set(n.outputs[0].storage, n);
+  for (const e of nodes) {
+    const kind = e.op.asEpilogue;
+    const s = e.inputs[0]?.storage;
+    const producer = s && producers.get(s);
+    if (!kind || !producer || fused.has(producer) || !producer.op.epilogues!.includes(kind)) continue;
+    if (s.refs === 0 && s.readers === 1) fused.set(producer, e);
+  }
+  return fused;
+}
+
+/**
+ * Plans buffers for one node and returns its dispatches; frees what no later node reads. With `epilogue`, the
+ * node stores output 0 through it, straight into the epilogue node's output.
+ */
+function planNode(runtime: GpuRuntime, n: Node, epilogue?: Node): Dispatch[] {
+  const stored = (i: number) => (i === 0 && epilogue ? epilogue.outputs[0].storage : n.outputs[i].storage);
+  n.outputs.forEach((_, i) => (stored(i).buffer = runtime.pool.acquire(stored(i).bytes)));
   const scratch: GPUBuffer[] = [];
   const io: KernelIO = {
     inputs: n.inputs.map((t) => ({ buffer: t.storage.buffer!, spec: { shape: t.shape, dtype: t.dtype } })),
-    outputs: n.outputs.map((t) => ({ buffer: t.storage.buffer!, spec: { shape: t.shape, dtype: t.dtype } })),
+    outputs: n.outputs.map((t, i) => ({
+      buffer: stored(i).buffer!,
+      spec: { shape: t.shape, dtype: t.dtype },
+    })),
     scratch(bytes) {
       const b = runtime.pool.acquire(bytes);
       scratch.push(b);
@@ -46,6 +72,7 @@ function planNode(runtime: GpuRuntime, n: Node): Dispatch[] {
     },
     limits: runtime.info.limits,
     software: runtime.info.software,
+    relu: epilogue?.op.asEpilogue === 'relu',
   };
   const forward = n.op.forward;
   if (forward === 'alias') throw new Error(`scheduler: view op ${n.op.name} cannot be pending`);
@@ -58,6 +85,14 @@ function planNode(runtime: GpuRuntime, n: Node): Dispatch[] {
     maybeFree(t.storage);
   }
   for (const t of n.outputs) maybeFree(t.storage);
+  if (epilogue) {
+    epilogue.pending = false;
+    for (const t of epilogue.inputs) {
+      t.storage.readers--;
+      maybeFree(t.storage);
+    }
+    maybeFree(epilogue.outputs[0].storage);
+  }
   return dispatches;
 }
 
@@ -102,8 +137,10 @@ function run(): Promise<GpuError | null> {
   // All uploads go before any buffer changes hands: queued writes land ahead of the whole submit.
   for (const n of nodes) for (const t of n.inputs) upload(runtime, t.storage);
   for (const r of now) upload(runtime, r.tensor.storage);
+  const fused = runtime.fusion ? fuseEpilogues(nodes) : new Map<Node, Node>();
+  const folded = new Set(fused.values());
   const dispatches: Dispatch[] = [];
-  for (const n of nodes) dispatches.push(...planNode(runtime, n));
+  for (const n of nodes) if (!folded.has(n)) dispatches.push(...planNode(runtime, n, fused.get(n)));
   const staging = now.map((r) =>
     runtime.device.createBuffer({
       size: r.tensor.storage.bytes,

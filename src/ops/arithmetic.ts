@@ -7,7 +7,7 @@ import { reshape } from './reshape.js';
 import { sum } from './reduce.js';
 import { scale } from './scale.js';
 import { sizeOf, type BackwardRule, type OpDef, type TensorSpec } from './types.js';
-import { elementLanes } from './lanes.js';
+import { RELU_ACTIVATION, elementLanes } from './lanes.js';
 import { ELEMENTWISE_WG, expectFloat, workgroupsFor } from './util.js';
 
 type NoAttrs = Record<string, never>;
@@ -68,13 +68,14 @@ function binaryOp(
             A_REPEATS: aLen < n ? 1 : 0,
             B_REPEATS: bLen < n ? 1 : 0,
           },
-          regions,
+          regions: io.relu ? { ...regions, ACTIVATION: RELU_ACTIVATION } : regions,
           uniforms: [n / lanes, aLen / lanes, bLen / lanes],
           buffers: [a.buffer, b.buffer, io.outputs[0].buffer],
           workgroups: workgroupsFor(n / lanes),
         },
       ];
     },
+    epilogues: ['relu'],
     backward,
     cost: ([a, b]) => {
       const n = Math.max(sizeOf(a.shape), sizeOf(b.shape));

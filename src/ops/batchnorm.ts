@@ -11,7 +11,7 @@ import {
   refMoments,
   refMovingAverage,
 } from '../reference/batchnorm.js';
-import { channelLanes } from './lanes.js';
+import { RELU_ACTIVATION, channelLanes } from './lanes.js';
 import { sizeOf, type BackwardContext, type KernelIO, type OpDef, type TensorSpec } from './types.js';
 import { ELEMENTWISE_WG, expectFloat, workgroupsFor } from './util.js';
 
@@ -57,7 +57,7 @@ function elementwise(io: KernelIO, shader: Dispatch['shader'], uniforms: Dispatc
   return {
     shader,
     constants: { WG: ELEMENTWISE_WG },
-    regions,
+    regions: io.relu ? { ...regions, ACTIVATION: RELU_ACTIVATION } : regions,
     uniforms: [total, groups, ...uniforms],
     buffers: [...io.inputs.map((t) => t.buffer), io.outputs[0].buffer],
     workgroups: workgroupsFor(total),
@@ -139,6 +139,7 @@ export const batchNormTrainOp: OpDef<EpsAttrs> = {
     normalize.buffers = [x, gamma, beta, mean, variance, y];
     return [...stats, normalize];
   },
+  epilogues: ['relu'],
   backward: [
     (ctx) => batchNormGradInput(ctx),
     (ctx) => gradParams(ctx, ctx.outputs[1], ctx.outputs[2])[0],
@@ -159,6 +160,7 @@ export const batchNormInferenceOp: OpDef<EpsAttrs> = {
     return [x];
   },
   forward: (io, { epsilon }) => [elementwise(io, 'batch_norm_apply', [{ f32: epsilon }])],
+  epilogues: ['relu'],
   backward: [
     ({ inputs, dys, attrs }) => batchNormGradInputInference(dys[0]!, inputs[1], inputs[4], attrs.epsilon),
     (ctx) => gradParams(ctx, ctx.inputs[3], ctx.inputs[4])[0],

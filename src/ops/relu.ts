@@ -10,6 +10,7 @@ type NoAttrs = Record<string, never>;
 
 export const reluOp: OpDef<NoAttrs> = {
   name: 'relu',
+  asEpilogue: 'relu',
   check([x]) {
     expectFloat('relu', 'x', x);
     return [x];

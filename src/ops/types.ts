@@ -29,6 +29,8 @@ export interface KernelIO {
    * tiling wins, on GPUs shared-memory tiles do. Kernel variants are chosen by it.
    */
   software: boolean;
+  /** Output 0 is stored through a ReLU: the scheduler fused the relu that reads it (see `epilogues`). */
+  relu: boolean;
 }
 
 /** Everything a backward rule may use: the forward inputs, outputs and attributes, and the output gradients. */
@@ -63,6 +65,13 @@ export interface OpDef<A = Record<string, never>> {
    * Such ops have no outputs; their inputs at these indices must be leaves.
    */
   writesInputs?: readonly number[];
+  /**
+   * Elementwise ops this forward can apply to output 0 before storing it ('relu': `io.relu`). The scheduler's
+   * fusion pass runs such an op inside this one when it is the only reader of output 0 and no tensor holds it.
+   */
+  epilogues?: readonly 'relu'[];
+  /** This op can run as that epilogue of its input's producer (the relu op says 'relu'). */
+  asEpilogue?: 'relu';
   /** One rule per input; null for an input that gets no gradient. The whole field is null for backward passes. */
   backward: readonly (BackwardRule<A> | null)[] | null;
   cost(inputs: readonly TensorSpec[], attrs: A): Cost;

@@ -14,8 +14,14 @@ import {
   sub,
   tensor,
   tidy,
+  batchNorm,
+  keep,
+  ones,
+  type Tensor,
+  uniform,
+  zeros,
 } from '../../src/index.js';
-import { useGpu } from '../helpers.js';
+import { expectMatchesReference, useGpu } from '../helpers.js';
 
 useGpu();
 
@@ -86,6 +92,74 @@ describe('scheduler', () => {
     const [got, xs] = [await pending, await x.data()];
     expect(Array.from(got)).toEqual(Array.from(xs, (v) => v * 2));
     expect(stats().submits - before).toBe(2);
+  });
+
+  it('fuses a ReLU into the batch norm before it when nothing else reads the normalized values', async () => {
+    const x = randn([3, 5, 6, 8], { seed: 6 });
+    const params = {
+      gamma: randn([8], { seed: 7 }),
+      beta: randn([8], { seed: 8 }),
+      runningMean: randn([8], { seed: 9 }),
+      runningVar: uniform([8], { seed: 10, low: 0.5, high: 2 }),
+      training: false,
+    };
+    flush();
+    const start = stats().dispatches;
+    const fused = tidy(() => relu(batchNorm(x, params)));
+    const fusedValues = await fused.data();
+    const fusedDispatches = stats().dispatches - start;
+    // Holding the batch-norm output keeps the pass away: two dispatches, the same values.
+    const normalized = batchNorm(x, params);
+    const plain = relu(normalized);
+    const plainValues = await plain.data();
+    expect(fusedDispatches).toBe(1);
+    expect(stats().dispatches - start - fusedDispatches).toBe(2);
+    expect(Array.from(fusedValues)).toEqual(Array.from(plainValues));
+    await expectMatchesReference([fused], { atol: 1e-5, rtol: 1e-5 });
+  });
+
+  it('fuses the ReLU after a residual add', async () => {
+    const a = randn([2, 7, 7, 8], { seed: 14 });
+    const b = randn([2, 7, 7, 8], { seed: 15 });
+    flush();
+    const start = stats().dispatches;
+    const fused = tidy(() => relu(add(a, b)));
+    const values = await fused.data();
+    expect(stats().dispatches - start).toBe(1);
+    const [av, bv] = [await a.data(), await b.data()];
+    expect(Array.from(values)).toEqual(Array.from(av, (v, i) => Math.max(Math.fround(v + bv[i]), 0)));
+  });
+
+  it('trains through a fused batch norm + ReLU with the reference gradients', async () => {
+    const x = randn([4, 5, 5, 8], { seed: 11 });
+    const gamma = randn([8], { seed: 12, requiresGrad: true });
+    const beta = randn([8], { seed: 13, requiresGrad: true });
+    // One training step; holding the normalized values (`hold`) keeps the fusion pass away.
+    const step = async (hold: boolean) => {
+      const running = { runningMean: zeros([8]), runningVar: ones([8]) };
+      flush();
+      const start = stats().dispatches;
+      let held: Tensor | null = null;
+      const loss = tidy(() => {
+        const normalized = batchNorm(x, { gamma, beta, ...running, training: true });
+        if (hold) held = keep(normalized);
+        const y = relu(normalized);
+        const l = mean(mul(y, y));
+        l.backward();
+        return l;
+      });
+      const grads = [gamma.grad!, beta.grad!];
+      await expectMatchesReference([loss, ...grads], { atol: 1e-5, rtol: 1e-4 });
+      const values = await Promise.all(grads.map((g) => g.data()));
+      for (const t of [loss, ...grads, ...Object.values(running)]) t.dispose();
+      (held as Tensor | null)?.dispose();
+      gamma.grad = beta.grad = null;
+      return { dispatches: stats().dispatches - start, values };
+    };
+    const fused = await step(false);
+    const plain = await step(true);
+    expect(fused.dispatches).toBe(plain.dispatches - 1);
+    expect(fused.values.map((v) => Array.from(v))).toEqual(plain.values.map((v) => Array.from(v)));
   });
 
   it('gives typed errors for wrong shapes, ranks and disposed tensors, and the next op still runs', async () => {

@@ -5,7 +5,11 @@ import { ArgumentError, GpuError } from '../errors.js';
 export type Backend = 'auto' | 'browser' | 'gpu' | 'llvmpipe' | 'swiftshader';
 const BACKENDS: readonly Backend[] = ['auto', 'browser', 'gpu', 'llvmpipe', 'swiftshader'];
 /** The order `auto` tries in Node. */
-export const BACKEND_ORDER: readonly Backend[] = ['gpu', 'llvmpipe', 'swiftshader'];
+export const BACKEND_ORDER: readonly Exclude<Backend, 'auto' | 'browser'>[] = [
+  'gpu',
+  'llvmpipe',
+  'swiftshader',
+];
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|softpipe|microsoft basic/i;
 
@@ -143,7 +147,7 @@ export async function openDevice(options: InitOptions = {}): Promise<OpenedDevic
   const backend = readBackendOption(options);
   const inBrowser = typeof (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu !== 'undefined';
   const candidates: Exclude<Backend, 'auto'>[] =
-    backend === 'auto' ? (inBrowser ? ['browser'] : ['gpu', 'llvmpipe', 'swiftshader']) : [backend];
+    backend === 'auto' ? (inBrowser ? ['browser'] : [...BACKEND_ORDER]) : [backend];
   const tried: string[] = [];
   for (const candidate of candidates) {
     let found;

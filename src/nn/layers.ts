@@ -56,7 +56,10 @@ export interface BatchNormOptions {
   epsilon?: number;
 }
 
-/** Shapes: x [..., C] → same; normalizes over every axis but the last. */
+/**
+ * Shapes: x [..., C] → same; normalizes over every axis but the last. Frozen (scale and shift not trained), it
+ * runs in inference mode whatever the model's mode, as Keras does: running statistics, no update.
+ */
 export class BatchNorm2d extends Module {
   readonly gamma: Tensor;
   readonly beta: Tensor;
@@ -80,7 +83,7 @@ export class BatchNorm2d extends Module {
       beta: this.beta,
       runningMean: this.runningMean,
       runningVar: this.runningVar,
-      training: this.training,
+      training: this.training && !this.frozen,
       momentum: this.options.momentum ?? 0.9,
       epsilon: this.options.epsilon,
     });

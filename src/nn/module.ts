@@ -82,10 +82,29 @@ export abstract class Module {
     return this.namedParameters().reduce((n, [, t]) => n + t.size, 0);
   }
 
-  /** Stops gradients to every parameter of this module (transfer learning: a frozen trunk costs no backward). */
-  freeze(): this {
-    for (const [, t] of this.namedParameters()) t.requiresGrad = false;
+  /**
+   * Stops gradients to the parameters of this module (transfer learning: a frozen trunk costs no backward
+   * kernels, and its batch norms run in inference mode). `except` names sub-modules or parameters by dotted
+   * prefix (`'layer4'`, `'fc'`, `'layer3.1.conv2.weight'`) that keep their current setting; each must match
+   * at least one parameter.
+   */
+  freeze({ except = [] }: { except?: readonly string[] } = {}): this {
+    const named = this.namedParameters();
+    const kept = (name: string, prefix: string) => name === prefix || name.startsWith(`${prefix}.`);
+    for (const prefix of except) {
+      if (!named.some(([n]) => kept(n, prefix))) {
+        throw new ArgumentError(
+          `freeze: argument 'except' names '${prefix}', which matches no parameter (expected a dotted prefix such as '${named[0]?.[0].split('.')[0] ?? 'fc'}')`,
+        );
+      }
+    }
+    for (const [n, t] of named) if (!except.some((p) => kept(n, p))) t.requiresGrad = false;
     return this;
+  }
+
+  /** Whether no parameter of this module trains (true for a module without parameters). */
+  get frozen(): boolean {
+    return this.namedParameters().every(([, t]) => !t.requiresGrad);
   }
 
   unfreeze(): this {

@@ -1,6 +1,6 @@
 // Layers, blocks and models: shapes, parameter counts, state dicts, reference gradients, overfitting a batch.
 import { describe, expect, it } from 'vitest';
-import { Adam, mean, randn, softmaxCrossEntropy, tensor, tidy } from '../../src/index.js';
+import { Adam, ArgumentError, fit, mean, randn, softmaxCrossEntropy, tensor, tidy } from '../../src/index.js';
 import {
   BatchNorm2d,
   Conv2d,
@@ -114,5 +114,49 @@ describe('training', () => {
       loss.dispose();
     }
     expect(last).toBeLessThan(0.05);
+  });
+});
+
+describe('freezing', () => {
+  it('freeze({ except }) keeps the named sub-modules trainable and refuses unknown names', () => {
+    const model = resnet({ inputShape: [8, 8, 1], widths: [4, 8], blocks: [1, 1], classes: 3, seed: 2 });
+    model.freeze({ except: ['head', 'trunk.2'] });
+    const trainable = model
+      .namedParameters()
+      .filter(([, t]) => t.requiresGrad)
+      .map(([n]) => n);
+    expect(trainable.length).toBeGreaterThan(2);
+    expect(trainable.every((n) => n.startsWith('head.') || n.startsWith('trunk.2.'))).toBe(true);
+    expect(model.trunk.layers[0].frozen).toBe(true);
+    expect(model.head.frozen).toBe(false);
+    expect(() => model.freeze({ except: ['trunk.9'] })).toThrow(ArgumentError);
+    expect(() => model.freeze({ except: ['trunk.9'] })).toThrow(/freeze: argument 'except' names 'trunk.9'/);
+  });
+
+  it('a frozen trunk does not change in fit: its batch norms use and keep their running statistics', async () => {
+    const model = resnet({ inputShape: [8, 8, 1], widths: [4], blocks: [1], classes: 3, seed: 3 });
+    model.trunk.freeze();
+    const before = await Promise.all(Object.values(model.trunk.stateDict()).map((t) => t.data()));
+    const x = randn([6, 8, 8, 1], { seed: 12 });
+    model.eval();
+    const evalFeatures = await model.features(x).data();
+    model.train();
+    const trainFeatures = await model.features(x).data();
+    expect(trainFeatures).toEqual(evalFeatures);
+    const images = await x.data();
+    const data = {
+      images,
+      labels: Int32Array.from({ length: 6 }, (_, i) => i % 3),
+      shape: [8, 8, 1] as [number, number, number],
+      classes: ['a', 'b', 'c'],
+      length: 6,
+    };
+    await fit(model, data, {
+      epochs: 2,
+      batchSize: 3,
+      optimizer: new Adam(model.parameters(), { lr: 0.01 }),
+    });
+    const after = await Promise.all(Object.values(model.trunk.stateDict()).map((t) => t.data()));
+    after.forEach((a, i) => expect(a).toEqual(before[i]));
   });
 });

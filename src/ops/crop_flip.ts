@@ -25,8 +25,8 @@ const isCount = (v: unknown, min: number) => Number.isInteger(v) && (v as number
 function checkAttrs(op: string, inShape: readonly number[], a: CropFlipAttrs): number[] {
   const [n, h, w, c] = inShape;
   if (!isCount(a.pad, 0)) throw new ShapeError(`${op}: argument 'pad' must be an integer >= 0, got ${a.pad}`);
-  const [oh, ow] = a.size ?? [];
-  if (!isCount(oh, 1) || !isCount(ow, 1)) {
+  const [oh, ow] = Array.isArray(a.size) ? a.size : [];
+  if (a.size?.length !== 2 || !isCount(oh, 1) || !isCount(ow, 1)) {
     throw new ShapeError(`${op}: argument 'size' must be [OH, OW] of integers >= 1, got ${String(a.size)}`);
   }
   const ph = h + 2 * a.pad;
@@ -140,7 +140,8 @@ export function cropFlip(
   const copied = Array.isArray(views)
     ? views.map((v) => ({ top: v?.top, left: v?.left, flip: v?.flip }))
     : views;
-  const attrs: CropFlipAttrs = { views: copied, size: options?.size, pad: options?.pad ?? 0 };
+  const size = Array.isArray(options?.size) ? ([...options.size] as [number, number]) : options?.size;
+  const attrs: CropFlipAttrs = { views: copied, size, pad: options?.pad ?? 0 };
   return apply(cropFlipOp, [x], attrs, ['x']);
 }
 

@@ -104,6 +104,10 @@ describe('cropFlip', () => {
     );
     expect(() => cropFlip(x, [{ top: 1, left: 0, flip: false }], { size: [4, 4] })).toThrow(ShapeError);
     expect(() => cropFlip(x, [], { size: [2, 2] })).toThrow(/'views' must be a non-empty array/);
+    const three = [2, 2, 2] as unknown as [number, number];
+    expect(() => cropFlip(x, [{ top: 0, left: 0, flip: false }], { size: three })).toThrow(
+      /cropFlip: argument 'size' must be \[OH, OW\]/,
+    );
     expect(() => cropFlip(image([4, 4], 6), [{ top: 0, left: 0, flip: true }], { size: [2, 2] })).toThrow(
       /cropFlip: argument 'x' must have rank 4/,
     );

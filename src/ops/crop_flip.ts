@@ -25,10 +25,10 @@ const isCount = (v: unknown, min: number) => Number.isInteger(v) && (v as number
 function checkAttrs(op: string, inShape: readonly number[], a: CropFlipAttrs): number[] {
   const [n, h, w, c] = inShape;
   if (!isCount(a.pad, 0)) throw new ShapeError(`${op}: argument 'pad' must be an integer >= 0, got ${a.pad}`);
-  const [oh, ow] = Array.isArray(a.size) ? a.size : [];
-  if (a.size?.length !== 2 || !isCount(oh, 1) || !isCount(ow, 1)) {
+  if (!Array.isArray(a.size) || a.size.length !== 2 || !a.size.every((d) => isCount(d, 1))) {
     throw new ShapeError(`${op}: argument 'size' must be [OH, OW] of integers >= 1, got ${String(a.size)}`);
   }
+  const [oh, ow] = a.size;
   const ph = h + 2 * a.pad;
   const pw = w + 2 * a.pad;
   if (oh > ph || ow > pw) {

@@ -31,6 +31,8 @@ export { conv2dBackpropFilter } from './ops/conv2d_backprop_filter.js';
 export type { ConvAttrs, Padding, Pair } from './ops/conv_geometry.js';
 export { matmul, dense, type MatmulAttrs, type DenseAttrs, type MatmulKernel } from './ops/matmul.js';
 export { softmax, softmaxCrossEntropy } from './ops/softmax_cross_entropy.js';
+export { cropFlip, type CropView } from './ops/crop_flip.js';
+export { ensembleCombine, type CombineMode } from './ops/ensemble_combine.js';
 export { opTable, type OpName } from './ops/table.js';
 export type { DType, OpDef, RefTensor, TensorSpec } from './ops/types.js';
 export {
@@ -64,5 +66,8 @@ export {
   type EpochRecord,
   type BatchProgress,
   type Evaluation,
+  type EvaluateOptions,
 } from './train/fit.js';
+export { ensemble, Ensemble, type EnsembleOptions } from './train/ensemble.js';
+export * as tta from './tta/index.js';
 export { saveCheckpoint, loadCheckpoint, type LoadedCheckpoint } from './train/checkpoint.js';

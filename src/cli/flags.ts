@@ -59,6 +59,25 @@ export class Flags {
     private readonly written: ReadonlySet<string>,
   ) {}
 
+  /**
+   * A copy with some values replaced (counted as written) or removed (undefined): the same command run again
+   * with other settings, as `train --ensemble` runs `train` once per member.
+   */
+  with(overrides: Record<string, Value | undefined>): Flags {
+    const values = new Map(this.values);
+    const written = new Set(this.written);
+    for (const [name, v] of Object.entries(overrides)) {
+      if (v === undefined) {
+        values.delete(name);
+        written.delete(name);
+      } else {
+        values.set(name, v);
+        written.add(name);
+      }
+    }
+    return new Flags(values, written);
+  }
+
   /** Whether the flag has a value (given, or by default). */
   has(name: string): boolean {
     return this.values.has(name);

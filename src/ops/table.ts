@@ -11,10 +11,12 @@ import {
 } from './batchnorm.js';
 import { concatOp, concatSliceOp } from './concat.js';
 import { conv2dOp } from './conv2d.js';
+import { cropFlipBackwardOp, cropFlipOp } from './crop_flip.js';
 import { conv2dBackpropFilterOp } from './conv2d_backprop_filter.js';
 import { conv2dBackpropInputOp } from './conv2d_backprop_input.js';
 import { fillOp } from './fill.js';
 import { denseOp, matmulOp } from './matmul.js';
+import { ensembleCombineBackwardOp, ensembleCombineOp } from './ensemble_combine.js';
 import { avgPool2dBackwardOp, avgPool2dOp, maxPool2dBackwardOp, maxPool2dOp } from './pool.js';
 import { broadcastOp, meanOp, sumOp } from './reduce.js';
 import { reluBackwardOp, reluOp } from './relu.js';
@@ -64,7 +66,11 @@ export type OpName =
   | 'batchNormGradInput'
   | 'batchNormGradInputInference'
   | 'concat'
-  | 'concatSlice';
+  | 'concatSlice'
+  | 'cropFlip'
+  | 'cropFlipBackward'
+  | 'ensembleCombine'
+  | 'ensembleCombineBackward';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const opTable: { readonly [K in OpName]: OpDef<any> } = {
@@ -103,4 +109,8 @@ export const opTable: { readonly [K in OpName]: OpDef<any> } = {
   batchNormGradInputInference: batchNormGradInputInferenceOp,
   concat: concatOp,
   concatSlice: concatSliceOp,
+  cropFlip: cropFlipOp,
+  cropFlipBackward: cropFlipBackwardOp,
+  ensembleCombine: ensembleCombineOp,
+  ensembleCombineBackward: ensembleCombineBackwardOp,
 };

@@ -6,6 +6,10 @@ import { batches, type Dataset } from '../data/dataset.js';
 import type { Module } from '../nn/module.js';
 import { softmaxCrossEntropy } from '../ops/softmax_cross_entropy.js';
 import type { Optimizer } from '../optim/optimizer.js';
+import { checkInteger, checkOptionKeys } from '../options.js';
+import { predictMembers } from '../tta/predict.js';
+import { viewCount, type TestTimeAugmentation } from '../tta/views.js';
+import { Ensemble } from './ensemble.js';
 import { crossEntropySum, tallyPredictions } from './metrics.js';
 
 export interface EpochRecord {
@@ -47,6 +51,23 @@ export interface Evaluation {
   accuracy: number;
   /** confusion[trueClass][predictedClass] = count. */
   confusion: number[][];
+  /** For an ensemble, each member's loss and accuracy, from the same forwards (with the same tta). */
+  members?: { loss: number; accuracy: number }[];
+  /** Wall time of the evaluation (uploads, forwards, readbacks, metrics) and test images per second of it. */
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface EvaluateOptions {
+  /** Images per batch (default 500). */
+  batchSize?: number;
+  /** Test-time augmentation (`wg.tta.tenCrop(28, { pad: 2 })`, ...): every view predicted, combined per image. */
+  tta?: TestTimeAugmentation | null;
+  /**
+   * Most images one forward runs, views included (default batchSize): with V views a batch holds at most
+   * floor(maxBatch / V) images, so memory stays that of a plain batch of maxBatch.
+   */
+  maxBatch?: number;
 }
 
 function positiveInt(name: string, v: number): void {
@@ -132,24 +153,64 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   return history;
 }
 
-/** Loss, accuracy and confusion matrix of `model` in inference mode (running batch-norm statistics). */
-export async function evaluate(model: Module, data: Dataset, { batchSize = 500 } = {}): Promise<Evaluation> {
+/**
+ * Loss, accuracy and confusion matrix of `model` in inference mode (running batch-norm statistics); with
+ * `tta`, of the views' combined prediction; for an ensemble, also each member's. The loss is the mean
+ * softmax cross-entropy of the combined scores (for mean-prob: -log of the mean probability of the label).
+ * All models' forwards of a batch go into one submit, read back with it.
+ */
+export async function evaluate(
+  model: Module,
+  data: Dataset,
+  options: EvaluateOptions = {},
+): Promise<Evaluation> {
+  checkOptionKeys('evaluate', options, ['batchSize', 'tta', 'maxBatch']);
+  const { batchSize = 500, tta = null } = options;
+  const maxBatch = options.maxBatch ?? batchSize;
+  checkInteger('evaluate', 'batchSize', batchSize, 1);
+  checkInteger('evaluate', 'maxBatch', maxBatch, 1);
+  if (data.length === 0) throw new ArgumentError('evaluate: the dataset is empty');
+  const started = performance.now();
   const k = data.classes.length;
   const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  const memberCount = model instanceof Ensemble ? model.members.length : 0;
+  const memberSums = Array.from({ length: memberCount }, () => ({ loss: 0, correct: 0 }));
+  const imagesPerBatch = Math.min(batchSize, Math.max(1, Math.floor(maxBatch / (tta ? viewCount(tta) : 1))));
   const wasTraining = model.training;
   model.eval();
   let lossSum = 0;
   let correct = 0;
   try {
-    for (const { x, y, labels } of batches(data, batchSize, { shuffle: false })) {
-      const logits = tidy(() => model.forward(x));
-      const z = await logits.data();
-      for (const t of [x, y, logits]) t.dispose();
+    for (const { x, y, labels } of batches(data, imagesPerBatch, { shuffle: false })) {
+      const { combined, members } = tidy(() => predictMembers(model, x, tta));
+      // The members' copies ride along in the submit that reads the combined scores.
+      const memberReads = (members ?? []).map((t) => t.dataOnFlush());
+      const z = await combined.data();
+      const zs = await Promise.all(memberReads);
+      for (const t of [x, y, combined, ...(members ?? [])]) t.dispose();
       lossSum += crossEntropySum(z, labels, k);
       correct += tallyPredictions(z, labels, k, confusion);
+      zs.forEach((zm, i) => {
+        memberSums[i].loss += crossEntropySum(zm, labels, k);
+        memberSums[i].correct += tallyPredictions(zm, labels, k);
+      });
     }
   } finally {
     model.train(wasTraining);
   }
-  return { loss: lossSum / data.length, accuracy: correct / data.length, confusion };
+  const seconds = (performance.now() - started) / 1000;
+  const result: Evaluation = {
+    loss: lossSum / data.length,
+    accuracy: correct / data.length,
+    confusion,
+    seconds,
+    imagesPerSecond: data.length / seconds,
+  };
+  if (memberCount > 0) {
+    result.members = memberSums.map((m) => ({
+      loss: m.loss / data.length,
+      accuracy: m.correct / data.length,
+    }));
+  }
+  return result;
 }

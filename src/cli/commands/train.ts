@@ -14,6 +14,7 @@ import type { Command } from '../flags.js';
 import { percent } from '../format.js';
 import { historySvg } from '../plot.js';
 import { ProgressBar } from '../progress.js';
+import { trainEnsemble } from './train_ensemble.js';
 
 /** Defaults of `webgrad train`: the README's main job (MNIST, ResNet). */
 export const TRAIN_DEFAULTS = {
@@ -81,8 +82,15 @@ export const trainCommand: Command = {
     { name: 'limit', kind: 'int', min: 1, help: 'keep the first N images of each split (a quick run)' },
     { name: 'seed', kind: 'int', min: 0, default: 0, help: 'seed of weights, shuffles and folder splits' },
     { name: 'json', kind: 'boolean', help: 'print the summary as one JSON object on stdout' },
+    {
+      name: 'ensemble',
+      kind: 'int',
+      min: 1,
+      help: 'train K members with seeds seed .. seed+K-1 into --out/member-<k>, then score their ensemble',
+    },
   ],
   async run(flags, io) {
+    if (flags.gave('ensemble')) return trainEnsemble(trainCommand, flags, io);
     const started = performance.now();
     const modelName = flags.choice<'resnet' | 'inception'>('model')!;
     if (flags.gave('width') && modelName !== 'resnet')

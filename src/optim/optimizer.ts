@@ -56,9 +56,10 @@ export abstract class Optimizer {
 
   /**
    * Records one update per parameter that requires grad and has a `.grad` (others are skipped), then
-   * flushes: the pending forward, backward and update work goes to the GPU as one submit.
+   * flushes: the pending forward, backward and update work goes to the GPU as one submit. The promise settles
+   * when the device has done it (see `flush`); a training loop need not await it.
    */
-  step(): void {
+  step(): Promise<void> {
     this.params.forEach((p, i) => {
       if (!p.requiresGrad || !p.grad) return;
       let s = this.state.get(i);
@@ -69,7 +70,7 @@ export abstract class Optimizer {
       s.step++;
       this.update(p, p.grad, s.buffers, s.step);
     });
-    flush();
+    return flush();
   }
 
   /** Disposes every parameter's gradient, so the next backward() starts from zero. */

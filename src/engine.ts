@@ -31,9 +31,6 @@ export interface Stats {
 let opening: { promise: Promise<AdapterInfo>; options: InitOptions } | null = null;
 
 function checkInitOptions(options: InitOptions): void {
-  if (typeof options !== 'object' || options === null) {
-    throw new ArgumentError(`init: options must be an object, got ${String(options)}`);
-  }
   checkOptionKeys('init', options, INIT_OPTIONS);
   for (const key of ['verbose', 'poisonBuffers', 'fusion', 'checkFinite'] as const) {
     const v = options[key];

@@ -54,13 +54,14 @@ export class FileError extends WebgradError {
 
 /**
  * With the finite check on (`init({ checkFinite: true })` or `debug.checkFinite = true`), an op wrote NaN or
- * Infinity. `op` is the first op in execution order that did, `output` which of its outputs.
+ * Infinity. `op` is the first op in execution order that did (`leaf` for values given by the host), `target`
+ * what it wrote (`output 0`, `input 0 (in place)`, `values`).
  */
 export class NonFiniteError extends WebgradError {
   constructor(
     message: string,
     readonly op: string,
-    readonly output: number,
+    readonly target: string,
   ) {
     super(message);
   }

@@ -51,16 +51,19 @@ export class FlushChecks {
     return { flags: this.flags, slot: this.describers.length - 1 };
   }
 
-  /** The dispatch that flags NaN or Infinity in `t`'s values (bound as `buffer`), produced by `op`. */
-  finite(op: string, output: number, t: Tensor, buffer: GPUBuffer): Dispatch {
+  /**
+   * The dispatch that flags NaN or Infinity in `t`'s values (bound as `buffer`), written by `op` as `target`
+   * (`output 0`, `input 0 (in place)`); `where` says which op of the flush it was.
+   */
+  finite(op: string, where: string, target: string, t: Tensor, buffer: GPUBuffer): Dispatch {
     const { flags, slot } = this.slot((value) => {
       const index = value >>> 1;
       const kind = value & 1 ? 'Infinity' : 'NaN';
       return new NonFiniteError(
-        `checkFinite: ${op} wrote ${kind} to output ${output} ${fmtShape(t.shape)} (first at element ${index}); ` +
+        `checkFinite: ${op} ${where} wrote ${kind} to ${target} ${fmtShape(t.shape)} (first at element ${index}); ` +
           'every op before it in this flush wrote finite values',
         op,
-        output,
+        target,
       );
     });
     return {

@@ -34,9 +34,6 @@ function checkShape(op: string, shape: readonly number[]): void {
 
 /** Checks the options object and returns its dtype. */
 function leafOptions(op: string, options: LeafOptions, known: readonly string[] = []): DType {
-  if (typeof options !== 'object' || options === null) {
-    throw new ArgumentError(`${op}: options must be an object, got ${String(options)}`);
-  }
   checkOptionKeys(op, options, ['requiresGrad', 'dtype', ...known]);
   const dtype = options.dtype ?? 'float32';
   if (!DTYPES.includes(dtype)) {
@@ -131,6 +128,11 @@ export function tensor(
   if (typeof values !== 'object' || values === null || typeof values.length !== 'number') {
     throw new ArgumentError(
       `tensor: values must be an array or typed array of numbers, got ${String(values)}`,
+    );
+  }
+  if (Array.isArray(values[0])) {
+    throw new ArgumentError(
+      'tensor: values is a nested array; pass the values flat, the shape gives the dimensions',
     );
   }
   const dims = shape ?? [values.length];

@@ -50,6 +50,8 @@ interface FlushPlan {
   /** Earlier submits, still unjudged, whose outputs this one reads. */
   deps: Set<Submission>;
   checks: FlushChecks;
+  /** Nodes planned so far (names an op's place in error messages). */
+  planned: number;
 }
 
 /** Uploads values set on the host (leaves, assignValues), checking them first when debug.checkFinite is on. */
@@ -62,7 +64,7 @@ function upload(plan: FlushPlan, t: Tensor): void {
       plan.checks.hostFailure = new NonFiniteError(
         `checkFinite: the leaf ${t.toString()} holds ${bad[1]} at element ${bad[0]} (values given by tensor(), assignValues or a loader)`,
         'leaf',
-        0,
+        'values',
       );
     }
   }
@@ -172,16 +174,19 @@ function planNode(plan: FlushPlan, n: Node, epilogue?: Node): Dispatch[] {
   if (forward === 'alias') throw new GpuError(`scheduler: view op ${n.op.name} cannot be pending`);
   const dispatches = forward(io, n.attrs);
   for (const d of dispatches) checkWorkgroups(n.op.name, d.workgroups, runtime.maxWorkgroups);
+  plan.planned++;
   if (debug.checkFinite) {
     const name = epilogue ? `${n.op.name}+${epilogue.op.name}` : n.op.name;
+    const where = `(op ${plan.planned} of the flush)`;
     n.outputs.forEach((t, i) => {
       if (t.dtype === 'float32' && t.size > 0)
-        dispatches.push(plan.checks.finite(name, i, t, outputs[i].buffer!));
+        dispatches.push(plan.checks.finite(name, where, `output ${i}`, t, outputs[i].buffer!));
     });
     n.writes.forEach((s, i) => {
-      const t = n.inputs[n.op.writesInputs![i]];
+      const input = n.op.writesInputs![i];
+      const t = n.inputs[input];
       if (t.dtype === 'float32' && t.size > 0)
-        dispatches.push(plan.checks.finite(`${name} (in place)`, i, t, s.buffer!));
+        dispatches.push(plan.checks.finite(name, where, `input ${input} (in place)`, t, s.buffer!));
     });
   }
   // Dispatches run in order, so buffers released here can be reused by later nodes of the same pass.
@@ -292,6 +297,7 @@ function run(): Submission {
     written: [],
     deps: new Set(),
     checks: new FlushChecks(runtime, capacity),
+    planned: 0,
   };
   const staged: { read: PendingRead; staging: GPUBuffer }[] = [];
   let nodes = taken;

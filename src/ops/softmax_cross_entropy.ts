@@ -288,9 +288,6 @@ export function softmaxCrossEntropy(
   labels: Tensor,
   options: CrossEntropyOptions = {},
 ): Tensor {
-  if (typeof options !== 'object' || options === null) {
-    throw new ArgumentError(`softmaxCrossEntropy: options must be an object, got ${String(options)}`);
-  }
   checkOptionKeys('softmaxCrossEntropy', options, ['ignoreIndex']);
   const ignoreIndex = options.ignoreIndex ?? null;
   if (ignoreIndex !== null && !(Number.isInteger(ignoreIndex) && Math.abs(ignoreIndex) < 2 ** 31)) {

@@ -44,11 +44,35 @@ describe('argument errors', () => {
     });
   }
 
+  it('webgrad eval --checkpoint missing --help prints the help instead of failing', () => {
+    const run = webgrad('eval', '--checkpoint', 'missing', '--help');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^usage: webgrad eval \[options\]/);
+  });
+
   it('rejects a folder without images', () => {
     mkdirSync(join(work, 'empty', 'cats'), { recursive: true });
     const run = webgrad('train', '--dataset', join(work, 'empty'));
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/webgrad: error: loadImageFolder: no .png\/.jpg\/.jpeg images/);
+  });
+});
+
+describe('help and version', () => {
+  it('prints the commands, the flags of each command and the version on stdout', () => {
+    const top = webgrad('--help');
+    expect(top.status).toBe(0);
+    expect(top.stdout).toMatch(/train +train a ResNet/);
+    expect(top.stdout).toMatch(/eval +score a checkpoint/);
+    const train = webgrad('train', '--help');
+    expect(train.status).toBe(0);
+    expect(train.stdout).toContain('--batch-size N');
+    expect(train.stdout).toContain('(default 128)');
+    expect(webgrad('help', 'eval').stdout).toContain('--checkpoint FILE');
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    const version = webgrad('--version');
+    expect(version.status).toBe(0);
+    expect(version.stdout.trim()).toBe(`webgrad ${pkg.version}`);
   });
 });
 
@@ -92,10 +116,22 @@ describe('training from an image folder', () => {
     const history = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8'));
     expect(history.length).toBe(10);
     expect(readFileSync(join(out, 'history.svg'), 'utf8')).toMatch(/^<svg/);
-    const evaluated = webgrad('eval', '--checkpoint', join(out, 'checkpoint.safetensors'), '--json');
+    // Progress and messages go to stderr; stdout holds the result alone.
+    expect(run.stdout.trim().split('\n').length).toBe(1);
+    expect(run.stderr).toMatch(/epoch 10\/10/);
+    const evaluated = webgrad(
+      'eval',
+      '--checkpoint',
+      join(out, 'checkpoint.safetensors'),
+      '--json',
+      '--quiet',
+    );
     expect(evaluated.status, evaluated.stderr).toBe(0);
-    const again = JSON.parse(evaluated.stdout.trim().split('\n').at(-1)!);
+    expect(evaluated.stderr).not.toMatch(/^webgrad:/m);
+    const again = JSON.parse(evaluated.stdout.trim());
     expect(again.testAccuracy).toBe(summary.testAccuracy);
     expect(again.testLoss).toBeCloseTo(summary.testLoss, 6);
+    const plain = webgrad('eval', '--checkpoint', join(out, 'checkpoint.safetensors'), '--quiet');
+    expect(plain.stdout.trim()).toMatch(/test accuracy 100\.00%, loss \d/);
   });
 });

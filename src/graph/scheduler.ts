@@ -227,7 +227,9 @@ async function finishRead(
     runtime.counters.readbacks++;
     read.resolve(read.tensor.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes));
   } catch (e) {
-    read.reject(typed(runtime, e, 'data'));
+    const error = typed(runtime, e, 'data');
+    if (error === runtime.endReason) rejectEnded(read, error);
+    else read.reject(error);
   } finally {
     staging.destroy();
   }
@@ -379,21 +381,27 @@ export function flush(): Promise<void> {
 /**
  * Asks for `t`'s values without submitting: the copy rides along in the next flush (an optimizer step, say),
  * so reading a loss costs no extra submit. The promise settles once that flush's work is done, or rejects when
- * it fails, when the engine is released first, or when the device is lost.
+ * it fails, when the engine is released first, or when the device is lost. `convert` shapes the raw values.
  */
-export function readOnFlush(t: Tensor): Promise<Float32Array | Int32Array> {
+export function readOnFlush<T>(t: Tensor, convert: (raw: Float32Array | Int32Array) => T): Promise<T> {
   requireRuntime('readOnFlush');
   if (t.storage.failure) return Promise.reject(t.storage.failure);
   if (!t.storage.buffer && !t.storage.upload && !t.node && t.size > 0) {
     return Promise.reject(new GpuError(`data: tensor ${t.toString()} has no values`));
   }
   t.storage.readers++;
-  return new Promise((resolve, reject) => state.reads.push({ tensor: t, resolve, reject }));
+  let read!: PendingRead;
+  const promise = new Promise<T>((resolve, reject) => {
+    read = { tensor: t, resolve: (raw) => resolve(convert(raw)), reject, promise: null as never };
+  });
+  read.promise = promise;
+  state.reads.push(read);
+  return promise;
 }
 
 /** Flushes with a copy of `t` to a staging buffer in the same submit, then maps and reads it. */
-export async function readback(t: Tensor): Promise<Float32Array | Int32Array> {
-  const values = readOnFlush(t);
+export function readback<T>(t: Tensor, convert: (raw: Float32Array | Int32Array) => T): Promise<T> {
+  const values = readOnFlush(t, convert);
   try {
     run();
   } catch {
@@ -402,9 +410,19 @@ export async function readback(t: Tensor): Promise<Float32Array | Int32Array> {
   return values;
 }
 
+/**
+ * Rejects a read because the engine ended (release(), device loss). Marked as handled first: reads a program
+ * abandoned on its way out (an exception, then release() in a finally) must not crash it with an unhandled
+ * rejection on top of its own error; a caller that awaits the read still gets the error.
+ */
+function rejectEnded(read: PendingRead, reason: WebgradError): void {
+  read.promise.catch(() => undefined);
+  read.reject(reason);
+}
+
 /** Rejects every read still waiting for a flush (release() does this, with its reason). */
 export function cancelReads(reason: WebgradError): void {
   const reads = state.reads;
   state.reads = [];
-  for (const r of reads) r.reject(reason);
+  for (const r of reads) rejectEnded(r, reason);
 }

@@ -59,6 +59,8 @@ export interface PendingRead {
   tensor: Tensor;
   resolve(values: Float32Array | Int32Array): void;
   reject(error: unknown): void;
+  /** The promise the caller holds (so a read cut off by release() can be marked as expected). */
+  promise: Promise<unknown>;
 }
 
 export const state = {

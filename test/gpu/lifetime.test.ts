@@ -102,6 +102,27 @@ console.log('released');`,
     ]);
   });
 
+  it('reads abandoned by an exception, then release() in a finally: no unhandled rejection', () => {
+    const { lines, stderr } = runProcess(
+      'abandoned-reads',
+      `await wg.init();
+try {
+  const x = wg.randn([128, 128], { seed: 5 });
+  wg.matmul(x, x).data();
+  x.dataOnFlush();
+  wg.flush();
+  wg.add(x, x).dataOnFlush();
+  throw new Error('the program failed');
+} catch (e) {
+  console.log(e.message);
+} finally {
+  wg.release();
+}`,
+    );
+    expect(lines).toEqual(['the program failed']);
+    expect(stderr).not.toMatch(/Unhandled|DisposedError|\n\s+at /);
+  });
+
   it('release() while init() is still opening the device, then a working init()', () => {
     const out = runScript(
       'release-opening',

@@ -1,12 +1,16 @@
 // softmax: p[r, c] = exp(x[r, c] - max_r) / s_r, s_r = sum_c exp(x[r, c] - max_r), over the last axis.
 // Subtracting the row maximum keeps every exp in (0, 1], so large logits cannot overflow.
 // The ROW_END region runs once per row after the probabilities, with mx = max_r and s = s_r: empty by default;
-// softmaxCrossEntropy substitutes the per-row loss log(s_r) + max_r - x[r, label_r] (with its bindings).
+// softmaxCrossEntropy substitutes the per-row loss log(s_r) + (max_r - x[r, label_r]) (with its bindings and
+// PARAMS fields). The difference is taken first: with huge tied logits (1e30, 1e30) log(s_r) + max_r would round
+// to max_r and lose log(s_r).
 // Shapes: x and probs [rows, K] row-major. Dispatch: ceil(rows / WG) workgroups, linearized over x and y;
 // one invocation per row (rows are short: class counts).
 struct Params {
   rows: u32,
   k: u32,
+  // @region PARAMS
+  // @end PARAMS
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

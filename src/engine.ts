@@ -1,8 +1,17 @@
-// Engine lifetime and introspection: init, release, info, stats.
-import { GpuError } from './errors.js';
-import { openDevice, type AdapterInfo, type InitOptions } from './gpu/device.js';
+// Engine lifetime and introspection: init (shared by concurrent callers), release, info, stats.
+import { ArgumentError, DisposedError, GpuError } from './errors.js';
+import {
+  INIT_OPTIONS,
+  openDevice,
+  readBackendOption,
+  type AdapterInfo,
+  type InitOptions,
+} from './gpu/device.js';
 import { GpuRuntime } from './gpu/runtime.js';
+import { debug } from './graph/checks.js';
+import { cancelReads } from './graph/scheduler.js';
 import { state } from './graph/state.js';
+import { checkOptionKeys } from './options.js';
 
 export type { AdapterInfo, InitOptions };
 
@@ -18,21 +27,79 @@ export interface Stats {
   pooledBytes: number;
 }
 
+/** An init() under way: later calls share its promise; release() cancels it. */
+let opening: { promise: Promise<AdapterInfo>; options: InitOptions } | null = null;
+
+function checkInitOptions(options: InitOptions): void {
+  checkOptionKeys('init', options, INIT_OPTIONS);
+  for (const key of ['verbose', 'poisonBuffers', 'fusion', 'checkFinite'] as const) {
+    const v = options[key];
+    if (v !== undefined && typeof v !== 'boolean') {
+      throw new ArgumentError(`init: option '${key}' must be a boolean, got ${JSON.stringify(v)}`);
+    }
+  }
+  readBackendOption(options);
+}
+
+/** Throws unless `options` ask for nothing that differs from the engine opened (or opening) with `current`. */
+function checkCompatible(options: InitOptions, current: InitOptions, backend: string): void {
+  const differs: string[] = (['poisonBuffers', 'fusion'] as const).filter(
+    (k) => options[k] !== undefined && options[k] !== (current[k] ?? k === 'fusion'),
+  );
+  if (options.backend !== undefined && options.backend !== 'auto' && options.backend !== backend) {
+    differs.unshift('backend');
+  }
+  if (differs.length > 0) {
+    throw new ArgumentError(
+      `init: the engine is already ${state.runtime ? 'open' : 'opening'} with other ${differs.join(', ')}; call release() first to open it with new options`,
+    );
+  }
+}
+
+async function open(options: InitOptions): Promise<AdapterInfo> {
+  const { device, info } = await openDevice(options);
+  if (opening?.options !== options) {
+    // release() ran while the device was being opened.
+    device.destroy();
+    throw new DisposedError('init: release() was called before init() finished');
+  }
+  const runtime = new GpuRuntime(device, info, {
+    poisonBuffers: options.poisonBuffers ?? false,
+    fusion: options.fusion ?? true,
+  });
+  state.runtime = runtime;
+  // A lost device also fails the reads still waiting for a flush (release() does that itself).
+  void runtime.ended.then((reason) => {
+    if (state.runtime === runtime) cancelReads(reason);
+  });
+  if (options.checkFinite !== undefined) debug.checkFinite = options.checkFinite;
+  return info;
+}
+
 /**
- * Opens a WebGPU device (Dawn in Node, navigator.gpu in browsers). Calling it again while an engine is up
- * returns the current adapter's info. Adapter order: real GPU, llvmpipe (OpenGL, compatibility), SwiftShader.
+ * Opens a WebGPU device (Dawn in Node, navigator.gpu in browsers) and returns the adapter's info. Calls made
+ * while it is opening share the same device; calling it again while an engine is up returns the current info,
+ * and throws ArgumentError if the options ask for another backend or other settings (release() first).
+ * Adapter order: real GPU, llvmpipe (OpenGL, compatibility), SwiftShader.
  */
 export async function init(options: InitOptions = {}): Promise<AdapterInfo> {
-  if (state.runtime) return state.runtime.info;
-  const { device, info, instance } = await openDevice(options);
-  state.runtime = new GpuRuntime(
-    device,
-    info,
-    instance,
-    options.poisonBuffers ?? false,
-    options.fusion ?? true,
-  );
-  return info;
+  checkInitOptions(options);
+  const current = state.runtime;
+  if (current) {
+    checkCompatible(options, current.options, current.info.backend);
+    if (options.checkFinite !== undefined) debug.checkFinite = options.checkFinite;
+    return current.info;
+  }
+  if (opening) {
+    checkCompatible(options, opening.options, readBackendOption(opening.options));
+    return opening.promise;
+  }
+  const mine = { options, promise: Promise.resolve() as unknown as Promise<AdapterInfo> };
+  opening = mine;
+  mine.promise = open(options).finally(() => {
+    if (opening === mine) opening = null;
+  });
+  return mine.promise;
 }
 
 /** The adapter in use. */
@@ -53,12 +120,19 @@ export function stats(): Stats {
 }
 
 /**
- * Destroys the device and every buffer, so the process can exit. Tensors made before become unusable
- * (DisposedError); `init()` may be called again.
+ * Destroys the device and every buffer, so the process can exit. Reads still waiting reject with a
+ * DisposedError, an init() still opening rejects too, tensors made before become unusable (DisposedError), and
+ * `init()` may be called again. Safe to call at any time, any number of times, and after a device loss.
  */
 export function release(): void {
   const r = state.runtime;
   state.runtime = null;
+  opening = null;
+  const reason = new DisposedError(
+    'release() was called before this finished; tensors of a released engine cannot be used',
+  );
+  r?.end(reason);
+  cancelReads(reason);
   state.pending = [];
   state.scopes = [];
   state.generation++;

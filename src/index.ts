@@ -16,6 +16,7 @@ export {
 export { Rng } from './graph/random.js';
 export { tidy, keep, openScope, type Scope } from './graph/tidy.js';
 export { flush } from './graph/scheduler.js';
+export { debug } from './graph/checks.js';
 export { backward } from './graph/autograd.js';
 export { add, sub, mul } from './ops/arithmetic.js';
 export { scale } from './ops/scale.js';
@@ -30,7 +31,7 @@ export { conv2dBackpropInput } from './ops/conv2d_backprop_input.js';
 export { conv2dBackpropFilter } from './ops/conv2d_backprop_filter.js';
 export type { ConvAttrs, Padding, Pair } from './ops/conv_geometry.js';
 export { matmul, dense, type MatmulAttrs, type DenseAttrs, type MatmulKernel } from './ops/matmul.js';
-export { softmax, softmaxCrossEntropy } from './ops/softmax_cross_entropy.js';
+export { softmax, softmaxCrossEntropy, type CrossEntropyOptions } from './ops/softmax_cross_entropy.js';
 export { cropFlip, type CropView } from './ops/crop_flip.js';
 export { ensembleCombine, type CombineMode } from './ops/ensemble_combine.js';
 export { opTable, type OpName } from './ops/table.js';

@@ -1,8 +1,16 @@
 // Option and argument checks shared by the optimizers, schedules and data loaders.
 import { ArgumentError } from './errors.js';
 
-/** Throws ArgumentError for option keys the owner does not know (a typo must not be silently ignored). */
+/**
+ * Throws ArgumentError for option keys the owner does not know (a typo must not be silently ignored), and when
+ * `options` is not an object at all.
+ */
 export function checkOptionKeys(owner: string, options: object, known: readonly string[]): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new ArgumentError(
+      `${owner}: options must be an object, got ${JSON.stringify(options) ?? String(options)}`,
+    );
+  }
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       throw new ArgumentError(`${owner}: unknown option '${key}' (known: ${known.join(', ')})`);

@@ -25,6 +25,11 @@ export type FlagSpec = FlagBase &
 /** Flags every command accepts. */
 export const COMMON_FLAGS: readonly FlagSpec[] = [
   { name: 'quiet', kind: 'boolean', help: 'print only results and errors (no progress or messages)' },
+  {
+    name: 'check-finite',
+    kind: 'boolean',
+    help: 'stop with an error naming the first op that writes NaN or Infinity (debug.checkFinite; slower)',
+  },
   { name: 'help', kind: 'boolean', help: 'show this help and exit' },
 ];
 

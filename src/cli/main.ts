@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import { release } from '../engine.js';
 import { WebgradError } from '../errors.js';
+import { debug } from '../graph/checks.js';
 import { evalCommand } from './commands/eval.js';
 import { trainCommand } from './commands/train.js';
 import { commandHelp, parseFlags, programHelp, type Command, type CommandIO } from './flags.js';
@@ -39,6 +40,7 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${commandHelp(command)}\n`);
       return 0;
     }
+    debug.checkFinite = flags.boolean('check-finite');
     const quiet = flags.boolean('quiet');
     const io: CommandIO = {
       result: (line) => process.stdout.write(`${line}\n`),

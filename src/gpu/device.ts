@@ -28,7 +28,22 @@ export interface InitOptions {
    * false keeps every op its own dispatch, so the pass's gain can be measured.
    */
   fusion?: boolean;
+  /**
+   * Check every op's float outputs for NaN and Infinity (default false; also `debug.checkFinite`): the first op
+   * in a flush that writes one fails that flush's reads with a NonFiniteError naming it. Costs one small
+   * dispatch per op output and a readback per flush: a debugging aid, not for timed runs.
+   */
+  checkFinite?: boolean;
 }
+
+/** The option names `init` knows (anything else is refused, so a typo is not silently ignored). */
+export const INIT_OPTIONS: readonly (keyof InitOptions)[] = [
+  'backend',
+  'verbose',
+  'poisonBuffers',
+  'fusion',
+  'checkFinite',
+];
 
 /** What `info()` reports about the adapter in use. */
 export interface AdapterInfo {
@@ -46,8 +61,6 @@ export interface AdapterInfo {
 export interface OpenedDevice {
   device: GPUDevice;
   info: AdapterInfo;
-  /** The WebGPU instance: it must stay referenced while the device lives (Dawn frees its threads with it). */
-  instance: GPU;
 }
 
 const OPTIONAL_FEATURES: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups' as GPUFeatureName];
@@ -92,50 +105,106 @@ export interface DawnInstance {
   featureLevel: 'core' | 'compatibility';
 }
 
+/** Node's process object where there is one (browsers have none). */
+function nodeProcess(): { env: Record<string, string | undefined>; platform: string } | undefined {
+  return (globalThis as { process?: { env: Record<string, string | undefined>; platform: string } }).process;
+}
+
 /**
- * Creates a Dawn instance with the flags and environment that `backend` needs (also used by the tfjs
- * benchmark, so both engines run on the same adapter). Keep the instance referenced while its devices live.
+ * One Dawn instance per backend for the life of the process. Dropping an instance while objects of its devices
+ * are still reachable (a destroyed device, its buffers, its pending events) crashes the process with SIGSEGV or
+ * SIGABRT when the garbage collector or process exit frees them in the wrong order; a kept instance neither
+ * crashes nor keeps an idle process alive. Reusing it also makes release() + init() cheap.
+ */
+const instances = new Map<string, DawnInstance>();
+
+/**
+ * The Dawn instance for `backend`, created on first use with the flags and environment it needs (also used by
+ * the tfjs benchmark, so both engines run on the same adapter).
  */
 export async function dawnInstance(backend: 'gpu' | 'llvmpipe' | 'swiftshader'): Promise<DawnInstance> {
-  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
+  const cached = instances.get(backend);
+  if (cached) return cached;
   const mod = await loadDawn();
-  if (backend === 'gpu') return { instance: mod.create([]), featureLevel: 'core' };
-  if (backend === 'llvmpipe') {
-    // Mesa picks its EGL platform from the environment when Dawn first opens EGL.
-    env.EGL_PLATFORM ??= 'surfaceless';
-    return { instance: mod.create(['backend=opengl']), featureLevel: 'compatibility' };
+  const env = nodeProcess()?.env ?? {};
+  // webgrad never draws to a window: without this, Mesa's EGL may try Wayland or X11 first, which prints
+  // "XDG_RUNTIME_DIR is invalid or not set" (libwayland) or fails eglInitialize on a headless machine. Mesa
+  // reads it when EGL is first opened, so it is set before any instance exists.
+  env.EGL_PLATFORM ??= 'surfaceless';
+  let made: DawnInstance;
+  if (backend === 'gpu') {
+    // On Linux a real GPU means Vulkan; naming it keeps Dawn from also opening EGL (that is llvmpipe's backend).
+    const flags = nodeProcess()?.platform === 'linux' ? ['backend=vulkan'] : [];
+    made = { instance: mod.create(flags), featureLevel: 'core' };
+  } else if (backend === 'llvmpipe') {
+    made = { instance: mod.create(['backend=opengl']), featureLevel: 'compatibility' };
+  } else {
+    env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
+    made = { instance: mod.create(['backend=vulkan']), featureLevel: 'core' };
   }
-  env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
-  return { instance: mod.create(['backend=vulkan']), featureLevel: 'core' };
+  instances.set(backend, made);
+  return made;
+}
+
+/** Where the Vulkan loader looks for driver manifests on Linux (XDG config and data directories). */
+function vulkanManifestDirs(env: Record<string, string | undefined>): string[] {
+  const home = env.HOME ?? '';
+  const config = [
+    env.XDG_CONFIG_HOME ?? `${home}/.config`,
+    ...(env.XDG_CONFIG_DIRS ?? '/etc/xdg').split(':'),
+  ];
+  const data = [
+    env.XDG_DATA_HOME ?? `${home}/.local/share`,
+    ...(env.XDG_DATA_DIRS ?? '/usr/local/share:/usr/share').split(':'),
+  ];
+  return [...config, '/etc', ...data].filter(Boolean).map((d) => `${d}/vulkan/icd.d`);
+}
+
+/**
+ * Whether auto mode should probe for a real GPU. On Linux that needs a Vulkan driver: a manifest in the loader's
+ * directories or one named by the environment. Without one, probing only prints Dawn's "Found no drivers" (or
+ * "Couldn't load Vulkan") warnings, so auto mode goes straight to llvmpipe. Elsewhere (Metal, D3D12) always.
+ */
+async function mayHaveGpu(): Promise<boolean> {
+  const proc = nodeProcess();
+  if (proc?.platform !== 'linux') return true;
+  const env = proc.env;
+  if (env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES || env.VK_ADD_DRIVER_FILES) return true;
+  const { readdir } = await import('node:fs/promises');
+  for (const dir of vulkanManifestDirs(env)) {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    if (names.some((n) => n.endsWith('.json'))) return true;
+  }
+  return false;
 }
 
 async function requestAdapter(
   backend: Exclude<Backend, 'auto'>,
-): Promise<{ adapter: GPUAdapter; featureLevel: 'core' | 'compatibility'; instance: GPU } | null> {
+): Promise<{ adapter: GPUAdapter; featureLevel: 'core' | 'compatibility' } | null> {
   if (backend === 'browser') {
     const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
     if (!gpu) return null;
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-    return adapter ? { adapter, featureLevel: 'core', instance: gpu } : null;
+    return adapter ? { adapter, featureLevel: 'core' } : null;
   }
   const { instance, featureLevel } = await dawnInstance(backend);
   if (backend === 'gpu') {
     const adapter = await instance.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter || SOFTWARE_ADAPTER.test(JSON.stringify(describe(adapter)))) return null;
-    return { adapter, featureLevel, instance };
+    return { adapter, featureLevel };
   }
   if (backend === 'llvmpipe') {
     const adapter = await instance.requestAdapter({ featureLevel });
-    return adapter ? { adapter, featureLevel, instance } : null;
+    return adapter ? { adapter, featureLevel } : null;
   }
   const adapter = await instance.requestAdapter();
   if (!adapter || !/swiftshader/i.test(JSON.stringify(describe(adapter)))) return null;
-  return { adapter, featureLevel, instance };
+  return { adapter, featureLevel };
 }
 
-function readBackendOption(options: InitOptions): Backend {
-  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env;
-  const value = options.backend ?? env?.WEBGRAD_BACKEND ?? 'auto';
+/** The backend `options` ask for: the option, else the environment variable `WEBGRAD_BACKEND`, else `auto`. */
+export function readBackendOption(options: InitOptions): Backend {
+  const value = options.backend ?? nodeProcess()?.env.WEBGRAD_BACKEND ?? 'auto';
   if (!BACKENDS.includes(value as Backend)) {
     throw new ArgumentError(`init: backend must be one of ${BACKENDS.join(', ')}, got '${value}'`);
   }
@@ -146,9 +215,13 @@ function readBackendOption(options: InitOptions): Backend {
 export async function openDevice(options: InitOptions = {}): Promise<OpenedDevice> {
   const backend = readBackendOption(options);
   const inBrowser = typeof (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu !== 'undefined';
-  const candidates: Exclude<Backend, 'auto'>[] =
+  let candidates: Exclude<Backend, 'auto'>[] =
     backend === 'auto' ? (inBrowser ? ['browser'] : [...BACKEND_ORDER]) : [backend];
   const tried: string[] = [];
+  if (backend === 'auto' && !inBrowser && !(await mayHaveGpu())) {
+    candidates = candidates.filter((c) => c !== 'gpu');
+    tried.push('gpu (no Vulkan driver manifest)');
+  }
   for (const candidate of candidates) {
     let found;
     try {
@@ -162,14 +235,21 @@ export async function openDevice(options: InitOptions = {}): Promise<OpenedDevic
       tried.push(`${candidate} (no adapter)`);
       continue;
     }
-    const { adapter, featureLevel, instance } = found;
+    const { adapter, featureLevel } = found;
     const limits: Record<string, number> = {};
     for (const key in adapter.limits) {
       const v = (adapter.limits as unknown as Record<string, unknown>)[key];
       if (typeof v === 'number') limits[key] = v;
     }
     const features = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
-    const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits: limits });
+    let device: GPUDevice;
+    try {
+      device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits: limits });
+    } catch (e) {
+      throw new GpuError(`init: the ${candidate} adapter refused to open a device (${String(e)})`, {
+        cause: e,
+      });
+    }
     const described = describe(adapter);
     const info: AdapterInfo = {
       backend: candidate,
@@ -182,8 +262,9 @@ export async function openDevice(options: InitOptions = {}): Promise<OpenedDevic
       features: [...device.features].sort(),
       limits,
     };
-    if (options.verbose) console.log(`webgrad: using ${candidate} adapter: ${info.description}`);
-    return { device, info, instance };
+    // A message, not a result: stderr, so stdout stays parseable.
+    if (options.verbose) console.error(`webgrad: using ${candidate} adapter: ${info.description}`);
+    return { device, info };
   }
   throw new GpuError(`init: no WebGPU adapter found for backend '${backend}'; tried ${tried.join('; ')}`);
 }

@@ -2,13 +2,14 @@
 
 /**
  * Rounds a byte size up to its bucket: powers of two up to 4 KiB, then four buckets per octave,
- * so a pooled buffer wastes at most a quarter of its size.
+ * so a pooled buffer wastes at most a quarter of its size. A bucket never exceeds `max` (the device's
+ * largest buffer or binding): a size that fits the device always gets a buffer that does too.
  */
-export function bucketSize(bytes: number): number {
+export function bucketSize(bytes: number, max = Infinity): number {
   const n = Math.max(16, Math.ceil(bytes / 4) * 4);
-  if (n <= 4096) return 2 ** Math.ceil(Math.log2(n));
   const step = 2 ** (Math.floor(Math.log2(n)) - 2);
-  return Math.ceil(n / step) * step;
+  const bucket = n <= 4096 ? 2 ** Math.ceil(Math.log2(n)) : Math.ceil(n / step) * step;
+  return bucket > max ? n : bucket;
 }
 
 export class BufferPool {
@@ -24,11 +25,13 @@ export class BufferPool {
   constructor(
     private device: GPUDevice,
     private readonly poison = false,
+    /** The largest buffer that can be bound whole (min of maxBufferSize and maxStorageBufferBindingSize). */
+    private readonly maxBucket = Infinity,
   ) {}
 
   /** A storage buffer of at least `bytes` bytes, reused from the pool when one of its bucket is free. */
   acquire(bytes: number): GPUBuffer {
-    const size = bucketSize(bytes);
+    const size = bucketSize(bytes, this.maxBucket);
     const reused = this.free.get(size)?.pop();
     this.liveBuffers++;
     this.liveBytes += size;

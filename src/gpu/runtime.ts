@@ -1,5 +1,5 @@
-// The open device with its caches: pipelines, buffer pool, uniform packing, encoding and submission.
-import { GpuError } from '../errors.js';
+// The open device with its caches: pipelines, buffer pool, uniform packing, encoding and submission, and its end.
+import { DisposedError, GpuError, WebgradError } from '../errors.js';
 import type { AdapterInfo } from './device.js';
 import { BufferPool } from './pool.js';
 import { shaderCode, type ShaderName } from './shaders.js';
@@ -28,6 +28,12 @@ export interface Counters {
   readbacks: number;
 }
 
+/** How the runtime was opened (see InitOptions). */
+export interface RuntimeOptions {
+  poisonBuffers: boolean;
+  fusion: boolean;
+}
+
 /** Splits a workgroup count over x and y; shaders linearize with `wid.x + wid.y * nwg.x`. */
 export function grid(workgroups: number, maxPerDim: number): [number, number] {
   if (workgroups <= maxPerDim) return [Math.max(1, workgroups), 1];
@@ -43,42 +49,80 @@ function uniformBytes(d: Dispatch): number {
 export class GpuRuntime {
   readonly pool: BufferPool;
   readonly counters: Counters = { dispatches: 0, submits: 0, readbacks: 0 };
+  /** Whether the scheduler fuses epilogues (see InitOptions.fusion). */
+  readonly fusion: boolean;
+  /** The most workgroups one dispatch can have (x times y, each up to maxComputeWorkgroupsPerDimension). */
+  readonly maxWorkgroups: number;
+  /** Settles with the reason once the runtime has ended (released or device lost); never rejects. */
+  readonly ended: Promise<WebgradError>;
+  private endedWith: WebgradError | null = null;
+  private resolveEnded!: (reason: WebgradError) => void;
   private pipelines = new Map<string, GPUComputePipeline>();
   private uniformBuffer: GPUBuffer | null = null;
   private readonly uniformAlign: number;
   private readonly maxGrid: number;
-  /** An error reported by the device for earlier work; thrown at the next flush, then cleared. */
-  deferredError: GpuError | null = null;
-  lost: string | null = null;
+  /** An error the device reported outside any error scope; none is expected (all work runs inside scopes). */
+  private uncaptured: GpuError | null = null;
 
   constructor(
     readonly device: GPUDevice,
     readonly info: AdapterInfo,
-    /** Held so the WebGPU instance outlives the device; dropped by destroy(). */
-    private instance: GPU | null,
-    poisonBuffers = false,
-    /** Whether the scheduler fuses epilogues (see InitOptions.fusion). */
-    readonly fusion = true,
+    readonly options: RuntimeOptions,
   ) {
-    this.pool = new BufferPool(device, poisonBuffers);
-    this.uniformAlign = info.limits.minUniformBufferOffsetAlignment ?? 256;
-    this.maxGrid = info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+    const limits = info.limits;
+    this.fusion = options.fusion;
+    const maxBinding = Math.min(
+      limits.maxStorageBufferBindingSize ?? Infinity,
+      limits.maxBufferSize ?? Infinity,
+    );
+    this.pool = new BufferPool(device, options.poisonBuffers, maxBinding);
+    this.uniformAlign = limits.minUniformBufferOffsetAlignment ?? 256;
+    this.maxGrid = limits.maxComputeWorkgroupsPerDimension ?? 65535;
+    this.maxWorkgroups = this.maxGrid * this.maxGrid;
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
     device.lost.then((lost) => {
-      if (lost.reason !== 'destroyed') this.lost = `device lost: ${lost.message}`;
+      // Any loss, 'destroyed' included (someone called device.destroy()), ends the engine; release() ends it
+      // first with its own reason, so its loss is not reported.
+      this.end(
+        new GpuError(
+          `GPU device lost (${lost.reason ?? 'unknown'}: ${lost.message || 'no message'}); call release() and then init() to start a new engine`,
+        ),
+      );
     });
     device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
-      this.deferredError ??= new GpuError(`GPU error: ${ev.error.message}`);
+      this.uncaptured ??= new GpuError(`GPU error outside a flush: ${ev.error.message}`);
     };
   }
 
-  /** Throws (once) an error the device reported for earlier work, or if the device is gone. */
-  throwPending(): void {
-    if (this.lost) throw new GpuError(this.lost);
-    const e = this.deferredError;
-    if (e) {
-      this.deferredError = null;
-      throw e;
-    }
+  /** Why this runtime can no longer run work, or null while it can. */
+  get endReason(): WebgradError | null {
+    return this.endedWith;
+  }
+
+  /** Ends the runtime (idempotent: the first reason wins): pending waits on the device give up with `reason`. */
+  end(reason: WebgradError): void {
+    if (this.endedWith) return;
+    this.endedWith = reason;
+    this.resolveEnded(reason);
+  }
+
+  /** Throws the end reason (GpuError for a lost device), prefixed with `what`, if the runtime has ended. */
+  assertRunning(what: string): void {
+    const reason = this.endedWith;
+    if (!reason) return;
+    const Class = reason instanceof GpuError ? GpuError : DisposedError;
+    throw new Class(`${what}: ${reason.message}`, { cause: reason });
+  }
+
+  /**
+   * Waits for `p`, unless the runtime ends first: then rejects with the end reason. Every wait on the device goes
+   * through here, so no promise of webgrad's hangs after release() or a device loss.
+   */
+  async unlessEnded<T>(p: Promise<T>): Promise<T> {
+    const ended = this.ended.then((reason) => {
+      throw reason;
+    });
+    return Promise.race([p, ended]);
   }
 
   pipeline(d: Pick<Dispatch, 'shader' | 'constants' | 'regions'>): GPUComputePipeline {
@@ -134,16 +178,36 @@ export class GpuRuntime {
   }
 
   /**
-   * Encodes the dispatches into one compute pass, then the copies, and submits once.
-   * Returns a promise for the device's verdict on this submission (validation or memory errors).
+   * Starts capturing the device's errors for one flush: everything the scheduler does to the device between this
+   * and `endCapture` (buffer creation, uploads, encoding, the submit) is judged together.
    */
+  beginCapture(): void {
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+  }
+
+  /** Ends the capture begun by `beginCapture`; resolves with the device's verdict on that work (never rejects). */
+  endCapture(): Promise<GpuError | null> {
+    const validation = this.device.popErrorScope();
+    const memory = this.device.popErrorScope();
+    const stray = this.uncaptured;
+    this.uncaptured = null;
+    return Promise.all([validation, memory]).then(
+      ([v, m]) => {
+        const e = v ?? m;
+        if (e) return new GpuError(`GPU ${v ? 'validation' : 'out-of-memory'} error: ${e.message}`);
+        return stray;
+      },
+      (e: unknown) => this.endedWith ?? new GpuError(`GPU error scope failed: ${String(e)}`, { cause: e }),
+    );
+  }
+
+  /** Encodes the dispatches into one compute pass, then the copies, and submits once (inside a capture). */
   submit(
     dispatches: readonly Dispatch[],
     copies: readonly { from: GPUBuffer; to: GPUBuffer; bytes: number }[],
-  ): Promise<GpuError | null> {
+  ): void {
     const device = this.device;
-    device.pushErrorScope('out-of-memory');
-    device.pushErrorScope('validation');
     const encoder = device.createCommandEncoder();
     if (dispatches.length > 0) {
       const { data, offsets } = this.packUniforms(dispatches);
@@ -155,6 +219,7 @@ export class GpuRuntime {
         const entries: GPUBindGroupEntry[] = [
           { binding: 0, resource: { buffer: ubuf, offset: offsets[k], size: uniformBytes(d) } },
         ];
+        // A pooled buffer is never larger than the binding limit (see BufferPool), so it binds whole.
         d.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
         const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
         pass.setPipeline(pipeline);
@@ -168,20 +233,13 @@ export class GpuRuntime {
     device.queue.submit([encoder.finish()]);
     this.counters.dispatches += dispatches.length;
     this.counters.submits++;
-    const validation = device.popErrorScope();
-    const memory = device.popErrorScope();
-    return Promise.all([validation, memory]).then(([v, m]) => {
-      const e = v ?? m;
-      return e ? new GpuError(`GPU ${v ? 'validation' : 'out-of-memory'} error: ${e.message}`) : null;
-    });
   }
 
-  /** Frees every GPU resource; the runtime is unusable afterwards. */
+  /** Frees every GPU resource; the runtime is unusable afterwards (end() it first with the reason). */
   destroy(): void {
     this.pool.trim();
     this.uniformBuffer?.destroy();
     this.pipelines.clear();
     this.device.destroy();
-    this.instance = null;
   }
 }

@@ -1,6 +1,7 @@
 // Records an op application as a lazy node: checks inputs and shapes at once, runs nothing.
 import { ShapeError, fmtShape } from '../errors.js';
-import { sizeOf, type OpDef } from '../ops/types.js';
+import { checkBufferBytes } from '../gpu/limits.js';
+import { sizeOf, type OpDef, type TensorSpec } from '../ops/types.js';
 import { Storage, state, type Node } from './state.js';
 import { Tensor } from './tensor.js';
 
@@ -24,6 +25,7 @@ export function record<A>(
     inputs.map((t) => ({ shape: t.shape, dtype: t.dtype })),
     attrs,
   );
+  if (op.forward !== 'alias') checkSizes(op, inputs, specs, argNames);
   const writes = (op.writesInputs ?? []).map((i) => {
     if (inputs[i].node) {
       throw new ShapeError(
@@ -57,6 +59,35 @@ export function record<A>(
   });
   state.pending.push(node);
   return node.outputs;
+}
+
+/**
+ * Checks every input and output against the device's buffer limits (once the engine is up; work recorded before
+ * init() is checked when it is planned). A device loss also stops new work here.
+ */
+function checkSizes<A>(
+  op: OpDef<A>,
+  inputs: readonly Tensor[],
+  outputs: readonly TensorSpec[],
+  argNames?: readonly string[],
+): void {
+  const runtime = state.runtime;
+  if (!runtime) return;
+  runtime.assertRunning(op.name);
+  const limits = runtime.info.limits;
+  const whole = !op.bindsRanges;
+  inputs.forEach((t, i) => {
+    const what = `${op.name}: argument '${argNames?.[i] ?? `input ${i}`}' ${fmtShape(t.shape)}`;
+    checkBufferBytes(what, t.storage.bytes, limits, whole);
+  });
+  outputs.forEach((spec, i) => {
+    checkBufferBytes(
+      `${op.name}: output ${i} ${fmtShape(spec.shape)}`,
+      sizeOf(spec.shape) * 4,
+      limits,
+      whole,
+    );
+  });
 }
 
 /** Records a single-output op and returns that output. */

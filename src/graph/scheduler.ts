@@ -1,15 +1,76 @@
-// Turns the pending nodes into one command encoder and one submit: prune → plan memory → encode → submit.
-import { GpuError } from '../errors.js';
+// Turns the pending nodes into one command encoder and one submit: prune → plan memory → encode → submit → verdict.
+import { GpuError, NonFiniteError, WebgradError } from '../errors.js';
+import { checkBufferBytes, checkWorkgroups } from '../gpu/limits.js';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime.js';
 import type { KernelIO } from '../ops/types.js';
-import { maybeFree, requireRuntime, state, type Node, type Storage } from './state.js';
+import { FlushChecks, debug, firstNonFinite } from './checks.js';
+import {
+  maybeFree,
+  requireRuntime,
+  state,
+  type Node,
+  type PendingRead,
+  type Storage,
+  type Submission,
+} from './state.js';
 import type { Tensor } from './tensor.js';
 
-/** Uploads values of leaves created before the device existed. */
-function upload(runtime: GpuRuntime, s: Storage): void {
-  if (s.buffer || !s.upload) return;
-  s.buffer = runtime.pool.acquire(s.bytes);
-  runtime.device.queue.writeBuffer(s.buffer, 0, s.upload.buffer, s.upload.byteOffset, s.upload.byteLength);
+/** A Submission being built: its verdict is resolved by the scheduler once the device has judged the work. */
+interface OpenSubmission extends Submission {
+  resolve(error: WebgradError | null, valueFailure: WebgradError | null): void;
+}
+
+function openSubmission(): OpenSubmission {
+  let resolve!: (error: WebgradError | null) => void;
+  const done = new Promise<WebgradError | null>((r) => (resolve = r));
+  const sub: OpenSubmission = {
+    done,
+    settled: false,
+    error: null,
+    valueFailure: null,
+    resolve(error, valueFailure) {
+      sub.settled = true;
+      sub.error = error;
+      sub.valueFailure = valueFailure;
+      resolve(error);
+    },
+  };
+  return sub;
+}
+
+/** What one flush is building: its dispatches, the storages it writes, and the submits it depends on. */
+interface FlushPlan {
+  runtime: GpuRuntime;
+  sub: OpenSubmission;
+  dispatches: Dispatch[];
+  /** Storages that receive new values (op outputs). */
+  created: Storage[];
+  /** Storages overwritten in place (optimizer updates). */
+  written: Storage[];
+  /** Earlier submits, still unjudged, whose outputs this one reads. */
+  deps: Set<Submission>;
+  checks: FlushChecks;
+  /** Nodes planned so far (names an op's place in error messages). */
+  planned: number;
+}
+
+/** Uploads values set on the host (leaves, assignValues), checking them first when debug.checkFinite is on. */
+function upload(plan: FlushPlan, t: Tensor): void {
+  const s = t.storage;
+  if (!s.upload) return;
+  if (debug.checkFinite && s.upload instanceof Float32Array && !plan.checks.hostFailure) {
+    const bad = firstNonFinite(s.upload);
+    if (bad) {
+      plan.checks.hostFailure = new NonFiniteError(
+        `checkFinite: the leaf ${t.toString()} holds ${bad[1]} at element ${bad[0]} (values given by tensor(), assignValues or a loader)`,
+        'leaf',
+        'values',
+      );
+    }
+  }
+  s.buffer ??= plan.runtime.pool.acquire(s.bytes);
+  const u = s.upload;
+  plan.runtime.device.queue.writeBuffer(s.buffer, 0, u.buffer, u.byteOffset, u.byteLength);
   s.upload = null;
 }
 
@@ -19,17 +80,19 @@ function prune(nodes: readonly Node[]): Node[] {
   for (let i = nodes.length - 1; i >= 0; i--) {
     const n = nodes[i];
     const alive = n.writes.some((s) => s.refs > 0) || n.outputs.some((t) => t.storage.alive);
-    if (alive) {
-      live.push(n);
-      continue;
-    }
-    n.pending = false;
-    for (const t of n.inputs) {
-      t.storage.readers--;
-      maybeFree(t.storage);
-    }
+    if (alive) live.push(n);
+    else retire(n);
   }
   return live.reverse();
+}
+
+/** A node is done (run, dropped or failed): its inputs lose a reader. */
+function retire(n: Node): void {
+  n.pending = false;
+  for (const t of n.inputs) {
+    t.storage.readers--;
+    maybeFree(t.storage);
+  }
 }
 
 /**
@@ -51,21 +114,53 @@ function fuseEpilogues(nodes: readonly Node[]): Map<Node, Node> {
   return fused;
 }
 
+/** Why a value depending on `cause` is unknown. */
+function dependentFailure(what: string, cause: WebgradError): GpuError {
+  return new GpuError(`${what}: it was computed from a value whose computation failed (${cause.message})`, {
+    cause,
+  });
+}
+
 /**
  * Plans buffers for one node and returns its dispatches; frees what no later node reads. With `epilogue`, the
- * node stores output 0 through it, straight into the epilogue node's output.
+ * node stores output 0 through it, straight into the epilogue node's output. A node whose input failed runs
+ * nothing: its outputs fail too, and what it would overwrite in place keeps its values.
  */
-function planNode(runtime: GpuRuntime, n: Node, epilogue?: Node): Dispatch[] {
+function planNode(plan: FlushPlan, n: Node, epilogue?: Node): Dispatch[] {
+  const { runtime } = plan;
   const stored = (i: number) => (i === 0 && epilogue ? epilogue.outputs[0].storage : n.outputs[i].storage);
-  n.outputs.forEach((_, i) => (stored(i).buffer = runtime.pool.acquire(stored(i).bytes)));
+  const outputs = n.outputs.map((_, i) => stored(i));
+  const finish = () => {
+    retire(n);
+    for (const s of outputs) maybeFree(s);
+    if (epilogue) {
+      retire(epilogue);
+      maybeFree(epilogue.outputs[0].storage);
+    }
+  };
+  const failed = n.inputs.find((t) => t.storage.failure)?.storage.failure;
+  if (failed) {
+    for (const s of outputs) s.failure = dependentFailure(n.op.name, failed);
+    finish();
+    return [];
+  }
+  for (const t of n.inputs) {
+    const w = t.storage.writer;
+    if (w && w !== plan.sub && !w.settled) plan.deps.add(w);
+  }
+  for (const s of outputs) {
+    checkBufferBytes(`${n.op.name}: an output`, s.bytes, runtime.info.limits, !n.op.bindsRanges);
+    s.buffer = runtime.pool.acquire(s.bytes);
+  }
   const scratch: GPUBuffer[] = [];
   const io: KernelIO = {
     inputs: n.inputs.map((t) => ({ buffer: t.storage.buffer!, spec: { shape: t.shape, dtype: t.dtype } })),
     outputs: n.outputs.map((t, i) => ({
-      buffer: stored(i).buffer!,
+      buffer: outputs[i].buffer!,
       spec: { shape: t.shape, dtype: t.dtype },
     })),
     scratch(bytes) {
+      checkBufferBytes(`${n.op.name}: a scratch buffer`, bytes, runtime.info.limits, !n.op.bindsRanges);
       const b = runtime.pool.acquire(bytes);
       scratch.push(b);
       return b;
@@ -73,119 +168,261 @@ function planNode(runtime: GpuRuntime, n: Node, epilogue?: Node): Dispatch[] {
     limits: runtime.info.limits,
     software: runtime.info.software,
     relu: epilogue?.op.asEpilogue === 'relu',
+    check: (describe) => plan.checks.slot(describe),
   };
   const forward = n.op.forward;
-  if (forward === 'alias') throw new Error(`scheduler: view op ${n.op.name} cannot be pending`);
+  if (forward === 'alias') throw new GpuError(`scheduler: view op ${n.op.name} cannot be pending`);
   const dispatches = forward(io, n.attrs);
+  for (const d of dispatches) checkWorkgroups(n.op.name, d.workgroups, runtime.maxWorkgroups);
+  plan.planned++;
+  if (debug.checkFinite) {
+    const name = epilogue ? `${n.op.name}+${epilogue.op.name}` : n.op.name;
+    const where = `(op ${plan.planned} of the flush)`;
+    n.outputs.forEach((t, i) => {
+      if (t.dtype === 'float32' && t.size > 0)
+        dispatches.push(plan.checks.finite(name, where, `output ${i}`, t, outputs[i].buffer!));
+    });
+    n.writes.forEach((s, i) => {
+      const input = n.op.writesInputs![i];
+      const t = n.inputs[input];
+      if (t.dtype === 'float32' && t.size > 0)
+        dispatches.push(plan.checks.finite(name, where, `input ${input} (in place)`, t, s.buffer!));
+    });
+  }
   // Dispatches run in order, so buffers released here can be reused by later nodes of the same pass.
   for (const b of scratch) runtime.pool.release(b);
-  n.pending = false;
-  for (const t of n.inputs) {
-    t.storage.readers--;
-    maybeFree(t.storage);
+  for (const s of outputs) {
+    s.writer = plan.sub;
+    s.failure = null;
+    plan.created.push(s);
   }
-  for (const t of n.outputs) maybeFree(t.storage);
-  if (epilogue) {
-    epilogue.pending = false;
-    for (const t of epilogue.inputs) {
-      t.storage.readers--;
-      maybeFree(t.storage);
-    }
-    maybeFree(epilogue.outputs[0].storage);
+  for (const s of n.writes) {
+    s.writer = plan.sub;
+    s.host = null;
+    plan.written.push(s);
   }
+  finish();
   return dispatches;
 }
 
-interface PendingRead {
-  tensor: Tensor;
-  resolve(values: Float32Array | Int32Array): void;
-  reject(error: unknown): void;
+/** The error a read rejects with: webgrad's own errors as they are, anything else as the reason the runtime ended
+ * or a GpuError. */
+function typed(runtime: GpuRuntime, e: unknown, what: string): WebgradError {
+  if (e instanceof WebgradError) return e;
+  return runtime.endReason ?? new GpuError(`${what}: ${String(e)}`, { cause: e });
 }
-
-/** Reads requested since the last flush: their copies ride along in the next submit. */
-let reads: PendingRead[] = [];
 
 async function finishRead(
   runtime: GpuRuntime,
   read: PendingRead,
   staging: GPUBuffer,
-  verdict: Promise<GpuError | null>,
-) {
+  sub: Submission,
+): Promise<void> {
   try {
-    const error = await verdict;
+    const error = await sub.done;
     if (error) throw error;
-    await staging.mapAsync(GPUMapMode.READ);
+    await runtime.unlessEnded(staging.mapAsync(GPUMapMode.READ));
     const bytes = staging.getMappedRange().slice(0, read.tensor.size * 4);
     staging.unmap();
     runtime.counters.readbacks++;
     read.resolve(read.tensor.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes));
   } catch (e) {
-    read.reject(e);
+    const error = typed(runtime, e, 'data');
+    if (error === runtime.endReason) rejectEnded(read, error);
+    else read.reject(error);
   } finally {
     staging.destroy();
   }
 }
 
-/** Encodes and submits everything pending plus the requested reads; returns the device's verdict. */
-function run(): Promise<GpuError | null> {
-  const runtime = requireRuntime('flush');
-  runtime.throwPending();
-  const nodes = prune(state.pending);
-  state.pending = [];
-  const now = reads;
-  reads = [];
-  // All uploads go before any buffer changes hands: queued writes land ahead of the whole submit.
-  for (const n of nodes) for (const t of n.inputs) upload(runtime, t.storage);
-  for (const r of now) upload(runtime, r.tensor.storage);
-  const fused = runtime.fusion ? fuseEpilogues(nodes) : new Map<Node, Node>();
-  const folded = new Set(fused.values());
-  const dispatches: Dispatch[] = [];
-  for (const n of nodes) if (!folded.has(n)) dispatches.push(...planNode(runtime, n, fused.get(n)));
-  const staging = now.map((r) =>
-    runtime.device.createBuffer({
-      size: r.tensor.storage.bytes,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    }),
-  );
-  const copies = now.map((r, i) => ({
-    from: r.tensor.storage.buffer!,
-    to: staging[i],
-    bytes: r.tensor.storage.bytes,
-  }));
-  const verdict = runtime.submit(dispatches, copies);
-  now.forEach((r, i) => {
-    // The copy is encoded: the storage may go once no tensor holds it.
-    r.tensor.storage.readers--;
-    maybeFree(r.tensor.storage);
-    void finishRead(runtime, r, staging[i], verdict);
-  });
-  return verdict;
+/** Resolves `read` at once for an empty tensor, or rejects it when its values are known to be unknown. */
+function settleWithoutGpu(read: PendingRead): boolean {
+  const t = read.tensor;
+  if (t.storage.failure) read.reject(t.storage.failure);
+  else if (t.size === 0) read.resolve(t.dtype === 'int32' ? new Int32Array(0) : new Float32Array(0));
+  else return false;
+  return true;
 }
 
-/** Encodes and submits everything pending without waiting for the GPU; errors surface at the next flush. */
-export function flush(): void {
+/**
+ * The verdict on `plan`'s submit: the device's, then the submits it read from, then its checks; the first error
+ * settles the submit. A submit the device rejected ran nothing: its outputs fail, and what it would have
+ * overwritten in place keeps its old values. A submit that ran on failed inputs produced garbage: its outputs and
+ * what it overwrote fail. A failed check (a NaN, a bad label) reports values that exist: nothing is marked.
+ */
+async function judge(plan: FlushPlan, verdict: Promise<GpuError | null>): Promise<void> {
+  const { runtime, sub } = plan;
+  let rejected: WebgradError | null;
+  let inherited: WebgradError | null = null;
+  let checked: WebgradError | null = null;
+  try {
+    rejected = await runtime.unlessEnded(verdict);
+    for (const d of plan.deps) {
+      if (rejected || inherited) break;
+      await d.done;
+      if (d.valueFailure) inherited = dependentFailure('flush', d.valueFailure);
+    }
+    checked = await plan.checks.verdict();
+  } catch (e) {
+    rejected = typed(runtime, e, 'flush');
+  }
+  const mine = (s: Storage) => s.writer === sub;
+  const failure = rejected ?? inherited;
+  if (failure) {
+    for (const s of plan.created) if (mine(s)) s.failure = failure;
+    if (inherited) for (const s of plan.written) if (mine(s)) s.failure = inherited;
+  } else {
+    // Judged and fine: later submits need not wait for this one.
+    for (const s of plan.created) if (mine(s)) s.writer = null;
+    for (const s of plan.written) if (mine(s)) s.writer = null;
+  }
+  sub.resolve(failure ?? checked, failure);
+}
+
+/**
+ * Encodes and submits everything pending plus the requested reads, and returns the submit. Throws (a typed
+ * error) when planning fails: then nothing was submitted, every read and value of this flush fails with that
+ * error, and the next flush starts clean.
+ */
+function run(): Submission {
   const runtime = requireRuntime('flush');
-  void run().then((e) => {
-    if (e) runtime.deferredError ??= e;
+  const taken = state.pending;
+  state.pending = [];
+  const reads = state.reads;
+  state.reads = [];
+  const capacity = taken.reduce((n, node) => n + node.outputs.length + node.writes.length + 1, 0);
+  const plan: FlushPlan = {
+    runtime,
+    sub: openSubmission(),
+    dispatches: [],
+    created: [],
+    written: [],
+    deps: new Set(),
+    checks: new FlushChecks(runtime, capacity),
+    planned: 0,
+  };
+  const staged: { read: PendingRead; staging: GPUBuffer }[] = [];
+  let nodes = taken;
+  let next = 0;
+  runtime.beginCapture();
+  try {
+    nodes = prune(taken);
+    // All uploads go before any buffer changes hands: queued writes land ahead of the whole submit.
+    for (const n of nodes) for (const t of n.inputs) upload(plan, t);
+    for (const r of reads) upload(plan, r.tensor);
+    const fused = runtime.fusion ? fuseEpilogues(nodes) : new Map<Node, Node>();
+    const folded = new Set(fused.values());
+    for (; next < nodes.length; next++) {
+      const n = nodes[next];
+      if (!folded.has(n)) plan.dispatches.push(...planNode(plan, n, fused.get(n)));
+    }
+    const copies: { from: GPUBuffer; to: GPUBuffer; bytes: number }[] = [];
+    for (const read of reads) {
+      if (settleWithoutGpu(read)) continue;
+      const s = read.tensor.storage;
+      const staging = runtime.device.createBuffer({
+        size: s.bytes,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
+      staged.push({ read, staging });
+      copies.push({ from: s.buffer!, to: staging, bytes: s.bytes });
+    }
+    const flags = plan.checks.copy();
+    if (flags) copies.push(flags);
+    runtime.submit(plan.dispatches, copies);
+  } catch (e) {
+    void runtime.endCapture();
+    const error = typed(runtime, e, 'flush');
+    // Nothing was submitted: no value of this flush exists; values to be overwritten in place keep theirs.
+    for (const s of plan.created) s.failure = error;
+    for (let i = next; i < nodes.length; i++) {
+      const n = nodes[i];
+      if (!n.pending) continue;
+      for (const t of n.outputs) t.storage.failure = error;
+      retire(n);
+      for (const t of n.outputs) maybeFree(t.storage);
+    }
+    for (const { staging } of staged) staging.destroy();
+    for (const read of reads) {
+      if (read.tensor.storage.failure === error || !settleWithoutGpu(read)) read.reject(error);
+      read.tensor.storage.readers--;
+      maybeFree(read.tensor.storage);
+    }
+    void plan.checks.verdict();
+    plan.sub.resolve(error, error);
+    throw error;
+  }
+  const verdict = runtime.endCapture();
+  for (const read of reads) {
+    // The copy is encoded: the storage may go once no tensor holds it.
+    read.tensor.storage.readers--;
+    maybeFree(read.tensor.storage);
+  }
+  void judge(plan, verdict);
+  for (const { read, staging } of staged) void finishRead(runtime, read, staging, plan.sub);
+  return plan.sub;
+}
+
+/**
+ * Encodes and submits everything pending without waiting for the GPU. The promise settles when the device has
+ * done the work: it rejects with the error of this flush (a GPU error, a failed check) and may be ignored,
+ * since every read of the values involved rejects with the same error.
+ */
+export function flush(): Promise<void> {
+  const sub = run();
+  const done = sub.done.then((error) => {
+    if (error) throw error;
   });
+  // Handled here so an ignored flush never reports an unhandled rejection; awaiting it still throws.
+  done.catch(() => undefined);
+  return done;
 }
 
 /**
  * Asks for `t`'s values without submitting: the copy rides along in the next flush (an optimizer step, say),
- * so reading a loss costs no extra submit. The promise settles once that flush's work is done.
+ * so reading a loss costs no extra submit. The promise settles once that flush's work is done, or rejects when
+ * it fails, when the engine is released first, or when the device is lost. `convert` shapes the raw values.
  */
-export function readOnFlush(t: Tensor): Promise<Float32Array | Int32Array> {
+export function readOnFlush<T>(t: Tensor, convert: (raw: Float32Array | Int32Array) => T): Promise<T> {
   requireRuntime('readOnFlush');
-  if (!t.storage.buffer && !t.storage.upload && !t.node) {
+  if (t.storage.failure) return Promise.reject(t.storage.failure);
+  if (!t.storage.buffer && !t.storage.upload && !t.node && t.size > 0) {
     return Promise.reject(new GpuError(`data: tensor ${t.toString()} has no values`));
   }
   t.storage.readers++;
-  return new Promise((resolve, reject) => reads.push({ tensor: t, resolve, reject }));
+  let read!: PendingRead;
+  const promise = new Promise<T>((resolve, reject) => {
+    read = { tensor: t, resolve: (raw) => resolve(convert(raw)), reject, promise: null as never };
+  });
+  read.promise = promise;
+  state.reads.push(read);
+  return promise;
 }
 
 /** Flushes with a copy of `t` to a staging buffer in the same submit, then maps and reads it. */
-export async function readback(t: Tensor): Promise<Float32Array | Int32Array> {
-  const values = readOnFlush(t);
-  await run();
+export function readback<T>(t: Tensor, convert: (raw: Float32Array | Int32Array) => T): Promise<T> {
+  const values = readOnFlush(t, convert);
+  try {
+    run();
+  } catch {
+    // run() has rejected `values` with the same error.
+  }
   return values;
+}
+
+/**
+ * Rejects a read because the engine ended (release(), device loss). Marked as handled first: reads a program
+ * abandoned on its way out (an exception, then release() in a finally) must not crash it with an unhandled
+ * rejection on top of its own error; a caller that awaits the read still gets the error.
+ */
+function rejectEnded(read: PendingRead, reason: WebgradError): void {
+  read.promise.catch(() => undefined);
+  read.reject(reason);
+}
+
+/** Rejects every read still waiting for a flush (release() does this, with its reason). */
+export function cancelReads(reason: WebgradError): void {
+  const reads = state.reads;
+  state.reads = [];
+  for (const r of reads) rejectEnded(r, reason);
 }

@@ -1,17 +1,38 @@
-// Process-wide engine state: the open runtime, the storages, the nodes waiting to run, the tidy scopes.
-import { DisposedError } from '../errors.js';
+// Process-wide engine state: the open runtime, the storages, the nodes and reads waiting to run, the tidy scopes.
+import { DisposedError, type WebgradError } from '../errors.js';
 import type { GpuRuntime } from '../gpu/runtime.js';
 import type { OpDef } from '../ops/types.js';
 import type { Tensor } from './tensor.js';
 
+/**
+ * One submit's outcome, known once `done` settles (`settled` turns true then): `error` is what its reads reject
+ * with (the device's verdict, a failed input, a failed check), `valueFailure` the reason the values it produced
+ * are unknown (null after a failed check alone: those values exist).
+ */
+export interface Submission {
+  readonly done: Promise<WebgradError | null>;
+  settled: boolean;
+  error: WebgradError | null;
+  valueFailure: WebgradError | null;
+}
+
 /** Device memory behind one or more tensors (views share it). Freed when nothing holds or reads it. */
 export class Storage {
   buffer: GPUBuffer | null = null;
-  /** Values waiting to be uploaded (set for leaves created before `init`). */
+  /** Values waiting to be uploaded at the next flush (leaves, assignValues). */
   upload: Float32Array | Int32Array | null = null;
+  /**
+   * The values of an int32 leaf as the host knows them (labels): what softmaxCrossEntropy checks labels against
+   * when it is recorded. Null once a device op writes the storage.
+   */
+  host: Int32Array | null = null;
+  /** Why the values are unknown: the work that should have produced them failed. Reading them throws this. */
+  failure: WebgradError | null = null;
+  /** The last submit that wrote it, while that submit's verdict may still be out. */
+  writer: Submission | null = null;
   /** Live (not disposed) tensors using this storage. */
   refs = 0;
-  /** Pending nodes that read it. */
+  /** Pending nodes and reads that use it. */
   readers = 0;
   constructor(readonly bytes: number) {}
 
@@ -33,10 +54,21 @@ export interface Node {
   pending: boolean;
 }
 
+/** A read waiting for the next flush: its copy rides along in that submit. */
+export interface PendingRead {
+  tensor: Tensor;
+  resolve(values: Float32Array | Int32Array): void;
+  reject(error: unknown): void;
+  /** The promise the caller holds (so a read cut off by release() can be marked as expected). */
+  promise: Promise<unknown>;
+}
+
 export const state = {
   runtime: null as GpuRuntime | null,
   /** Nodes recorded since the last flush, in record order (which is a valid execution order). */
   pending: [] as Node[],
+  /** Reads requested since the last flush. */
+  reads: [] as PendingRead[],
   /** Open `tidy` scopes, innermost last: the tensors each one created. */
   scopes: [] as Set<Tensor>[],
   nextId: 1,
@@ -48,12 +80,15 @@ export const state = {
 export function maybeFree(s: Storage): void {
   if (s.alive) return;
   s.upload = null;
+  s.host = null;
   if (s.buffer && state.runtime) state.runtime.pool.release(s.buffer);
   s.buffer = null;
 }
 
+/** The open runtime; DisposedError before init() or after release(), the loss reason once the device is lost. */
 export function requireRuntime(what: string): GpuRuntime {
-  if (!state.runtime)
-    throw new DisposedError(`${what}: the engine is not initialized; call await init() first`);
-  return state.runtime;
+  const r = state.runtime;
+  if (!r) throw new DisposedError(`${what}: the engine is not initialized; call await init() first`);
+  r.assertRunning(what);
+  return r;
 }

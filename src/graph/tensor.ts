@@ -5,6 +5,9 @@ import { backward } from './autograd.js';
 import { readback, readOnFlush } from './scheduler.js';
 import { maybeFree, state, type Node, type Storage } from './state.js';
 
+const asFloat32 = (raw: Float32Array | Int32Array): Float32Array =>
+  raw instanceof Float32Array ? raw : Float32Array.from(raw);
+
 // Tensors that are garbage-collected without dispose() still give their storage back.
 const finalizer = new FinalizationRegistry<{ storage: Storage; generation: number }>((held) => {
   if (held.generation !== state.generation) return;
@@ -67,28 +70,38 @@ export class Tensor {
   }
 
   /** Runs everything pending and reads the values back (one submit). int32 tensors come back converted. */
-  async data(): Promise<Float32Array> {
-    this.assertUsable('data', 'tensor');
-    const raw = await readback(this);
-    return raw instanceof Float32Array ? raw : Float32Array.from(raw);
+  data(): Promise<Float32Array> {
+    return this.read('data', readback, asFloat32);
   }
 
   /**
    * Like data(), but submits nothing: the values arrive with the next flush (an optimizer step, `flush()`,
    * or another read), so a training loop can read its loss without an extra submit.
    */
-  async dataOnFlush(): Promise<Float32Array> {
-    this.assertUsable('dataOnFlush', 'tensor');
-    const raw = await readOnFlush(this);
-    return raw instanceof Float32Array ? raw : Float32Array.from(raw);
+  dataOnFlush(): Promise<Float32Array> {
+    return this.read('dataOnFlush', readOnFlush, asFloat32);
   }
 
   /** Like data(), for int32 tensors (labels, argmax indices). */
-  async int32Data(): Promise<Int32Array> {
-    this.assertUsable('int32Data', 'tensor');
-    if (this.dtype !== 'int32')
-      throw new ShapeError(`int32Data: tensor has dtype ${this.dtype}, expected int32`);
-    return (await readback(this)) as Int32Array;
+  int32Data(): Promise<Int32Array> {
+    if (this.dtype !== 'int32') {
+      return Promise.reject(new ShapeError(`int32Data: tensor has dtype ${this.dtype}, expected int32`));
+    }
+    return this.read('int32Data', readback, (raw) => raw as Int32Array);
+  }
+
+  /** Starts a read with `how`; argument errors reject the promise rather than throw. */
+  private read<T>(
+    what: string,
+    how: <U>(t: Tensor, convert: (raw: Float32Array | Int32Array) => U) => Promise<U>,
+    convert: (raw: Float32Array | Int32Array) => T,
+  ): Promise<T> {
+    try {
+      this.assertUsable(what, 'tensor');
+      return how(this, convert);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Reads a one-element tensor as a number. */

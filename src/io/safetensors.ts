@@ -1,5 +1,5 @@
 // Checkpoints in the safetensors format: pure encode/decode (browsers too) and atomic Node file save/load.
-import { ArgumentError, FormatError, fmtShape } from '../errors.js';
+import { ArgumentError, FormatError, fileError, fmtShape } from '../errors.js';
 import { tensor } from '../graph/create.js';
 import type { Tensor } from '../graph/tensor.js';
 import { sizeOf } from '../ops/types.js';
@@ -15,9 +15,18 @@ export interface SafetensorsEntry {
 }
 
 export interface SafetensorsContents {
+  /** By name; a null-prototype object, so a file's names (even `__proto__`) are plain keys. */
   tensors: Record<string, SafetensorsEntry>;
-  /** The header's optional `__metadata__` string map ({} when absent). */
+  /** The header's optional `__metadata__` string map ({} when absent), null-prototype like `tensors`. */
   metadata: Record<string, string>;
+}
+
+/**
+ * An empty object without a prototype: names from files and users become plain keys, and no key (`__proto__`,
+ * `constructor`, `toString`) reaches Object.prototype.
+ */
+export function nameMap<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
 }
 
 /** The reference implementation refuses headers past 100 MB; so do we, before parsing anything that large. */
@@ -57,7 +66,12 @@ export function encodeSafetensors(
   entries: Record<string, SafetensorsEntry>,
   metadata?: Record<string, string>,
 ): Uint8Array {
-  const header: Record<string, unknown> = {};
+  if (typeof entries !== 'object' || entries === null) {
+    throw new ArgumentError(
+      `encodeSafetensors: entries must be an object of named arrays, got ${String(entries)}`,
+    );
+  }
+  const header = nameMap<unknown>();
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string')
@@ -119,7 +133,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     fail('header is not a JSON object');
   const dataStart = 8 + headerLength;
   const dataBytes = bytes.length - dataStart;
-  const metadata: Record<string, string> = {};
+  const metadata = nameMap<string>();
   const spans: { name: string; begin: number; end: number; dtype: SafetensorsDType; shape: number[] }[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === METADATA) {
@@ -175,7 +189,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     cursor = s.end;
   }
   if (cursor !== dataBytes) fail(`the tensors cover ${cursor} of the ${dataBytes} data bytes`);
-  const tensors: Record<string, SafetensorsEntry> = {};
+  const tensors = nameMap<SafetensorsEntry>();
   for (const s of spans) {
     // Copy: the file's data need not be 4-byte aligned, and the result must not pin the whole file.
     const copy = bytes.slice(dataStart + s.begin, dataStart + s.end).buffer;
@@ -192,7 +206,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
 export async function tensorsToEntries(
   record: Record<string, Tensor>,
 ): Promise<Record<string, SafetensorsEntry>> {
-  const out: Record<string, SafetensorsEntry> = {};
+  const out = nameMap<SafetensorsEntry>();
   for (const [name, t] of Object.entries(record)) {
     out[name] =
       t.dtype === 'int32'
@@ -207,7 +221,7 @@ export function entriesToTensors(
   entries: Record<string, SafetensorsEntry>,
   options: { requiresGrad?: boolean } = {},
 ): Record<string, Tensor> {
-  const out: Record<string, Tensor> = {};
+  const out = nameMap<Tensor>();
   for (const [name, e] of Object.entries(entries)) {
     out[name] =
       e.dtype === 'I32'
@@ -221,14 +235,18 @@ let tempCounter = 0;
 
 /**
  * Writes a safetensors file atomically: the bytes go to a temporary file in the same directory, which is
- * fsynced and renamed over `path`. On any failure the temporary file is removed and a previous file at `path`
- * is left as it was. Node only (node:fs is imported on first use, so browser bundles never load it).
+ * fsynced and renamed over `path`. On any failure the temporary file is removed, a previous file at `path`
+ * is left as it was, and a file-system error becomes a FileError naming `op` and `path`. Node only.
  */
-export async function saveSafetensors(
+export async function writeSafetensorsFile(
+  op: string,
   path: string,
   entries: Record<string, SafetensorsEntry>,
   metadata?: Record<string, string>,
 ): Promise<void> {
+  if (typeof path !== 'string' || path === '') {
+    throw new ArgumentError(`${op}: path must be a non-empty string, got ${JSON.stringify(path)}`);
+  }
   const bytes = encodeSafetensors(entries, metadata);
   const fs = await import('node:fs/promises');
   const { dirname } = await import('node:path');
@@ -244,24 +262,55 @@ export async function saveSafetensors(
   } catch (e) {
     // Cleanup must not hide the error that made the save fail.
     await handle?.close().catch(() => undefined);
-    await fs.rm(temp, { force: true });
-    throw e;
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw fileError(op, path, e);
   }
   // The rename itself is durable only once the directory entry is on disk (POSIX; Windows cannot open a
   // directory for syncing).
   if (process.platform !== 'win32') {
-    const dir = await fs.open(dirname(path), 'r');
     try {
-      await dir.sync();
-    } finally {
-      await dir.close();
+      const dir = await fs.open(dirname(path), 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch (e) {
+      throw fileError(op, path, e);
     }
   }
 }
 
-/** Reads and validates a safetensors file (FormatError naming the file when it is corrupt). Node only. */
-export async function loadSafetensors(path: string): Promise<SafetensorsContents> {
+/** Reads and validates a safetensors file for `op`: FileError when it cannot be read, FormatError when corrupt. */
+export async function readSafetensorsFile(op: string, path: string): Promise<SafetensorsContents> {
+  if (typeof path !== 'string' || path === '') {
+    throw new ArgumentError(`${op}: path must be a non-empty string, got ${JSON.stringify(path)}`);
+  }
   const fs = await import('node:fs/promises');
-  const bytes = await fs.readFile(path);
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(path);
+  } catch (e) {
+    throw fileError(op, path, e);
+  }
   return decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
+}
+
+/**
+ * Writes a safetensors file atomically (temporary file in the same directory, fsync, rename): a failed save
+ * leaves neither a temporary file nor a damaged previous file. FileError for a missing or read-only directory.
+ * Node only (node:fs is imported on first use, so browser bundles never load it).
+ */
+export async function saveSafetensors(
+  path: string,
+  entries: Record<string, SafetensorsEntry>,
+  metadata?: Record<string, string>,
+): Promise<void> {
+  await writeSafetensorsFile('saveSafetensors', path, entries, metadata);
+}
+
+/** Reads and validates a safetensors file: FileError naming the path when it cannot be read, FormatError when
+ * corrupt. Node only. */
+export async function loadSafetensors(path: string): Promise<SafetensorsContents> {
+  return readSafetensorsFile('loadSafetensors', path);
 }

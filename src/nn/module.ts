@@ -119,8 +119,8 @@ export abstract class Module {
   loadStateDict(values: Record<string, StateValue>, { strict = true } = {}): void {
     const own = this.stateDict();
     if (strict) {
-      const missing = Object.keys(own).filter((n) => !(n in values));
-      const unknown = Object.keys(values).filter((n) => !(n in own));
+      const missing = Object.keys(own).filter((n) => !Object.hasOwn(values, n));
+      const unknown = Object.keys(values).filter((n) => !Object.hasOwn(own, n));
       if (missing.length + unknown.length > 0) {
         throw new ArgumentError(
           `loadStateDict: ${missing.length ? `missing ${missing.join(', ')}` : ''}${missing.length && unknown.length ? '; ' : ''}${unknown.length ? `unknown ${unknown.join(', ')}` : ''}`,
@@ -128,7 +128,7 @@ export abstract class Module {
       }
     }
     for (const [name, t] of Object.entries(own)) {
-      const v = values[name];
+      const v = Object.hasOwn(values, name) ? values[name] : undefined;
       if (!v) continue;
       if (v.shape.length !== t.shape.length || v.shape.some((d, i) => d !== t.shape[i])) {
         throw new ShapeError(

@@ -2,6 +2,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import type { Dispatch } from '../gpu/runtime.js';
 import { apply, record } from '../graph/record.js';
+import { checkOptionKeys } from '../options.js';
 import type { Tensor } from '../graph/tensor.js';
 import {
   refBatchNormApply,
@@ -332,6 +333,15 @@ export interface BatchNormOptions {
  * Shapes: x [N,H,W,C] or [N,C] (any rank >= 2, channels last); gamma, beta, runningMean, runningVar [C] → x's shape.
  */
 export function batchNorm(x: Tensor, options: BatchNormOptions): Tensor {
+  checkOptionKeys('batchNorm', options, [
+    'gamma',
+    'beta',
+    'runningMean',
+    'runningVar',
+    'training',
+    'momentum',
+    'epsilon',
+  ]);
   const { gamma, beta, runningMean, runningVar, training, momentum = 0.99, epsilon = 1e-3 } = options;
   if (!(Number.isFinite(epsilon) && epsilon > 0)) {
     throw new ArgumentError(`batchNorm: argument 'epsilon' must be a positive number, got ${epsilon}`);

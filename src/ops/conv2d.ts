@@ -2,6 +2,7 @@
 import { ShapeError, fmtShape } from '../errors.js';
 import type { Dispatch } from '../gpu/runtime.js';
 import { apply } from '../graph/record.js';
+import { checkOptionKeys } from '../options.js';
 import type { Tensor } from '../graph/tensor.js';
 import { refConv2d } from '../reference/conv.js';
 import { conv2dBackpropFilter } from './conv2d_backprop_filter.js';
@@ -201,6 +202,7 @@ export function convAttrs(op: string, opts: Omit<Conv2dOptions, 'bias'>): ConvAt
  * Shapes: x [N,H,W,Cin], w [KH,KW,Cin,Cout], bias [Cout] → [N,OH,OW,Cout].
  */
 export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
+  checkOptionKeys('conv2d', opts, ['stride', 'padding', 'dilation', 'bias']);
   const attrs = convAttrs('conv2d', opts);
   return opts.bias
     ? apply(conv2dOp, [x, w, opts.bias], attrs, ['x', 'w', 'bias'])

@@ -2,6 +2,7 @@
 import { ShapeError, fmtShape } from '../errors.js';
 import type { Dispatch } from '../gpu/runtime.js';
 import { apply } from '../graph/record.js';
+import { checkOptionKeys } from '../options.js';
 import type { Tensor } from '../graph/tensor.js';
 import { refMatmul } from '../reference/matmul.js';
 import { sum } from './reduce.js';
@@ -190,6 +191,7 @@ export const denseOp: OpDef<DenseAttrs> = {
  * Shapes: a [M,K] (transposeA: [K,M]), b [K,N] (transposeB: [N,K]) → [M,N].
  */
 export function matmul(a: Tensor, b: Tensor, options: MatmulAttrs = {}): Tensor {
+  checkOptionKeys('matmul', options, ['transposeA', 'transposeB', 'kernel']);
   return apply(matmulOp, [a, b], { ...options }, ['a', 'b']);
 }
 
@@ -198,6 +200,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulAttrs = {}): Tensor 
  * Shapes: x [N,K], w [K,U], bias [U] → [N,U].
  */
 export function dense(x: Tensor, w: Tensor, bias?: Tensor, options: DenseAttrs = {}): Tensor {
+  checkOptionKeys('dense', options, ['kernel']);
   if (!bias) return matmul(x, w, options);
   return apply(denseOp, [x, w, bias], { ...options }, ['x', 'w', 'bias']);
 }

@@ -2,6 +2,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import type { Dispatch } from '../gpu/runtime.js';
 import { apply, record } from '../graph/record.js';
+import { checkOptionKeys } from '../options.js';
 import type { Tensor } from '../graph/tensor.js';
 import {
   refAvgPool,
@@ -187,6 +188,7 @@ function poolAttrs(op: string, options: PoolOptions): PoolAttrs {
       `${op}: argument 'options' must be { size, stride?, padding? }, got ${String(options)}`,
     );
   }
+  checkOptionKeys(op, options, ['size', 'stride', 'padding']);
   const { size, stride = size, padding = 'valid' } = options;
   const [kh, kw] = normalizePair(op, 'size', size);
   const [sh, sw] = normalizePair(op, 'stride', stride);

@@ -2,6 +2,7 @@
 import { ShapeError, fmtShape } from '../errors.js';
 import type { Dispatch } from '../gpu/runtime.js';
 import { apply } from '../graph/record.js';
+import { checkOptionKeys } from '../options.js';
 import type { Tensor } from '../graph/tensor.js';
 import { refBroadcast, refReduce } from '../reference/elementwise.js';
 import { reshape } from './reshape.js';
@@ -135,10 +136,12 @@ export function broadcast(x: Tensor, attrs: BroadcastAttrs): Tensor {
 
 /** Shapes: x any → x without the reduced axes (or with length 1 there, with keepDims). */
 export function sum(x: Tensor, attrs: ReduceAttrs = {}): Tensor {
+  checkOptionKeys('sum', attrs, ['axis', 'keepDims']);
   return apply(sumOp, [x], attrs, ['x']);
 }
 
 /** Shapes: x any → x without the reduced axes (or with length 1 there, with keepDims). */
 export function mean(x: Tensor, attrs: ReduceAttrs = {}): Tensor {
+  checkOptionKeys('mean', attrs, ['axis', 'keepDims']);
   return apply(meanOp, [x], attrs, ['x']);
 }

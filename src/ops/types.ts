@@ -1,4 +1,5 @@
 // The shape of one op definition: shape rule, forward plan, per-input backward, cost and float64 reference.
+import type { WebgradError } from '../errors.js';
 import type { Dispatch } from '../gpu/runtime.js';
 import type { Tensor } from '../graph/tensor.js';
 
@@ -31,6 +32,12 @@ export interface KernelIO {
   software: boolean;
   /** Output 0 is stored through a ReLU: the scheduler fused the relu that reads it (see `epilogues`). */
   relu: boolean;
+  /**
+   * Reserves a check slot of this flush: a u32 in `flags` at index `slot`, 0xffffffff until a kernel lowers it
+   * (atomicMin). It is read back with the flush; if lowered, `describe(value)` is the error the flush's reads
+   * reject with. For checks the host cannot make when the op is recorded (labels computed on the device).
+   */
+  check(describe: (value: number) => WebgradError): { flags: GPUBuffer; slot: number };
 }
 
 /** Everything a backward rule may use: the forward inputs, outputs and attributes, and the output gradients. */
@@ -72,6 +79,12 @@ export interface OpDef<A = Record<string, never>> {
   epilogues?: readonly 'relu'[];
   /** This op can run as that epilogue of its input's producer (the relu op says 'relu'). */
   asEpilogue?: 'relu';
+  /**
+   * The forward binds sub-ranges of its buffers (it splits its work into several dispatches), so its tensors may
+   * exceed maxStorageBufferBindingSize (never maxBufferSize). Without it, every input, output and scratch buffer
+   * must fit one binding, which is checked when the op is recorded.
+   */
+  bindsRanges?: boolean;
   /** One rule per input; null for an input that gets no gradient. The whole field is null for backward passes. */
   backward: readonly (BackwardRule<A> | null)[] | null;
   cost(inputs: readonly TensorSpec[], attrs: A): Cost;

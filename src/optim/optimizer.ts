@@ -30,13 +30,25 @@ export abstract class Optimizer {
     private readonly bufferNames: readonly string[],
   ) {
     if (!Array.isArray(params)) throw new ArgumentError(`${owner}: 'params' must be an array of tensors`);
+    const seen = new Map<Tensor, number>();
     params.forEach((p, i) => {
       if (!(p instanceof Tensor)) throw new ArgumentError(`${owner}: params[${i}] is not a Tensor`);
+      p.assertUsable(owner, `params[${i}]`);
       if (p.node) throw new ArgumentError(`${owner}: params[${i}] ${p.toString()} is not a leaf tensor`);
       if (p.dtype !== 'float32')
         throw new ArgumentError(`${owner}: params[${i}] must be float32, got ${p.dtype}`);
-      if (params.indexOf(p) !== i) throw new ArgumentError(`${owner}: params[${i}] appears twice`);
+      const first = seen.get(p);
+      if (first !== undefined)
+        throw new ArgumentError(`${owner}: params[${i}] is the same tensor as params[${first}]`);
+      seen.set(p, i);
     });
+    // Frozen parameters may be listed (they are skipped until unfrozen), but an optimizer with nothing to train
+    // is almost always a mistake: a model frozen whole, or the trunk's parameters passed instead of the head's.
+    if (!params.some((p) => p.requiresGrad)) {
+      throw new ArgumentError(
+        `${owner}: none of the ${params.length} params requires grad (${params.length ? 'all are frozen' : 'the list is empty'}); pass the trainable ones, e.g. model.parameters()`,
+      );
+    }
     this.params = [...params];
     this.lr = lr;
   }
@@ -56,9 +68,10 @@ export abstract class Optimizer {
 
   /**
    * Records one update per parameter that requires grad and has a `.grad` (others are skipped), then
-   * flushes: the pending forward, backward and update work goes to the GPU as one submit.
+   * flushes: the pending forward, backward and update work goes to the GPU as one submit. The promise settles
+   * when the device has done it (see `flush`); a training loop need not await it.
    */
-  step(): void {
+  step(): Promise<void> {
     this.params.forEach((p, i) => {
       if (!p.requiresGrad || !p.grad) return;
       let s = this.state.get(i);
@@ -69,7 +82,7 @@ export abstract class Optimizer {
       s.step++;
       this.update(p, p.grad, s.buffers, s.step);
     });
-    flush();
+    return flush();
   }
 
   /** Disposes every parameter's gradient, so the next backward() starts from zero. */
@@ -86,7 +99,7 @@ export abstract class Optimizer {
    * stepped yet have no entries.
    */
   stateDict(): Record<string, Tensor> {
-    const out: Record<string, Tensor> = {};
+    const out = Object.create(null) as Record<string, Tensor>;
     for (const [i, s] of [...this.state].sort((a, b) => a[0] - b[0])) {
       this.bufferNames.forEach((name, k) => (out[`${i}.${name}`] = s.buffers[k]));
       out[`${i}.step`] = tensor([s.step], [], { dtype: 'int32' });
@@ -99,10 +112,19 @@ export abstract class Optimizer {
    * parameters of the same shapes). Every parameter named must come with all its buffers and its step.
    */
   async loadStateDict(dict: Record<string, Tensor>): Promise<void> {
+    if (typeof dict !== 'object' || dict === null) {
+      throw new ArgumentError(
+        `${this.owner}.loadStateDict: expected an object of tensors, got ${String(dict)}`,
+      );
+    }
     const wanted = [...this.bufferNames, 'step'];
     const byParam = new Map<number, Map<string, Tensor>>();
     for (const [key, t] of Object.entries(dict)) {
-      const match = /^(\d+)\.(.+)$/.exec(key);
+      if (!(t instanceof Tensor)) {
+        throw new ArgumentError(`${this.owner}.loadStateDict: '${key}' is not a Tensor`);
+      }
+      t.assertUsable(`${this.owner}.loadStateDict`, key);
+      const match = /^(0|[1-9]\d*)\.(.+)$/.exec(key);
       const i = match ? Number(match[1]) : -1;
       if (!match || i >= this.params.length || !wanted.includes(match[2])) {
         throw new ArgumentError(

@@ -27,40 +27,61 @@ export function refSoftmaxBackward(dy: RefTensor, p: RefTensor): RefTensor {
   return { shape: p.shape, data };
 }
 
-function validLabel(label: number, k: number): boolean {
-  return Number.isInteger(label) && label >= 0 && label < k;
+/** Whether a row counts in the loss: its label is in [0, K) and is not the ignore index. */
+function counted(label: number, k: number, ignoreIndex: number | null): boolean {
+  return Number.isInteger(label) && label >= 0 && label < k && label !== ignoreIndex;
 }
 
 /**
- * Mean over rows of -log softmax(logits)[label] (0 for a label outside [0, K)), and the probabilities.
- * Shapes: logits [N,K], labels [N] → [loss [], probs [N,K]].
+ * Mean over counted rows of -log softmax(logits)[label] (rows with the ignore index or a label outside [0, K)
+ * add nothing and are not counted; NaN when none is), the probabilities, and 1 / count (0 when none).
+ * Shapes: logits [N,K], labels [N] → [loss [], probs [N,K], invCount []].
  */
-export function refSoftmaxCrossEntropy(logits: RefTensor, labels: RefTensor): RefTensor[] {
+export function refSoftmaxCrossEntropy(
+  logits: RefTensor,
+  labels: RefTensor,
+  ignoreIndex: number | null = null,
+): RefTensor[] {
   const [rows, k] = logits.shape;
   const probs = refSoftmax(logits);
   let total = 0;
+  let count = 0;
   for (let r = 0; r < rows; r++) {
     const label = labels.data[r];
-    if (!validLabel(label, k)) continue;
-    // log-sum-exp form, so a probability that underflows to 0 still gives a finite loss.
+    if (!counted(label, k, ignoreIndex)) continue;
+    // log-sum-exp form, the difference first: exact for huge tied logits, finite when probabilities underflow.
     const row = logits.data.subarray(r * k, (r + 1) * k);
     const mx = row.reduce((a, v) => Math.max(a, v), -Infinity);
     const s = row.reduce((a, v) => a + Math.exp(v - mx), 0);
-    total += Math.log(s) + mx - row[label];
+    total += Math.log(s) + (mx - row[label]);
+    count++;
   }
-  return [{ shape: [], data: Float64Array.of(total / rows) }, probs];
+  return [
+    { shape: [], data: Float64Array.of(count > 0 ? total / count : NaN) },
+    probs,
+    { shape: [], data: Float64Array.of(count > 0 ? 1 / count : 0) },
+  ];
 }
 
-/** dlogits = (p * [label valid] - onehot) * dy / N. Shapes: dy [], p [N,K], labels [N] → [N,K]. */
-export function refSoftmaxCrossEntropyBackward(dy: RefTensor, p: RefTensor, labels: RefTensor): RefTensor {
+/**
+ * dlogits = (p * [row counted] - onehot) * dy * invCount.
+ * Shapes: dy [], p [N,K], labels [N], invCount [] → [N,K].
+ */
+export function refSoftmaxCrossEntropyBackward(
+  dy: RefTensor,
+  p: RefTensor,
+  labels: RefTensor,
+  invCount: RefTensor,
+  ignoreIndex: number | null = null,
+): RefTensor {
   const [rows, k] = p.shape;
   const data = new Float64Array(p.data.length);
   for (let r = 0; r < rows; r++) {
     const label = labels.data[r];
-    const valid = validLabel(label, k);
+    const valid = counted(label, k, ignoreIndex);
     for (let c = 0; c < k; c++) {
       const g = (valid ? p.data[r * k + c] : 0) - (valid && c === label ? 1 : 0);
-      data[r * k + c] = (g * dy.data[0]) / rows;
+      data[r * k + c] = g * dy.data[0] * invCount.data[0];
     }
   }
   return { shape: p.shape, data };

@@ -1,7 +1,14 @@
 // Checkpoints: a network's state dict, its optimizer's state and its config in one safetensors file.
 import { FormatError } from '../errors.js';
 import type { Tensor } from '../graph/tensor.js';
-import { entriesToTensors, loadSafetensors, saveSafetensors, tensorsToEntries } from '../io/safetensors.js';
+import {
+  entriesToTensors,
+  nameMap,
+  readSafetensorsFile,
+  tensorsToEntries,
+  writeSafetensorsFile,
+  type SafetensorsEntry,
+} from '../io/safetensors.js';
 import { buildModel, type ModelConfig, type Network } from '../nn/models.js';
 import type { Optimizer } from '../optim/optimizer.js';
 
@@ -17,20 +24,21 @@ export interface LoadedCheckpoint {
 
 /**
  * Saves the model (`model.*` entries), the optimizer state (`optimizer.*`) and the model config atomically:
- * a failed save leaves an earlier checkpoint at `path` intact.
+ * a failed save leaves an earlier checkpoint at `path` intact and no temporary file; a missing or read-only
+ * directory is a FileError naming the path.
  */
 export async function saveCheckpoint(
   path: string,
   model: Network,
   options: { optimizer?: Optimizer; metadata?: Record<string, string> } = {},
 ): Promise<void> {
-  const named: Record<string, Tensor> = {};
+  const named = nameMap<Tensor>();
   for (const [n, t] of Object.entries(model.stateDict())) named[`model.${n}`] = t;
   const optimizerState = options.optimizer?.stateDict() ?? {};
   for (const [n, t] of Object.entries(optimizerState)) named[`optimizer.${n}`] = t;
   try {
     const entries = await tensorsToEntries(named);
-    await saveSafetensors(path, entries, {
+    await writeSafetensorsFile('saveCheckpoint', path, entries, {
       ...options.metadata,
       format: FORMAT,
       config: JSON.stringify(model.config),
@@ -41,9 +49,12 @@ export async function saveCheckpoint(
   }
 }
 
-/** Loads a checkpoint, rebuilding the network from its stored config. FormatError if it is not one. */
+/**
+ * Loads a checkpoint, rebuilding the network from its stored config. FileError if the file cannot be read,
+ * FormatError if it is not a webgrad checkpoint, is corrupt, or its weights do not fit its config.
+ */
 export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
-  const { tensors, metadata } = await loadSafetensors(path);
+  const { tensors, metadata } = await readSafetensorsFile('loadCheckpoint', path);
   if (metadata.format !== FORMAT) {
     throw new FormatError(
       `${path}: not a webgrad checkpoint (metadata format is '${metadata.format ?? 'missing'}')`,
@@ -55,9 +66,16 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
   } catch {
     throw new FormatError(`${path}: the model config in the metadata is not valid JSON`);
   }
-  const model = buildModel(config);
-  const modelValues: Record<string, { shape: number[]; data: Float32Array | Int32Array }> = {};
-  const optimizerEntries: typeof tensors = {};
+  let model: Network;
+  try {
+    model = buildModel(config);
+  } catch (e) {
+    throw new FormatError(
+      `${path}: the model config in the metadata does not build a model (${(e as Error).message})`,
+    );
+  }
+  const modelValues = nameMap<SafetensorsEntry>();
+  const optimizerEntries = nameMap<SafetensorsEntry>();
   for (const [name, entry] of Object.entries(tensors)) {
     if (name.startsWith('model.')) modelValues[name.slice(6)] = entry;
     else if (name.startsWith('optimizer.')) optimizerEntries[name.slice(10)] = entry;

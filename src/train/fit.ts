@@ -107,6 +107,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
         return { loss, logits };
       });
       const reads = Promise.all([loss.dataOnFlush(), logits.dataOnFlush()]);
+      reads.catch(() => undefined); // awaited below; if an earlier step throws first, this one is abandoned
       if (schedule) optimizer.lr = schedule(step);
       optimizer.step();
       optimizer.zeroGrad();

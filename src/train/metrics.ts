@@ -15,7 +15,7 @@ export function crossEntropySum(logits: ArrayLike<number>, labels: ArrayLike<num
     for (let j = 0; j < k; j++) max = Math.max(max, logits[i * k + j]);
     let sum = 0;
     for (let j = 0; j < k; j++) sum += Math.exp(logits[i * k + j] - max);
-    total += Math.log(sum) + max - logits[i * k + labels[i]];
+    total += Math.log(sum) + (max - logits[i * k + labels[i]]);
   }
   return total;
 }

@@ -135,3 +135,47 @@ describe('training from an image folder', () => {
     expect(plain.stdout.trim()).toMatch(/test accuracy 100\.00%, loss \d/);
   });
 });
+
+describe('--check-finite', () => {
+  it('stops a diverging run naming the first op that wrote NaN or Infinity; a sound run passes', () => {
+    for (const [k, name] of ['dark', 'light'].entries()) {
+      mkdirSync(join(work, 'tiny', name), { recursive: true });
+      for (let i = 0; i < 4; i++) {
+        const png = new PNG({ width: 8, height: 8 });
+        for (let p = 0; p < 64; p++) png.data.set([k * 200 + i, k * 200 + i, k * 200 + i, 255], p * 4);
+        writeFileSync(join(work, 'tiny', name, `${i}.png`), PNG.sync.write(png));
+      }
+    }
+    const common = [
+      'train',
+      '--dataset',
+      join(work, 'tiny'),
+      '--epochs',
+      '2',
+      '--batch-size',
+      '2',
+      '--width',
+      '4',
+    ];
+    const diverging = webgrad(...common, '--lr', '1e30', '--out', join(work, 'diverging'), '--check-finite');
+    expect(diverging.status, diverging.stderr).toBe(1);
+    const lines = diverging.stderr.split('\n').filter((l) => l.startsWith('webgrad: error:'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^webgrad: error: checkFinite: \S+ \(op \d+ of the flush\) wrote (NaN|Infinity) to /,
+    );
+    // One line and nothing else: no stack trace, no unhandled rejection from reads abandoned on the way out.
+    expect(diverging.stderr).not.toMatch(/\n\s+at |Unhandled|DisposedError/);
+    const sound = webgrad(
+      ...common,
+      '--lr',
+      '0.01',
+      '--out',
+      join(work, 'sound'),
+      '--check-finite',
+      '--quiet',
+    );
+    expect(sound.status, sound.stderr).toBe(0);
+    expect(webgrad('train', '--help').stdout).toContain('--check-finite');
+  });
+});

@@ -1,6 +1,16 @@
 // GPU numerics for softmax and softmax cross-entropy (forward, saved probabilities, backward) vs the reference.
 import { describe, expect, it } from 'vitest';
-import { mul, softmax, softmaxCrossEntropy, sum, tensor, type Tensor } from '../../src/index.js';
+import {
+  ArgumentError,
+  maxPool2d,
+  mul,
+  reshape,
+  softmax,
+  softmaxCrossEntropy,
+  sum,
+  tensor,
+  type Tensor,
+} from '../../src/index.js';
 import { expectClose, expectMatchesReference, seeded, useGpu } from '../helpers.js';
 
 useGpu();
@@ -77,18 +87,56 @@ describe('softmaxCrossEntropy', () => {
     expect(loss[0]).toBeCloseTo(1000, 3);
   });
 
-  it('treats out-of-range labels as zero one-hot rows: zero loss and zero gradient there', async () => {
-    const x = logits([4, 3], 9);
-    const labels = tensor([2, -1, 3, 0], [4], { dtype: 'int32' });
+  it('is exact for huge tied logits: (1e30, 1e30) gives ln 2, and keeps log(s) next to huge maxima', async () => {
+    const x = tensor([1e30, 1e30, -1e30, -1e30, 1e30, 1e30, 1e30, 1e30], [2, 4]);
+    const labels = tensor([0, 3], [2], { dtype: 'int32' });
     const loss = softmaxCrossEntropy(x, labels);
+    // Row 0: two tied maxima -> ln 2; row 1: four -> ln 4.
+    expectClose(await loss.data(), [(Math.LN2 + Math.log(4)) / 2], { atol: 0, rtol: 1e-6 });
+    const single = softmaxCrossEntropy(tensor([3e38, 3e38], [1, 2]), tensor([1], [1], { dtype: 'int32' }));
+    expectClose(await single.data(), [Math.LN2], { atol: 0, rtol: 1e-6 });
+  });
+
+  it('with ignoreIndex, ignored rows add nothing and get no gradient; the mean is over the rest', async () => {
+    const x = logits([4, 3], 9);
+    const labels = tensor([2, -100, 1, -100], [4], { dtype: 'int32' });
+    const loss = softmaxCrossEntropy(x, labels, { ignoreIndex: -100 });
     loss.backward();
     await expectMatchesReference([loss, x.grad!], { atol: 1e-6, rtol: 1e-5 });
     const g = await x.grad!.data();
-    expect(Array.from(g.slice(3, 9))).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(Array.from(g.slice(3, 6))).toEqual([0, 0, 0]);
+    expect(Array.from(g.slice(9, 12))).toEqual([0, 0, 0]);
     const [xs, l] = [await x.data(), await loss.data()];
-    // Mean over all 4 rows of the two valid rows' losses.
     const rowLoss = (r: number, c: number) =>
       Math.log(Math.exp(xs[3 * r]) + Math.exp(xs[3 * r + 1]) + Math.exp(xs[3 * r + 2])) - xs[3 * r + c];
-    expect(l[0]).toBeCloseTo((rowLoss(0, 2) + rowLoss(3, 0)) / 4, 5);
+    expect(l[0]).toBeCloseTo((rowLoss(0, 2) + rowLoss(2, 1)) / 2, 5);
+  });
+
+  it('gives NaN with zero gradient when every row is ignored, as PyTorch', async () => {
+    const x = logits([2, 3], 4);
+    const loss = softmaxCrossEntropy(x, tensor([5, 5], [2], { dtype: 'int32' }), { ignoreIndex: 5 });
+    loss.backward();
+    expect(Number.isNaN((await loss.data())[0])).toBe(true);
+    expect(Array.from(await x.grad!.data())).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  it('refuses host labels outside [0, K) when recorded, naming the row', () => {
+    const x = logits([3, 4], 5);
+    expect(() => softmaxCrossEntropy(x, tensor([0, 4, 1], [3], { dtype: 'int32' }))).toThrow(
+      /softmaxCrossEntropy: labels\[1\] = 4 is outside \[0, 4\) for logits with 4 classes/,
+    );
+    expect(() =>
+      softmaxCrossEntropy(x, tensor([0, -1, 1], [3], { dtype: 'int32' }), { ignoreIndex: -100 }),
+    ).toThrow(ArgumentError);
+  });
+
+  it('checks labels computed on the device there: a bad one fails the reads of its flush', async () => {
+    // Max pooling with a 1x1 window: its argmax output holds 0..5, computed on the device.
+    const pooled = maxPool2d(tensor([1, 2, 3, 4, 5, 6], [1, 1, 6, 1]), { size: 1, stride: 1 });
+    const indices = reshape(pooled.node!.outputs[1], [6]);
+    const loss = softmaxCrossEntropy(logits([6, 4], 6), indices);
+    await expect(loss.data()).rejects.toThrow(/softmaxCrossEntropy: labels\[4\] is outside \[0, 4\)/);
+    const ok = softmaxCrossEntropy(logits([6, 6], 7), indices);
+    expect(Number.isFinite((await ok.data())[0])).toBe(true);
   });
 });

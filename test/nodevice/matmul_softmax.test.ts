@@ -128,9 +128,17 @@ describe('reference', () => {
     expectGradientsMatchFiniteDifferences(sum(mul(softmax(dense(x, wt, bias)), w)), [x, wt, bias], [w]);
   });
 
-  it('softmaxCrossEntropy backward agrees with finite differences, out-of-range labels included', () => {
+  it('softmaxCrossEntropy backward agrees with finite differences, ignored rows included', () => {
     const x = f32([4, 3], 8, true);
-    const labels = int32([2, 0, 7, -1]);
-    expectGradientsMatchFiniteDifferences(softmaxCrossEntropy(x, labels), [x], [labels]);
+    const labels = int32([2, 0, -100, 1]);
+    expectGradientsMatchFiniteDifferences(
+      softmaxCrossEntropy(x, labels, { ignoreIndex: -100 }),
+      [x],
+      [labels],
+    );
+    // An ignore index inside [0, K) skips that class's rows.
+    const y = f32([4, 3], 9, true);
+    const zeros = int32([2, 0, 0, 1]);
+    expectGradientsMatchFiniteDifferences(softmaxCrossEntropy(y, zeros, { ignoreIndex: 0 }), [y], [zeros]);
   });
 });

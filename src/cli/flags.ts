@@ -54,6 +54,19 @@ export interface CommandIO {
   progress: NodeJS.WriteStream | null;
 }
 
+/**
+ * Ends a command: `line` on stdout, or with --json the `summary` object as one JSON line on stdout and
+ * `line` as a message on stderr.
+ */
+export function report(io: CommandIO, flags: Flags, line: string, summary: Record<string, unknown>): void {
+  if (!flags.boolean('json')) {
+    io.result(line);
+    return;
+  }
+  io.message(`webgrad: ${line}`);
+  io.result(JSON.stringify(summary));
+}
+
 type Value = string | number | boolean | string[];
 
 /** The parsed, checked values of one command's flags (defaults filled in). */

@@ -1,7 +1,7 @@
 // The module base: named parameters and buffers, child modules, train/eval modes, state dicts, freezing.
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { assignValues } from '../graph/create.js';
-import type { Tensor } from '../graph/tensor.js';
+import { Tensor } from '../graph/tensor.js';
 
 /** Values for one state-dict entry, as read from a checkpoint. */
 export interface StateValue {
@@ -127,16 +127,29 @@ export abstract class Module {
         );
       }
     }
+    // Every entry is checked before any is assigned, so a bad state dict leaves the module as it was.
+    const assignments: [Tensor, StateValue][] = [];
     for (const [name, t] of Object.entries(own)) {
       const v = Object.hasOwn(values, name) ? values[name] : undefined;
       if (!v) continue;
+      if (v instanceof Tensor) {
+        throw new ArgumentError(
+          `loadStateDict: '${name}' is a Tensor; pass host values { shape, data } (e.g. { shape: t.shape, data: await t.data() }, or what loadSafetensors returns)`,
+        );
+      }
       if (v.shape.length !== t.shape.length || v.shape.some((d, i) => d !== t.shape[i])) {
         throw new ShapeError(
           `loadStateDict: '${name}' has shape ${fmtShape(v.shape)}, expected ${fmtShape(t.shape)}`,
         );
       }
-      assignValues(t, v.data);
+      if (v.data?.length !== t.size) {
+        throw new ShapeError(
+          `loadStateDict: '${name}' has ${v.data?.length ?? 'no'} values, expected ${t.size} for shape ${fmtShape(t.shape)}`,
+        );
+      }
+      assignments.push([t, v]);
     }
+    for (const [t, v] of assignments) assignValues(t, v.data);
   }
 
   /** Frees every parameter and buffer. */

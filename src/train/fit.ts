@@ -1,5 +1,5 @@
 // Training and evaluation loops: one submit per step, metrics read back without extra submits.
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, fmtShape } from '../errors.js';
 import type { Tensor } from '../graph/tensor.js';
 import { tidy } from '../graph/tidy.js';
 import { batches, type Dataset } from '../data/dataset.js';
@@ -184,6 +184,12 @@ export async function evaluate(
   try {
     for (const { x, y, labels } of batches(data, imagesPerBatch, { shuffle: false })) {
       const { combined, members } = tidy(() => predictMembers(model, x, tta));
+      if (combined.shape.length !== 2 || combined.shape[1] !== k) {
+        for (const t of [x, y, combined, ...(members ?? [])]) t.dispose();
+        throw new ArgumentError(
+          `evaluate: the model gives scores of shape ${fmtShape(combined.shape)} for ${labels.length} images, expected [${labels.length},${k}] for the dataset's ${k} classes (a head for another class count? see replaceHead)`,
+        );
+      }
       // The members' copies ride along in the submit that reads the combined scores.
       const memberReads = (members ?? []).map((t) => t.dataOnFlush());
       const z = await combined.data();

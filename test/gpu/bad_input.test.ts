@@ -16,6 +16,7 @@ import {
   add,
   batchNorm,
   debug,
+  evaluate,
   flush,
   inception,
   init,
@@ -407,6 +408,49 @@ describe('file-system errors name the path; failed saves leave nothing behind', 
       /the model config in the metadata does not build a model/,
     );
     for (const m of [net, loaded, other, wider]) m.dispose();
+    await expectStillWorks();
+  });
+});
+
+describe('models and datasets that do not fit each other', () => {
+  const model = () => resnet({ inputShape: [8, 8, 1], classes: 3, widths: [4], blocks: [1], seed: 1 });
+  it('loadStateDict given tensors, or values that do not fill a shape, changes nothing', async () => {
+    const a = model();
+    const b = model();
+    expect(() => b.loadStateDict(a.stateDict() as never)).toThrow(
+      /loadStateDict: '.*' is a Tensor; pass host values/,
+    );
+    const before = await Promise.all(Object.values(b.stateDict()).map((t) => t.data()));
+    const values = Object.fromEntries(
+      await Promise.all(
+        Object.entries(a.stateDict()).map(async ([n, t]) => [n, { shape: t.shape, data: await t.data() }]),
+      ),
+    );
+    const last = Object.keys(values).at(-1)!;
+    values[last] = { shape: values[last].shape, data: new Float32Array(1) };
+    expect(() => b.loadStateDict(values)).toThrow(
+      new RegExp(`loadStateDict: '${last.replace('.', '\\.')}' has 1 values`),
+    );
+    const after = await Promise.all(Object.values(b.stateDict()).map((t) => t.data()));
+    after.forEach((v, i) => expect(v).toEqual(before[i]));
+    for (const m of [a, b]) m.dispose();
+    await expectStillWorks();
+  });
+
+  it('evaluate with a model whose head has another class count is a typed error', async () => {
+    const net = model();
+    const data = {
+      images: new Float32Array(4 * 8 * 8),
+      labels: Int32Array.from([0, 1, 2, 3]),
+      shape: [8, 8, 1] as [number, number, number],
+      classes: ['a', 'b', 'c', 'd'],
+      length: 4,
+    };
+    await expect(evaluate(net, data)).rejects.toThrow(ArgumentError);
+    await expect(evaluate(net, data)).rejects.toThrow(
+      /evaluate: the model gives scores of shape \[4,3\].*expected \[4,4\]/,
+    );
+    net.dispose();
     await expectStillWorks();
   });
 });

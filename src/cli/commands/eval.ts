@@ -9,7 +9,7 @@ import { ensemble } from '../../train/ensemble.js';
 import { evaluate } from '../../train/fit.js';
 import { fiveCrop, flips, tenCrop, type TestTimeAugmentation } from '../../tta/views.js';
 import { loadDataset } from '../datasets.js';
-import type { Command, Flags } from '../flags.js';
+import { report, type Command, type Flags } from '../flags.js';
 import { percent } from '../format.js';
 
 const TTA_MODES = ['none', 'flip', '5crop', '10crop'] as const;
@@ -144,25 +144,20 @@ export const evalCommand: Command = {
         io.message(
           `webgrad: member ${m.checkpoint}: accuracy ${percent(m.testAccuracy)}, loss ${m.testLoss.toFixed(4)}`,
         );
-      io.result(line);
-      return;
     }
-    io.message(`webgrad: ${line}`);
-    io.result(
-      JSON.stringify({
-        dataset,
-        testAccuracy: result.accuracy,
-        testLoss: result.loss,
-        ...(members ? { members } : {}),
-        tta: ttaName,
-        ...(tta && tta.size ? { ttaCrop: tta.size[0], ttaPad: tta.pad } : {}),
-        combine,
-        confusion: result.confusion,
-        images: testSet.length,
-        seconds: result.seconds,
-        imagesPerSecond: result.imagesPerSecond,
-        adapter: `${info.backend} (${info.description})`,
-      }),
-    );
+    report(io, flags, line, {
+      dataset,
+      testAccuracy: result.accuracy,
+      testLoss: result.loss,
+      ...(members ? { members } : {}),
+      tta: ttaName,
+      ...(tta && tta.size ? { ttaCrop: tta.size[0], ttaPad: tta.pad } : {}),
+      combine,
+      confusion: result.confusion,
+      images: testSet.length,
+      seconds: result.seconds,
+      imagesPerSecond: result.imagesPerSecond,
+      adapter: `${info.backend} (${info.description})`,
+    });
   },
 };

@@ -10,7 +10,7 @@ import { SGD } from '../../optim/sgd.js';
 import { saveCheckpoint } from '../../train/checkpoint.js';
 import { fit, type EpochRecord } from '../../train/fit.js';
 import { loadDataset } from '../datasets.js';
-import type { Command } from '../flags.js';
+import { report, type Command } from '../flags.js';
 import { percent } from '../format.js';
 import { historySvg } from '../plot.js';
 import { ProgressBar } from '../progress.js';
@@ -174,23 +174,16 @@ export const trainCommand: Command = {
     const trainSeconds = history.reduce((s, h) => s + h.seconds, 0);
     io.message(`webgrad: wrote ${checkpoint}, history.json, history.svg`);
     const line = `test accuracy ${percent(final.accuracy)}, loss ${final.loss.toFixed(4)}; ${seconds.toFixed(0)} s in all`;
-    if (!flags.boolean('json')) {
-      io.result(line);
-      return;
-    }
-    io.message(`webgrad: ${line}`);
-    io.result(
-      JSON.stringify({
-        model: modelName,
-        dataset: datasetName,
-        testAccuracy: final.accuracy,
-        testLoss: final.loss,
-        epochs,
-        seconds,
-        imagesPerSecond: (trainSet.length * epochs) / trainSeconds,
-        adapter: `${info.backend} (${info.description})`,
-        checkpoint,
-      }),
-    );
+    report(io, flags, line, {
+      model: modelName,
+      dataset: datasetName,
+      testAccuracy: final.accuracy,
+      testLoss: final.loss,
+      epochs,
+      seconds,
+      imagesPerSecond: (trainSet.length * epochs) / trainSeconds,
+      adapter: `${info.backend} (${info.description})`,
+      checkpoint,
+    });
   },
 };

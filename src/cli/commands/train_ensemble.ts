@@ -7,7 +7,7 @@ import { loadCheckpoint } from '../../train/checkpoint.js';
 import { ensemble } from '../../train/ensemble.js';
 import { evaluate } from '../../train/fit.js';
 import { loadDataset } from '../datasets.js';
-import type { Command, CommandIO, Flags } from '../flags.js';
+import { report, type Command, type CommandIO, type Flags } from '../flags.js';
 import { percent } from '../format.js';
 
 /** One member's summary, as train --json prints it. */
@@ -65,27 +65,20 @@ export async function trainEnsemble(train: Command, flags: Flags, io: CommandIO)
   const result = await evaluate(ensemble(models), testSet);
   const seconds = (performance.now() - started) / 1000;
   const line = `ensemble of ${count}: test accuracy ${percent(result.accuracy)}, loss ${result.loss.toFixed(4)}; members ${members.map((m) => percent(m.testAccuracy)).join(', ')}; ${seconds.toFixed(0)} s in all`;
-  if (!flags.boolean('json')) {
-    io.result(line);
-    return;
-  }
-  io.message(`webgrad: ${line}`);
-  io.result(
-    JSON.stringify({
-      dataset,
-      ensemble: count,
-      combine: 'mean-prob',
-      testAccuracy: result.accuracy,
-      testLoss: result.loss,
-      members: members.map((m) => ({
-        checkpoint: m.checkpoint,
-        seed: m.seed,
-        testAccuracy: m.testAccuracy,
-        testLoss: m.testLoss,
-        seconds: m.seconds,
-      })),
-      seconds,
-      adapter: members[0].adapter,
-    }),
-  );
+  report(io, flags, line, {
+    dataset,
+    ensemble: count,
+    combine: 'mean-prob',
+    testAccuracy: result.accuracy,
+    testLoss: result.loss,
+    members: members.map((m) => ({
+      checkpoint: m.checkpoint,
+      seed: m.seed,
+      testAccuracy: m.testAccuracy,
+      testLoss: m.testLoss,
+      seconds: m.seconds,
+    })),
+    seconds,
+    adapter: members[0].adapter,
+  });
 }

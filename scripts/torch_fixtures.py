@@ -5,6 +5,7 @@
   torch_fixtures.py models DIR ARCH SIZE...  a seeded torchvision model with non-trivial batch-norm statistics:
                                              DIR/ARCH.pth (torch.save of the state dict), DIR/ARCH.safetensors,
                                              DIR/ARCH_SIZE_input.bin (NHWC f32) and DIR/ARCH_SIZE_logits.bin (f32)
+  torch_fixtures.py keys DIR                  DIR/keys.json: {arch: {state-dict name: shape}} for every architecture
   torch_fixtures.py logits FILE ARCH CLASSES INPUT SIZE OUT
                                              loads a state dict webgrad exported (.pth via torch.load with
                                              weights_only=True where available, or .safetensors) into torchvision's
@@ -141,6 +142,14 @@ def models(out_dir, arch, sizes):
         write_f32(f"{out_dir}/{arch}_{size}_logits.bin", logits)
 
 
+def keys(out_dir):
+    result = {}
+    for arch in ["resnet18", "resnet34", "resnet50", "googlenet"]:
+        result[arch] = {k: list(v.shape) for k, v in build(arch, 10).state_dict().items()}
+    with open(f"{out_dir}/keys.json", "w") as f:
+        json.dump(result, f)
+
+
 def logits(path, arch, classes, input_path, size, out_path):
     model = build(arch, classes)
     if path.endswith(".safetensors"):
@@ -164,6 +173,8 @@ if __name__ == "__main__":
         pool(args[0])
     elif cmd == "models":
         models(args[0], args[1], [int(s) for s in args[2:]])
+    elif cmd == "keys":
+        keys(args[0])
     elif cmd == "logits":
         logits(args[0], args[1], int(args[2]), args[3], int(args[4]), args[5])
     else:

@@ -71,6 +71,12 @@ export {
 } from './train/fit.js';
 export { ensemble, Ensemble, type EnsembleOptions } from './train/ensemble.js';
 export * as tta from './tta/index.js';
-export { saveCheckpoint, loadCheckpoint, type LoadedCheckpoint } from './train/checkpoint.js';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  loadModelCheckpoint,
+  type LoadedCheckpoint,
+  type CheckpointModel,
+} from './train/checkpoint.js';
 export * as zoo from './zoo/index.js';
 export * as transfer from './transfer/index.js';

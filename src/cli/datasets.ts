@@ -30,15 +30,26 @@ async function isFolder(path: string): Promise<boolean> {
   );
 }
 
-async function loadFolder(dir: string, split: 'train' | 'test', seed: number): Promise<Dataset> {
+/** Size and channels folder images are converted to. */
+export interface FolderImage {
+  size: [number, number];
+  channels: 1 | 3;
+}
+
+async function loadFolder(
+  dir: string,
+  split: 'train' | 'test',
+  seed: number,
+  image: FolderImage,
+): Promise<Dataset> {
   if (!(await isFolder(dir))) {
     throw new ArgumentError(`--dataset '${dir}' is neither mnist, fashion-mnist nor an existing folder`);
   }
   if ((await isFolder(join(dir, 'train'))) && (await isFolder(join(dir, 'test')))) {
-    return loadImageFolder(join(dir, split), FOLDER_IMAGE);
+    return loadImageFolder(join(dir, split), image);
   }
   // One folder: a seeded split, the same for train and test on every run with this seed.
-  const all = await loadImageFolder(dir, FOLDER_IMAGE);
+  const all = await loadImageFolder(dir, image);
   const order = new Rng(seed + 7).shuffle(Array.from({ length: all.length }, (_, i) => i));
   const cut = Math.max(1, Math.round(all.length * TEST_SHARE));
   return subset(all, split === 'test' ? order.slice(0, cut) : order.slice(cut));
@@ -46,17 +57,18 @@ async function loadFolder(dir: string, split: 'train' | 'test', seed: number): P
 
 /**
  * Loads one split. `limit` keeps the first N images (a quick run). A folder with train/ and test/ subfolders
- * uses them; any other folder is split 80/20 with `seed`.
+ * uses them; any other folder is split 80/20 with `seed`. `image` sets the size and channels of folder images
+ * (default 28x28 grayscale, the built-in datasets' format).
  */
 export async function loadDataset(
   name: string,
   split: 'train' | 'test',
-  options: { limit: number | null; seed: number },
+  options: { limit: number | null; seed: number; image?: FolderImage },
 ): Promise<Dataset> {
   const limit = options.limit ?? undefined;
   if (name === 'mnist') return loadMnist({ split, limit });
   if (name === 'fashion-mnist') return loadFashionMnist({ split, limit });
-  const ds = await loadFolder(name, split, options.seed);
+  const ds = await loadFolder(name, split, options.seed, options.image ?? FOLDER_IMAGE);
   return limit !== undefined && limit < ds.length
     ? subset(
         ds,

@@ -37,7 +37,7 @@ describe('transfer with a zoo ResNet-18', () => {
     async () => {
       const model = zoo.resnet18({ classes: 5, inputShape: [32, 32, 3], seed: 1 });
       model.replaceHead(2);
-      expect(() => transfer.cacheFeatures(model, images(4, 32), { dir: tempDir() })).rejects.toThrow(
+      await expect(transfer.cacheFeatures(model, images(4, 32), { dir: tempDir() })).rejects.toThrow(
         ArgumentError,
       );
       expect(transfer.freezeTrunk(model)).toBe('avgpool');

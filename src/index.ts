@@ -106,3 +106,4 @@ export {
 export { ensemble, Ensemble, type EnsembleOptions } from './train/ensemble.js';
 export * as tta from './tta/index.js';
 export { saveCheckpoint, loadCheckpoint, type LoadedCheckpoint } from './train/checkpoint.js';
+export * as zoo from './zoo/index.js';

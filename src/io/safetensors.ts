@@ -3,6 +3,7 @@ import { ArgumentError, FormatError, fileError, fmtShape } from '../errors.js';
 import { tensor } from '../graph/create.js';
 import type { Tensor } from '../graph/tensor.js';
 import { sizeOf } from '../ops/types.js';
+import { requireNode } from '../platform.js';
 
 /** Element types webgrad reads and writes: 32-bit float and 32-bit signed integer, little-endian. */
 export type SafetensorsDType = 'F32' | 'I32';
@@ -247,6 +248,7 @@ export async function writeSafetensorsFile(
   if (typeof path !== 'string' || path === '') {
     throw new ArgumentError(`${op}: path must be a non-empty string, got ${JSON.stringify(path)}`);
   }
+  requireNode(op);
   const bytes = encodeSafetensors(entries, metadata);
   const fs = await import('node:fs/promises');
   const { dirname } = await import('node:path');
@@ -286,6 +288,7 @@ export async function readSafetensorsFile(op: string, path: string): Promise<Saf
   if (typeof path !== 'string' || path === '') {
     throw new ArgumentError(`${op}: path must be a non-empty string, got ${JSON.stringify(path)}`);
   }
+  requireNode(op);
   const fs = await import('node:fs/promises');
   let bytes: Buffer;
   try {

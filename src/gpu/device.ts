@@ -238,7 +238,7 @@ export async function openDevice(options: InitOptions = {}): Promise<OpenedDevic
     try {
       found = await requestAdapter(candidate);
     } catch (e) {
-      if (e instanceof GpuError) throw e;
+      if (e instanceof GpuError || e instanceof MissingPackageError) throw e;
       tried.push(`${candidate} (${String(e)})`);
       continue;
     }

@@ -1,4 +1,6 @@
 // webgrad's public API: engine lifetime, tensors, ops, autograd and errors.
+// The WebGPU types (GPUDevice, GPUSupportedLimits, ...) come along, so users need no `types` entry of their own.
+/// <reference types="@webgpu/types" preserve="true" />
 export { init, info, stats, release, type Stats, type AdapterInfo, type InitOptions } from './engine.js';
 export type { Backend } from './gpu/device.js';
 export * from './errors.js';
@@ -10,6 +12,7 @@ export {
   ones,
   randn,
   uniform,
+  assignValues,
   type LeafOptions,
   type RandomOptions,
 } from './graph/create.js';

@@ -57,6 +57,12 @@ export async function loadDataset(
   if (name === 'mnist') return loadMnist({ split, limit });
   if (name === 'fashion-mnist') return loadFashionMnist({ split, limit });
   const ds = await loadFolder(name, split, options.seed);
+  if (ds.classes.length < 2) {
+    // One class: every prediction is right, so a run would report 100% and mean nothing.
+    throw new ArgumentError(
+      `--dataset '${name}' has ${ds.classes.length} class subfolder (${ds.classes.join(', ')}); a classifier needs at least two`,
+    );
+  }
   return limit !== undefined && limit < ds.length
     ? subset(
         ds,

@@ -3,6 +3,7 @@ import { ArgumentError, FormatError } from '../errors.js';
 import { checkInteger, checkOptionKeys } from '../options.js';
 import type { Dataset } from './dataset.js';
 import { readBytes } from './node.js';
+import { requireNode } from '../platform.js';
 
 export interface ImageFolderOptions {
   /** [H, W] every image is resized to. */
@@ -90,6 +91,7 @@ export function resizeBilinear(
  * Shapes: images [N, H, W, C], labels [N].
  */
 export async function loadImageFolder(dir: string, options: ImageFolderOptions): Promise<Dataset> {
+  requireNode('loadImageFolder');
   checkOptionKeys('loadImageFolder', options, ['size', 'channels']);
   const [h, w] = options.size ?? [];
   checkInteger('loadImageFolder', 'size[0]', h, 1);

@@ -117,7 +117,15 @@ export const evalCommand: Command = {
     }
     const dataset = flags.string('dataset') ?? first.metadata.dataset;
     if (!dataset) throw new WebgradError('the checkpoint names no dataset; pass --dataset');
-    const testSet = await loadDataset(dataset, 'test', { limit: flags.number('limit') ?? null, seed: 0 });
+    // A single folder is split 80/20 by the training seed, which the checkpoint records.
+    const seeds = new Set(loaded.map((c) => c.metadata.splitSeed ?? '0'));
+    if (seeds.size > 1) {
+      throw new ArgumentError(
+        `the checkpoints were trained with different --seed values (${[...seeds].join(', ')}), so a single folder was split differently for each`,
+      );
+    }
+    const seed = Number([...seeds][0]);
+    const testSet = await loadDataset(dataset, 'test', { limit: flags.number('limit') ?? null, seed });
     const combine = flags.choice<CombineMode>('combine')!;
     const tta = augmentation(flags, testSet.shape, combine);
     const model: Module =

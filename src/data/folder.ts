@@ -173,7 +173,11 @@ export async function readFolderImage(
  * Shapes: images [N, H, W, C], labels [N].
  */
 export async function loadImageFolder(dir: string, options: ImageFolderOptions): Promise<Dataset> {
-  const index = await listImageFolder(dir, options);
+  return decodeImageFolder(await listImageFolder(dir, options));
+}
+
+/** Decodes every image of a listed folder into memory. Shapes: images [N, H, W, C], labels [N]. */
+export async function decodeImageFolder(index: ImageFolderIndex): Promise<Dataset> {
   const per = index.shape[0] * index.shape[1] * index.shape[2];
   const images = new Float32Array(index.length * per);
   for (let i = 0; i < index.length; i++) await readFolderImage(index, i, images, i * per);

@@ -299,11 +299,11 @@ function handshake(
  * copied there once so every worker reads the same memory; elsewhere unchanged (each worker gets a copy once).
  */
 function shareable(source: ImageSource): ImageSource {
-  if (source.kind !== 'memory' || source.images.buffer instanceof SharedArrayBuffer) return source;
+  // Without cross-origin isolation a page has no SharedArrayBuffer at all.
+  if (source.kind !== 'memory' || typeof SharedArrayBuffer === 'undefined') return source;
+  if (source.images.buffer instanceof SharedArrayBuffer) return source;
   const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated;
-  const canShare =
-    typeof SharedArrayBuffer !== 'undefined' && (typeof process !== 'undefined' || isolated === true);
-  if (!canShare) return source;
+  if (typeof process === 'undefined' && isolated !== true) return source;
   const images = new Float32Array(new SharedArrayBuffer(source.images.byteLength));
   images.set(source.images);
   return { ...source, images };

@@ -29,7 +29,7 @@ async function sourceWorker(
   // tsx's 'tsx/esm/api' export (its ESM file: the CommonJS one cannot be imported by URL).
   const tsxPackage = createRequire(import.meta.url).resolve('tsx/package.json');
   const tsx = new URL('dist/esm/api/index.mjs', pathToFileURL(tsxPackage)).href;
-  const entry = new URL('./worker.ts', import.meta.url).href;
+  const entry = new URL(/* @vite-ignore */ './worker.ts', import.meta.url).href;
   const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
   return new Worker(code, { eval: true });
 }

@@ -72,3 +72,7 @@ export {
 export { ensemble, Ensemble, type EnsembleOptions } from './train/ensemble.js';
 export * as tta from './tta/index.js';
 export { saveCheckpoint, loadCheckpoint, type LoadedCheckpoint } from './train/checkpoint.js';
+export { explain, type ExplainOptions, type Explanation } from './graph/explain.js';
+export type { Plan, PlanKernel, PlanNode, PlanFusion, PlanMemory } from './graph/plan.js';
+export { formatPlan } from './graph/plan_text.js';
+export type { FusionOptions, FusionPass } from './options.js';

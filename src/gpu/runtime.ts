@@ -1,5 +1,6 @@
 // The open device with its caches: pipelines, buffer pool, uniform packing, encoding and submission, and its end.
 import { DisposedError, GpuError, WebgradError } from '../errors.js';
+import type { FusionPass } from '../options.js';
 import type { AdapterInfo } from './device.js';
 import { BufferPool } from './pool.js';
 import { shaderCode, type ShaderName } from './shaders.js';
@@ -31,7 +32,8 @@ export interface Counters {
 /** How the runtime was opened (see InitOptions). */
 export interface RuntimeOptions {
   poisonBuffers: boolean;
-  fusion: boolean;
+  /** The fusion passes switched on. */
+  fusion: Record<FusionPass, boolean>;
 }
 
 /** Splits a workgroup count over x and y; shaders linearize with `wid.x + wid.y * nwg.x`. */
@@ -49,8 +51,8 @@ function uniformBytes(d: Dispatch): number {
 export class GpuRuntime {
   readonly pool: BufferPool;
   readonly counters: Counters = { dispatches: 0, submits: 0, readbacks: 0 };
-  /** Whether the scheduler fuses epilogues (see InitOptions.fusion). */
-  readonly fusion: boolean;
+  /** The fusion passes the scheduler runs (see InitOptions.fusion). */
+  readonly fusion: Readonly<Record<FusionPass, boolean>>;
   /** The most workgroups one dispatch can have (x times y, each up to maxComputeWorkgroupsPerDimension). */
   readonly maxWorkgroups: number;
   /** Settles with the reason once the runtime has ended (released or device lost); never rejects. */

@@ -76,3 +76,4 @@ export { explain, type ExplainOptions, type Explanation } from './graph/explain.
 export type { Plan, PlanKernel, PlanNode, PlanFusion, PlanMemory } from './graph/plan.js';
 export { formatPlan } from './graph/plan_text.js';
 export type { FusionOptions, FusionPass } from './options.js';
+export { profile, type Profile, type ProfileKernel, type ProfileOptions } from './graph/profile.js';

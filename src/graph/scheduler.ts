@@ -302,6 +302,16 @@ export async function collectPlans(fn: () => unknown, wgsl: boolean): Promise<Pl
   return collector.plans;
 }
 
+/** Called with the plan of every flush submitted while set (wg.profile labels its kernel times with them). */
+let planListener: ((p: Plan) => void) | null = null;
+
+/** Sets or clears the plan listener; returns the previous one. */
+export function listenToPlans(listener: ((p: Plan) => void) | null): ((p: Plan) => void) | null {
+  const previous = planListener;
+  planListener = listener;
+  return previous;
+}
+
 /** The error of values that explain() planned but never computed. */
 function notComputed(): DisposedError {
   return new DisposedError('explain: this value was planned by explain() and never computed');
@@ -406,6 +416,7 @@ function run(): Submission {
       plan.planned.map((p) => p.dispatch),
       copies,
     );
+    if (planListener) planListener(planValue(plan, nodes, taken.length - nodes.length, fused, false));
     if (debugLevel > 0)
       printPlan(planValue(plan, nodes, taken.length - nodes.length, fused, debugLevel >= 3), debugLevel);
   } catch (e) {

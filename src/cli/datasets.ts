@@ -19,6 +19,12 @@ async function isFolder(path: string): Promise<boolean> {
   );
 }
 
+/** Whether `name` is a single folder, split 80/20 by the seed (not mnist, fashion-mnist or a train/ + test/ folder). */
+export async function splitsBySeed(name: string): Promise<boolean> {
+  if (name === 'mnist' || name === 'fashion-mnist' || !(await isFolder(name))) return false;
+  return !((await isFolder(join(name, 'train'))) && (await isFolder(join(name, 'test'))));
+}
+
 /** A listed subset of a folder's images (nothing decoded). */
 function subsetIndex(index: ImageFolderIndex, items: readonly number[]): ImageFolderIndex {
   return {

@@ -108,10 +108,17 @@ export {
 } from './train/fit.js';
 export { ensemble, Ensemble, type EnsembleOptions } from './train/ensemble.js';
 export * as tta from './tta/index.js';
-export { saveCheckpoint, loadCheckpoint, type LoadedCheckpoint } from './train/checkpoint.js';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  loadModelCheckpoint,
+  type LoadedCheckpoint,
+  type CheckpointModel,
+} from './train/checkpoint.js';
 export * as zoo from './zoo/index.js';
 export { explain, type ExplainOptions, type Explanation } from './graph/explain.js';
 export type { Plan, PlanKernel, PlanNode, PlanFusion, PlanMemory } from './graph/plan.js';
 export { formatPlan } from './graph/plan_text.js';
 export type { FusionOptions, FusionPass } from './options.js';
 export { profile, type Profile, type ProfileKernel, type ProfileOptions } from './graph/profile.js';
+export * as transfer from './transfer/index.js';

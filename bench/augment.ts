@@ -3,6 +3,7 @@
 //   npx tsx bench/augment.ts --part speed   [--reps 3]
 //   npx tsx bench/augment.ts --part overlap [--images 2048] [--epochs 2] [--reps 3]
 //   npx tsx bench/augment.ts --part benefit --dataset mnist|fashion-mnist [--train 2000] [--epochs 10] [--seed 0]
+//                            [--augment SPEC (default digits)] [--only plain|augmented (one arm per run)]
 // Results merge into bench/results/augment-<adapter>.json (written to a temporary file, then renamed).
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -21,6 +22,8 @@ const { values: args } = parseArgs({
     dataset: { type: 'string', default: 'mnist' },
     train: { type: 'string', default: '2000' },
     seed: { type: 'string', default: '0' },
+    augment: { type: 'string', default: 'digits' },
+    only: { type: 'string' },
   },
 });
 const reps = Number(args.reps);
@@ -189,7 +192,9 @@ async function benefit(): Promise<Record<string, unknown>> {
   const epochs = Number(args.epochs ?? 10);
   const seed = Number(args.seed);
   const rows: Record<string, unknown>[] = [];
-  for (const augment of [null, 'digits']) {
+  const arms =
+    args.only === 'plain' ? [null] : args.only === 'augmented' ? [args.augment!] : [null, args.augment!];
+  for (const augment of arms) {
     const start = performance.now();
     const { net, history } = await train(trainSet, epochs, seed, augment, augment ? 1 : 0);
     const result = await wg.evaluate(net, testSet);
@@ -220,7 +225,10 @@ wg.release();
 
 const file = resolve(import.meta.dirname, 'results', `augment-${info.backend}.json`);
 const all = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-const key = part === 'benefit' ? `benefit-${args.dataset}-seed${args.seed}` : part;
+const key =
+  part === 'benefit'
+    ? `benefit-${args.dataset}-seed${args.seed}-${args.augment}-epochs${args.epochs ?? 10}${args.only ? `-${args.only}` : ''}`
+    : part;
 all[key] = {
   ...result,
   adapter: `${info.backend} (${info.description})`,

@@ -19,6 +19,12 @@ async function isFolder(path: string): Promise<boolean> {
   );
 }
 
+/** Whether `name` is a single folder, split 80/20 by the seed (not mnist, fashion-mnist or a train/ + test/ folder). */
+export async function splitsBySeed(name: string): Promise<boolean> {
+  if (name === 'mnist' || name === 'fashion-mnist' || !(await isFolder(name))) return false;
+  return !((await isFolder(join(name, 'train'))) && (await isFolder(join(name, 'test'))));
+}
+
 /** A listed subset of a folder's images (nothing decoded). */
 function subsetIndex(index: ImageFolderIndex, items: readonly number[]): ImageFolderIndex {
   return {
@@ -48,6 +54,12 @@ async function listFolder(
     const order = new Rng(seed + 7).shuffle(Array.from({ length: all.length }, (_, i) => i));
     const cut = Math.max(1, Math.round(all.length * TEST_SHARE));
     index = subsetIndex(all, split === 'test' ? order.slice(0, cut) : order.slice(cut));
+  }
+  if (index.classes.length < 2) {
+    // One class: every prediction is right, so a run would report 100% and mean nothing.
+    throw new ArgumentError(
+      `--dataset '${dir}' has ${index.classes.length} class subfolder (${index.classes.join(', ')}); a classifier needs at least two`,
+    );
   }
   return limit !== null && limit < index.length
     ? subsetIndex(

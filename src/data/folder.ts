@@ -3,6 +3,7 @@ import { ArgumentError, FormatError } from '../errors.js';
 import { checkInteger, checkOptionKeys } from '../options.js';
 import type { Dataset } from './dataset.js';
 import { readBytes } from './node.js';
+import { requireNode } from '../platform.js';
 
 export interface ImageFolderOptions {
   /** [H, W] every image is resized to. */
@@ -102,6 +103,7 @@ export interface ImageFolderIndex {
  * FormatError when there are no images. Node only.
  */
 export async function listImageFolder(dir: string, options: ImageFolderOptions): Promise<ImageFolderIndex> {
+  requireNode('listImageFolder');
   checkOptionKeys('loadImageFolder', options, ['size', 'channels']);
   const [h, w] = options.size ?? [];
   checkInteger('loadImageFolder', 'size[0]', h, 1);
@@ -173,6 +175,7 @@ export async function readFolderImage(
  * Shapes: images [N, H, W, C], labels [N].
  */
 export async function loadImageFolder(dir: string, options: ImageFolderOptions): Promise<Dataset> {
+  requireNode('loadImageFolder');
   return decodeImageFolder(await listImageFolder(dir, options));
 }
 

@@ -175,6 +175,8 @@ export const trainCommand: Command = {
       optimizer,
       metadata: {
         dataset: datasetName,
+        // A single folder is split by this seed: eval must hold out the same images.
+        splitSeed: String(seed),
         classes: JSON.stringify(trainSet.classes),
         epochs: String(epochs),
       },

@@ -60,6 +60,19 @@ export {
   type ArgReduceAttrs,
 } from './ops/reduce.js';
 export { reshape, flatten } from './ops/reshape.js';
+export {
+  transpose,
+  permute,
+  slice,
+  pad,
+  expandDims,
+  squeeze,
+  stack,
+  split,
+  type SliceOptions,
+  type PadOptions,
+} from './ops/layout.js';
+export { gather, indexSelect, type GatherOptions } from './ops/gather.js';
 export { maxPool2d, avgPool2d, globalAvgPool, type PoolOptions } from './ops/pool.js';
 export { batchNorm, type BatchNormOptions } from './ops/batchnorm.js';
 export { concat } from './ops/concat.js';

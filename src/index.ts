@@ -21,10 +21,44 @@ export { tidy, keep, openScope, type Scope } from './graph/tidy.js';
 export { flush } from './graph/scheduler.js';
 export { debug } from './graph/checks.js';
 export { backward } from './graph/autograd.js';
-export { add, sub, mul } from './ops/arithmetic.js';
+export { add, sub, mul, div, pow, maximum, minimum } from './ops/arithmetic.js';
+export {
+  neg,
+  abs,
+  sign,
+  exp,
+  log,
+  sqrt,
+  rsqrt,
+  square,
+  reciprocal,
+  sigmoid,
+  tanh,
+  relu6,
+  erf,
+  gelu,
+  silu,
+  softplus,
+  leakyRelu,
+  elu,
+  clip,
+} from './ops/unary.js';
+export { greater, greaterEqual, less, lessEqual, equal, notEqual, where } from './ops/compare.js';
+export { elementwise } from './ops/elementwise/op.js';
+export * as expr from './ops/elementwise/expr.js';
 export { scale } from './ops/scale.js';
 export { relu } from './ops/relu.js';
-export { sum, mean, type ReduceAttrs } from './ops/reduce.js';
+export {
+  sum,
+  mean,
+  max,
+  min,
+  argmax,
+  argmin,
+  broadcastTo,
+  type ReduceAttrs,
+  type ArgReduceAttrs,
+} from './ops/reduce.js';
 export { reshape, flatten } from './ops/reshape.js';
 export { maxPool2d, avgPool2d, globalAvgPool, type PoolOptions } from './ops/pool.js';
 export { batchNorm, type BatchNormOptions } from './ops/batchnorm.js';
@@ -75,3 +109,4 @@ export {
 export { ensemble, Ensemble, type EnsembleOptions } from './train/ensemble.js';
 export * as tta from './tta/index.js';
 export { saveCheckpoint, loadCheckpoint, type LoadedCheckpoint } from './train/checkpoint.js';
+export * as zoo from './zoo/index.js';

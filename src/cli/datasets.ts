@@ -44,6 +44,13 @@ async function loadFolder(dir: string, split: 'train' | 'test', seed: number): P
   return subset(all, split === 'test' ? order.slice(0, cut) : order.slice(cut));
 }
 
+/** Whether `name` is a single folder, which the CLI splits 80/20 by seed (mnist, fashion-mnist and train/ + test/
+ * folders have fixed splits). */
+export async function splitsBySeed(name: string): Promise<boolean> {
+  if (name === 'mnist' || name === 'fashion-mnist' || !(await isFolder(name))) return false;
+  return !((await isFolder(join(name, 'train'))) && (await isFolder(join(name, 'test'))));
+}
+
 /**
  * Loads one split. `limit` keeps the first N images (a quick run). A folder with train/ and test/ subfolders
  * uses them; any other folder is split 80/20 with `seed`.

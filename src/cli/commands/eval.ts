@@ -8,7 +8,7 @@ import { loadCheckpoint, type LoadedCheckpoint } from '../../train/checkpoint.js
 import { ensemble } from '../../train/ensemble.js';
 import { evaluate } from '../../train/fit.js';
 import { fiveCrop, flips, tenCrop, type TestTimeAugmentation } from '../../tta/views.js';
-import { loadDataset } from '../datasets.js';
+import { loadDataset, splitsBySeed } from '../datasets.js';
 import { report, type Command, type Flags } from '../flags.js';
 import { percent } from '../format.js';
 
@@ -119,7 +119,7 @@ export const evalCommand: Command = {
     if (!dataset) throw new WebgradError('the checkpoint names no dataset; pass --dataset');
     // A single folder is split 80/20 by the training seed, which the checkpoint records.
     const seeds = new Set(loaded.map((c) => c.metadata.splitSeed ?? '0'));
-    if (seeds.size > 1) {
+    if (seeds.size > 1 && (await splitsBySeed(dataset))) {
       throw new ArgumentError(
         `the checkpoints were trained with different --seed values (${[...seeds].join(', ')}), so a single folder was split differently for each`,
       );

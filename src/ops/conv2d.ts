@@ -197,6 +197,12 @@ export function checkDy(op: string, dy: TensorSpec, d: ConvDims): void {
   }
 }
 
+/** The tuner's shape class of a conv pass: every size of its geometry. */
+export function convKey(d: ConvDims): string {
+  const { n, h, w, cin, kh, kw, cout, oh, ow, sh, sw, dh, dw, padTop, padLeft } = d;
+  return `x ${n}x${h}x${w}x${cin} w ${kh}x${kw}x${cout} out ${oh}x${ow} s ${sh}x${sw} d ${dh}x${dw} pad ${padTop},${padLeft}`;
+}
+
 /** FLOPs of one conv2d pass (forward or either backward pass: the same multiply-adds). */
 export function convFlops(d: ConvDims): number {
   return 2 * d.n * d.oh * d.ow * d.kh * d.kw * d.cin * d.cout;
@@ -218,7 +224,14 @@ export const conv2dOp: OpDef<ConvAttrs> = {
   },
   forward(io, attrs) {
     const d = convDims('conv2d', io.inputs[0].spec.shape, io.inputs[1].spec.shape, attrs);
-    return conv2dPlan(io, d, chooseConv2d(io.software, d));
+    const choice = io.tune({
+      op: 'conv2d',
+      shapeClass: `${convKey(d)} bias ${io.inputs.length === 3}`,
+      candidates: conv2dCandidates(d, io.limits),
+      fallback: chooseConv2d(io.software, d),
+      plan: (tio, c) => conv2dPlan(tio, d, c),
+    });
+    return conv2dPlan(io, d, choice);
   },
   backward: [
     ({ inputs: [x, w], dys, attrs }) => conv2dBackpropInput(dys[0]!, w, x.shape, attrs),

@@ -4,7 +4,7 @@ import type { Dispatch } from '../gpu/runtime.js';
 import { apply } from '../graph/record.js';
 import type { Tensor } from '../graph/tensor.js';
 import { refConv2dBackpropFilter } from '../reference/conv.js';
-import { CONV_WG, checkConvArgs, checkDy, convFlops } from './conv2d.js';
+import { CONV_WG, checkConvArgs, checkDy, convFlops, convKey } from './conv2d.js';
 import { convDims, type ConvAttrs, type ConvDims } from './conv_geometry.js';
 import { sizeOf, type KernelIO, type OpDef } from './types.js';
 import { ELEMENTWISE_WG, workgroupsFor } from './util.js';
@@ -228,7 +228,14 @@ export const conv2dBackpropFilterOp: OpDef<BackpropFilterAttrs> = {
   },
   forward(io, attrs) {
     const d = dimsOf(io.inputs[0].spec.shape, attrs.filterShape, attrs);
-    return backpropFilterPlan(io, d, chooseBackpropFilter(io.software, d));
+    const choice = io.tune({
+      op: 'conv2dBackpropFilter',
+      shapeClass: convKey(d),
+      candidates: backpropFilterCandidates(d, io.limits),
+      fallback: chooseBackpropFilter(io.software, d),
+      plan: (tio, c) => backpropFilterPlan(tio, d, c),
+    });
+    return backpropFilterPlan(io, d, choice);
   },
   backward: null,
   cost([x, dy], attrs) {

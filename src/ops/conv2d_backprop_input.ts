@@ -4,7 +4,7 @@ import type { Dispatch } from '../gpu/runtime.js';
 import { apply } from '../graph/record.js';
 import type { Tensor } from '../graph/tensor.js';
 import { refConv2dBackpropInput } from '../reference/conv.js';
-import { CONV_WG, checkConvArgs, checkDy, convFlops } from './conv2d.js';
+import { CONV_WG, checkConvArgs, checkDy, convFlops, convKey } from './conv2d.js';
 import { convDims, type ConvAttrs, type ConvDims } from './conv_geometry.js';
 import { sizeOf, type KernelIO, type OpDef } from './types.js';
 import { workgroupsFor } from './util.js';
@@ -198,7 +198,14 @@ export const conv2dBackpropInputOp: OpDef<BackpropInputAttrs> = {
   },
   forward(io, attrs) {
     const d = dimsOf(attrs.inputShape, io.inputs[1].spec.shape, attrs);
-    return backpropInputPlan(io, d, chooseBackpropInput(io.software, d));
+    const choice = io.tune({
+      op: 'conv2dBackpropInput',
+      shapeClass: convKey(d),
+      candidates: backpropInputCandidates(d, io.limits),
+      fallback: chooseBackpropInput(io.software, d),
+      plan: (tio, c) => backpropInputPlan(tio, d, c),
+    });
+    return backpropInputPlan(io, d, choice);
   },
   backward: null,
   cost([dy, w], attrs) {

@@ -8,7 +8,14 @@ import { refMatmul } from '../reference/matmul.js';
 import { sum } from './reduce.js';
 import { type KernelIO, type OpDef, type TensorSpec } from './types.js';
 import { expectFloat, expectRank } from './util.js';
-import { DEFAULT_WGTILE, tileBlock, tileConstants, type WgTile } from './wgtile.js';
+import {
+  DEFAULT_WGTILE,
+  WGTILE_CANDIDATES,
+  tileBlock,
+  tileConstants,
+  tileFits,
+  type WgTile,
+} from './wgtile.js';
 
 /**
  * GEMM kernel variants. 'register': barrier-free, a 4x4 tile per invocation in registers (vec4 loads of B
@@ -98,6 +105,16 @@ export function chooseGemm(cpu: boolean): GemmChoice {
   return cpu ? { kernel: 'register' } : { kernel: 'wgtile', tile: DEFAULT_WGTILE };
 }
 
+/** Every GEMM choice for a device with `limits`: what the tuner times. */
+export function gemmCandidates(limits: Readonly<Record<string, number>>): GemmChoice[] {
+  const tiled = WGTILE_CANDIDATES.filter((t) => tileFits(t, limits));
+  return [
+    { kernel: 'register' },
+    { kernel: 'tiled' },
+    ...tiled.map((tile) => ({ kernel: 'wgtile' as const, tile })),
+  ];
+}
+
 /** The GEMM dispatch for io's inputs [a, b, bias?] and output 0 with one kernel choice. */
 export function planGemm(
   io: KernelIO,
@@ -164,10 +181,20 @@ export function planGemm(
   ];
 }
 
-/** The forced kernel (with the default tile for 'wgtile'), else the adapter's choice. */
-function gemmChoice(io: KernelIO, attrs: { kernel?: MatmulKernel }): GemmChoice {
-  if (!attrs.kernel) return chooseGemm(io.software);
-  return attrs.kernel === 'wgtile' ? { kernel: 'wgtile', tile: DEFAULT_WGTILE } : { kernel: attrs.kernel };
+/** The forced kernel (with the default tile for 'wgtile'), else the tuner's choice for this shape. */
+function gemmChoice(io: KernelIO, attrs: MatmulAttrs, dims: GemmDims): GemmChoice {
+  if (attrs.kernel) {
+    return attrs.kernel === 'wgtile' ? { kernel: 'wgtile', tile: DEFAULT_WGTILE } : { kernel: attrs.kernel };
+  }
+  const { m, n, k } = dims;
+  const t = `${attrs.transposeA ? 'T' : 'N'}${attrs.transposeB ? 'T' : 'N'}`;
+  return io.tune({
+    op: 'matmul',
+    shapeClass: `${m}x${k}x${n} ${t} bias ${io.inputs.length === 3}`,
+    candidates: gemmCandidates(io.limits),
+    fallback: chooseGemm(io.software),
+    plan: (tio, c) => planGemm(tio, attrs, dims, c),
+  });
 }
 
 function gemmCost({ m, n, k }: GemmDims, bias: boolean) {
@@ -182,7 +209,8 @@ export const matmulOp: OpDef<MatmulAttrs> = {
   },
   forward(io, attrs) {
     const [a, b] = io.inputs;
-    return planGemm(io, attrs, gemmDims('matmul', a.spec, b.spec, attrs, ['a', 'b']), gemmChoice(io, attrs));
+    const dims = gemmDims('matmul', a.spec, b.spec, attrs, ['a', 'b']);
+    return planGemm(io, attrs, dims, gemmChoice(io, attrs, dims));
   },
   // C = op(A)·op(B): each gradient is one more matmul with transpose flags, so no transposed copies.
   backward: [
@@ -217,7 +245,10 @@ export const denseOp: OpDef<DenseAttrs> = {
     const { m, n } = denseDims(inputs);
     return [{ shape: [m, n], dtype: 'float32' }];
   },
-  forward: (io, attrs) => planGemm(io, {}, denseDims(io.inputs.map((t) => t.spec)), gemmChoice(io, attrs)),
+  forward(io, attrs) {
+    const dims = denseDims(io.inputs.map((t) => t.spec));
+    return planGemm(io, {}, dims, gemmChoice(io, attrs, dims));
+  },
   backward: [
     ({ inputs: [, w], dys: [dy] }) => matmul(dy!, w, { transposeB: true }),
     ({ inputs: [x], dys: [dy] }) => matmul(x, dy!, { transposeA: true }),

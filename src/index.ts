@@ -19,6 +19,7 @@ export {
 export { Rng } from './graph/random.js';
 export { tidy, keep, openScope, type Scope } from './graph/tidy.js';
 export { flush } from './graph/scheduler.js';
+export { tuned, tuneInfo, type TuneInfo } from './tune.js';
 export { debug } from './graph/checks.js';
 export { backward } from './graph/autograd.js';
 export { add, sub, mul, div, pow, maximum, minimum } from './ops/arithmetic.js';

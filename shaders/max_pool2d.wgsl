@@ -46,7 +46,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let t2 = t / p.ow;
   let oy = t2 % p.oh;
   let n = t2 / p.oh;
-  // Window bounds clipped to the image: 'same' padding guarantees at least one tap inside.
+  // Window bounds clipped to the image: 'same' padding, and explicit padding smaller than the window (checked on
+  // the host, with PyTorch's ceil-mode rule), guarantee at least one tap inside.
   let y0 = i32(oy * p.sh) - i32(p.padTop);
   let x0 = i32(ox * p.sw) - i32(p.padLeft);
   let ys = u32(max(y0, 0));

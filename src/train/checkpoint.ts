@@ -11,6 +11,7 @@ import {
 } from '../io/safetensors.js';
 import { buildModel, type ModelConfig, type Network } from '../nn/models.js';
 import type { Optimizer } from '../optim/optimizer.js';
+import { requireNode } from '../platform.js';
 
 const FORMAT = 'webgrad-checkpoint/1';
 
@@ -32,6 +33,7 @@ export async function saveCheckpoint(
   model: Network,
   options: { optimizer?: Optimizer; metadata?: Record<string, string> } = {},
 ): Promise<void> {
+  requireNode('saveCheckpoint');
   const named = nameMap<Tensor>();
   for (const [n, t] of Object.entries(model.stateDict())) named[`model.${n}`] = t;
   const optimizerState = options.optimizer?.stateDict() ?? {};

@@ -56,6 +56,17 @@ describe('argument errors', () => {
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/webgrad: error: loadImageFolder: no .png\/.jpg\/.jpeg images/);
   });
+
+  it('rejects a folder with a single class (it would report 100% and mean nothing)', () => {
+    mkdirSync(join(work, 'one', 'cats'), { recursive: true });
+    const png = new PNG({ width: 4, height: 4 });
+    for (let i = 0; i < 5; i++) writeFileSync(join(work, 'one', 'cats', `${i}.png`), PNG.sync.write(png));
+    const run = webgrad('train', '--dataset', join(work, 'one'));
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(
+      /webgrad: error: --dataset '.*one' has 1 class subfolder \(cats\); a classifier needs at least two/,
+    );
+  });
 });
 
 describe('help and version', () => {
@@ -104,6 +115,8 @@ describe('training from an image folder', () => {
       '0.01',
       '--out',
       out,
+      '--seed',
+      '3',
       '--json',
     );
     expect(run.status, run.stderr).toBe(0);
@@ -126,6 +139,7 @@ describe('training from an image folder', () => {
       '--json',
       '--quiet',
     );
+    // eval holds out the images train held out with --seed 3 (the checkpoint records the seed).
     expect(evaluated.status, evaluated.stderr).toBe(0);
     expect(evaluated.stderr).not.toMatch(/^webgrad:/m);
     const again = JSON.parse(evaluated.stdout.trim());

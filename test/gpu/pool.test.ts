@@ -51,6 +51,23 @@ describe('maxPool2d and avgPool2d', () => {
     [[1, 11, 10, 7], { size: 3, stride: 3, padding: 'valid' }],
     [[2, 4, 4, 2], { size: 1, stride: 3 }],
     [[1, 10, 10, 12], { size: 4, stride: 2, padding: 'same' }],
+    // PyTorch's explicit padding and ceil mode (torchvision's ResNet stem pool, GoogLeNet's pools).
+    [[2, 9, 9, 4], { size: 3, stride: 2, padding: 1 }],
+    [[1, 10, 7, 5], { size: 3, stride: 2, ceilMode: true }],
+    [[2, 7, 7, 8], { size: 2, stride: 2, ceilMode: true }],
+    [[1, 13, 11, 3], { size: 3, stride: 2, padding: 1, ceilMode: true }],
+    [
+      [1, 8, 6, 4],
+      {
+        size: [3, 2],
+        stride: [1, 2],
+        padding: [
+          [1, 0],
+          [0, 1],
+        ],
+        ceilMode: true,
+      },
+    ],
   ];
   for (const [shape, options] of cases) {
     it(`${JSON.stringify(shape)} ${JSON.stringify(options)}`, () =>

@@ -8,7 +8,7 @@ import { loadCheckpoint, type LoadedCheckpoint } from '../../train/checkpoint.js
 import { ensemble } from '../../train/ensemble.js';
 import { evaluate } from '../../train/fit.js';
 import { fiveCrop, flips, tenCrop, type TestTimeAugmentation } from '../../tta/views.js';
-import { loadDataset } from '../datasets.js';
+import { loadDataset, splitsBySeed } from '../datasets.js';
 import { report, type Command, type Flags } from '../flags.js';
 import { percent } from '../format.js';
 
@@ -117,7 +117,17 @@ export const evalCommand: Command = {
     }
     const dataset = flags.string('dataset') ?? first.metadata.dataset;
     if (!dataset) throw new WebgradError('the checkpoint names no dataset; pass --dataset');
-    const testSet = await loadDataset(dataset, 'test', { limit: flags.number('limit') ?? null, seed: 0 });
+    // A single folder is split 80/20 by the training seed, which the checkpoint records; other datasets
+    // have fixed splits, so members trained with different seeds (train --ensemble) score on the same images.
+    const bySeed = await splitsBySeed(dataset);
+    const seeds = new Set(loaded.map((c) => (bySeed ? (c.metadata.splitSeed ?? '0') : '0')));
+    if (seeds.size > 1) {
+      throw new ArgumentError(
+        `the checkpoints were trained with different --seed values (${[...seeds].join(', ')}), so a single folder was split differently for each`,
+      );
+    }
+    const seed = Number([...seeds][0]);
+    const testSet = await loadDataset(dataset, 'test', { limit: flags.number('limit') ?? null, seed });
     const combine = flags.choice<CombineMode>('combine')!;
     const tta = augmentation(flags, testSet.shape, combine);
     const model: Module =

@@ -1,4 +1,6 @@
 // webgrad's public API: engine lifetime, tensors, ops, autograd and errors.
+// The WebGPU types (GPUDevice, GPUSupportedLimits, ...) come along, so users need no `types` entry of their own.
+/// <reference types="@webgpu/types" preserve="true" />
 export { init, info, stats, release, type Stats, type AdapterInfo, type InitOptions } from './engine.js';
 export type { Backend } from './gpu/device.js';
 export * from './errors.js';
@@ -10,19 +12,68 @@ export {
   ones,
   randn,
   uniform,
+  assignValues,
   type LeafOptions,
   type RandomOptions,
 } from './graph/create.js';
 export { Rng } from './graph/random.js';
 export { tidy, keep, openScope, type Scope } from './graph/tidy.js';
 export { flush } from './graph/scheduler.js';
+export { tuned, tuneInfo, type TuneInfo } from './tune.js';
 export { debug } from './graph/checks.js';
 export { backward } from './graph/autograd.js';
-export { add, sub, mul } from './ops/arithmetic.js';
+export { add, sub, mul, div, pow, maximum, minimum } from './ops/arithmetic.js';
+export {
+  neg,
+  abs,
+  sign,
+  exp,
+  log,
+  sqrt,
+  rsqrt,
+  square,
+  reciprocal,
+  sigmoid,
+  tanh,
+  relu6,
+  erf,
+  gelu,
+  silu,
+  softplus,
+  leakyRelu,
+  elu,
+  clip,
+} from './ops/unary.js';
+export { greater, greaterEqual, less, lessEqual, equal, notEqual, where } from './ops/compare.js';
+export { elementwise } from './ops/elementwise/op.js';
+export * as expr from './ops/elementwise/expr.js';
 export { scale } from './ops/scale.js';
 export { relu } from './ops/relu.js';
-export { sum, mean, type ReduceAttrs } from './ops/reduce.js';
+export {
+  sum,
+  mean,
+  max,
+  min,
+  argmax,
+  argmin,
+  broadcastTo,
+  type ReduceAttrs,
+  type ArgReduceAttrs,
+} from './ops/reduce.js';
 export { reshape, flatten } from './ops/reshape.js';
+export {
+  transpose,
+  permute,
+  slice,
+  pad,
+  expandDims,
+  squeeze,
+  stack,
+  split,
+  type SliceOptions,
+  type PadOptions,
+} from './ops/layout.js';
+export { gather, indexSelect, type GatherOptions } from './ops/gather.js';
 export { maxPool2d, avgPool2d, globalAvgPool, type PoolOptions } from './ops/pool.js';
 export { batchNorm, type BatchNormOptions } from './ops/batchnorm.js';
 export { concat } from './ops/concat.js';
@@ -79,4 +130,9 @@ export {
   type CheckpointModel,
 } from './train/checkpoint.js';
 export * as zoo from './zoo/index.js';
+export { explain, type ExplainOptions, type Explanation } from './graph/explain.js';
+export type { Plan, PlanKernel, PlanNode, PlanFusion, PlanMemory } from './graph/plan.js';
+export { formatPlan } from './graph/plan_text.js';
+export type { FusionOptions, FusionPass } from './options.js';
+export { profile, type Profile, type ProfileKernel, type ProfileOptions } from './graph/profile.js';
 export * as transfer from './transfer/index.js';

@@ -3,6 +3,7 @@ import { ArgumentError, FormatError, fileError, fmtShape } from '../errors.js';
 import { tensor } from '../graph/create.js';
 import type { Tensor } from '../graph/tensor.js';
 import { sizeOf } from '../ops/types.js';
+import { requireNode } from '../platform.js';
 import { ELEMENT_BYTES, decodeElements, encodeElements } from './dtypes.js';
 
 /**
@@ -261,6 +262,7 @@ export async function writeSafetensorsFile(
 
 /** The atomic write of writeSafetensorsFile for any bytes (temporary file, fsync, rename, directory fsync). */
 export async function writeFileAtomic(op: string, path: string, bytes: Uint8Array): Promise<void> {
+  requireNode(op);
   const fs = await import('node:fs/promises');
   const { dirname } = await import('node:path');
   const temp = `${path}.${process.pid}.${++tempCounter}.tmp`;
@@ -299,6 +301,7 @@ export async function readSafetensorsFile(op: string, path: string): Promise<Saf
   if (typeof path !== 'string' || path === '') {
     throw new ArgumentError(`${op}: path must be a non-empty string, got ${JSON.stringify(path)}`);
   }
+  requireNode(op);
   const fs = await import('node:fs/promises');
   let bytes: Buffer;
   try {

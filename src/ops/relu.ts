@@ -1,32 +1,21 @@
-// relu and its backward pass, which masks the output gradient by the saved output.
+// relu (a generated elementwise kernel) and its backward pass, which masks the output gradient by the saved output.
 import { ShapeError, fmtShape } from '../errors.js';
 import { apply } from '../graph/record.js';
 import type { Tensor } from '../graph/tensor.js';
 import { refMap } from '../reference/elementwise.js';
+import { namedOpDef, type NamedAttrs } from './elementwise/named.js';
 import { sizeOf, type OpDef } from './types.js';
 import { elementwiseDispatch, expectFloat } from './util.js';
 
 type NoAttrs = Record<string, never>;
 
-export const reluOp: OpDef<NoAttrs> = {
-  name: 'relu',
+const generated = namedOpDef('relu', ['x'], [true]);
+
+/** relu as a generated kernel (NaN stays NaN, as PyTorch); the scheduler may run it inside its producer. */
+export const reluOp: OpDef<NamedAttrs> = {
+  ...generated,
   asEpilogue: 'relu',
-  check([x]) {
-    expectFloat('relu', 'x', x);
-    return [x];
-  },
-  forward(io) {
-    return [
-      elementwiseDispatch(
-        'relu',
-        [io.inputs[0].buffer, io.outputs[0].buffer],
-        sizeOf(io.inputs[0].spec.shape),
-      ),
-    ];
-  },
   backward: [({ outputs, dys }) => reluBackward(dys[0]!, outputs[0])],
-  cost: ([x]) => ({ flops: sizeOf(x.shape), bytes: 8 * sizeOf(x.shape) }),
-  reference: ([x]) => [refMap(x, (v) => Math.max(v, 0))],
 };
 
 export const reluBackwardOp: OpDef<NoAttrs> = {

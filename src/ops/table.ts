@@ -1,6 +1,6 @@
 // The table of every op and backward pass: its type lists them all, so a missing definition fails tsc.
 import { adamUpdateOp } from './adam_update.js';
-import { addOp, mulOp, subOp } from './arithmetic.js';
+import { addOp, divOp, maximumOp, minimumOp, mulOp, powOp, subOp } from './arithmetic.js';
 import {
   batchNormGradInputInferenceOp,
   batchNormGradInputOp,
@@ -11,14 +11,27 @@ import {
 } from './batchnorm.js';
 import { concatOp, concatSliceOp } from './concat.js';
 import { conv2dOp } from './conv2d.js';
+import { equalOp, greaterEqualOp, greaterOp, lessEqualOp, lessOp, notEqualOp, whereOp } from './compare.js';
 import { cropFlipBackwardOp, cropFlipOp } from './crop_flip.js';
+import { elementwiseOp } from './elementwise/op.js';
 import { conv2dBackpropFilterOp } from './conv2d_backprop_filter.js';
 import { conv2dBackpropInputOp } from './conv2d_backprop_input.js';
 import { fillOp } from './fill.js';
+import { gatherBackwardOp, gatherOp } from './gather.js';
+import { padOp, sliceBackwardOp, sliceOp, transposeOp } from './layout.js';
 import { denseOp, matmulOp } from './matmul.js';
 import { ensembleCombineBackwardOp, ensembleCombineOp } from './ensemble_combine.js';
 import { avgPool2dBackwardOp, avgPool2dOp, maxPool2dBackwardOp, maxPool2dOp } from './pool.js';
-import { broadcastOp, meanOp, sumOp } from './reduce.js';
+import {
+  argmaxOp,
+  argminOp,
+  broadcastToOp,
+  maxOp,
+  meanOp,
+  minOp,
+  reduceMaskBackwardOp,
+  sumOp,
+} from './reduce.js';
 import { reluBackwardOp, reluOp } from './relu.js';
 import { reshapeOp } from './reshape.js';
 import { scaleOp } from './scale.js';
@@ -30,6 +43,27 @@ import {
 } from './softmax_cross_entropy.js';
 import { sgdMomentumUpdateOp, sgdUpdateOp } from './sgd_update.js';
 import type { OpDef } from './types.js';
+import {
+  absOp,
+  clipOp,
+  eluOp,
+  erfOp,
+  expOp,
+  geluOp,
+  leakyReluOp,
+  logOp,
+  negOp,
+  reciprocalOp,
+  relu6Op,
+  rsqrtOp,
+  sigmoidOp,
+  signOp,
+  siluOp,
+  softplusOp,
+  sqrtOp,
+  squareOp,
+  tanhOp,
+} from './unary.js';
 
 export type OpName =
   | 'fill'
@@ -41,7 +75,7 @@ export type OpName =
   | 'reluBackward'
   | 'sum'
   | 'mean'
-  | 'broadcast'
+  | 'broadcastTo'
   | 'reshape'
   | 'conv2d'
   | 'conv2dBackpropInput'
@@ -70,7 +104,49 @@ export type OpName =
   | 'cropFlip'
   | 'cropFlipBackward'
   | 'ensembleCombine'
-  | 'ensembleCombineBackward';
+  | 'ensembleCombineBackward'
+  | 'elementwise'
+  | 'neg'
+  | 'abs'
+  | 'sign'
+  | 'exp'
+  | 'log'
+  | 'sqrt'
+  | 'rsqrt'
+  | 'square'
+  | 'reciprocal'
+  | 'sigmoid'
+  | 'tanh'
+  | 'relu6'
+  | 'erf'
+  | 'gelu'
+  | 'silu'
+  | 'softplus'
+  | 'leakyRelu'
+  | 'elu'
+  | 'clip'
+  | 'div'
+  | 'pow'
+  | 'maximum'
+  | 'minimum'
+  | 'greater'
+  | 'greaterEqual'
+  | 'less'
+  | 'lessEqual'
+  | 'equal'
+  | 'notEqual'
+  | 'where'
+  | 'max'
+  | 'min'
+  | 'argmax'
+  | 'argmin'
+  | 'reduceMaskBackward'
+  | 'transpose'
+  | 'slice'
+  | 'sliceBackward'
+  | 'pad'
+  | 'gather'
+  | 'gatherBackward';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const opTable: { readonly [K in OpName]: OpDef<any> } = {
@@ -83,7 +159,7 @@ export const opTable: { readonly [K in OpName]: OpDef<any> } = {
   reluBackward: reluBackwardOp,
   sum: sumOp,
   mean: meanOp,
-  broadcast: broadcastOp,
+  broadcastTo: broadcastToOp,
   reshape: reshapeOp,
   conv2d: conv2dOp,
   conv2dBackpropInput: conv2dBackpropInputOp,
@@ -113,4 +189,46 @@ export const opTable: { readonly [K in OpName]: OpDef<any> } = {
   cropFlipBackward: cropFlipBackwardOp,
   ensembleCombine: ensembleCombineOp,
   ensembleCombineBackward: ensembleCombineBackwardOp,
+  elementwise: elementwiseOp,
+  neg: negOp,
+  abs: absOp,
+  sign: signOp,
+  exp: expOp,
+  log: logOp,
+  sqrt: sqrtOp,
+  rsqrt: rsqrtOp,
+  square: squareOp,
+  reciprocal: reciprocalOp,
+  sigmoid: sigmoidOp,
+  tanh: tanhOp,
+  relu6: relu6Op,
+  erf: erfOp,
+  gelu: geluOp,
+  silu: siluOp,
+  softplus: softplusOp,
+  leakyRelu: leakyReluOp,
+  elu: eluOp,
+  clip: clipOp,
+  div: divOp,
+  pow: powOp,
+  maximum: maximumOp,
+  minimum: minimumOp,
+  greater: greaterOp,
+  greaterEqual: greaterEqualOp,
+  less: lessOp,
+  lessEqual: lessEqualOp,
+  equal: equalOp,
+  notEqual: notEqualOp,
+  where: whereOp,
+  max: maxOp,
+  min: minOp,
+  argmax: argmaxOp,
+  argmin: argminOp,
+  reduceMaskBackward: reduceMaskBackwardOp,
+  transpose: transposeOp,
+  slice: sliceOp,
+  sliceBackward: sliceBackwardOp,
+  pad: padOp,
+  gather: gatherOp,
+  gatherBackward: gatherBackwardOp,
 };

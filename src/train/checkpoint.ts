@@ -11,6 +11,7 @@ import {
 } from '../io/safetensors.js';
 import { Network, buildModel, type ModelConfig } from '../nn/models.js';
 import type { Optimizer } from '../optim/optimizer.js';
+import { requireNode } from '../platform.js';
 import { buildZoo } from '../zoo/build.js';
 import type { ZooConfig, ZooModel } from '../zoo/model.js';
 
@@ -37,6 +38,7 @@ export async function saveCheckpoint(
   model: CheckpointModel,
   options: { optimizer?: Optimizer; metadata?: Record<string, string> } = {},
 ): Promise<void> {
+  requireNode('saveCheckpoint');
   const named = nameMap<Tensor>();
   for (const [n, t] of Object.entries(model.stateDict())) named[`model.${n}`] = t;
   const optimizerState = options.optimizer?.stateDict() ?? {};

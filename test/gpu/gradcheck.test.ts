@@ -13,6 +13,8 @@ import {
   type Tensor,
 } from '../../src/index.js';
 import { apply } from '../../src/graph/record.js';
+import { broadcastView, elementwiseKernel } from '../../src/ops/elementwise/codegen.js';
+import { call, input, num } from '../../src/ops/elementwise/expr.js';
 import { seeded, useGpu } from '../helpers.js';
 
 useGpu();
@@ -26,18 +28,21 @@ const leaf = (shape: number[], seed: number) =>
     shape,
   );
 
-/** Test-only op: y = 2x on the device (the scale kernel), with a deliberately wrong gradient 3·dy. */
+/** Test-only op: y = 2x on the device (a generated kernel), with a deliberately wrong gradient 3·dy. */
 const wrongDoubleOp: OpDef = {
   name: 'wrongDouble',
   check: ([x]) => [x],
   forward: (io) => [
-    {
-      shader: 'scale',
-      constants: { WG: 64 },
-      uniforms: [io.inputs[0].spec.shape.reduce((a, b) => a * b, 1), { f32: 2 }],
-      buffers: [io.inputs[0].buffer, io.outputs[0].buffer],
-      workgroups: 1,
-    },
+    elementwiseKernel(
+      call('mul', input(0), num(2)),
+      [
+        {
+          buffer: io.inputs[0].buffer,
+          view: broadcastView(io.inputs[0].spec.shape, io.inputs[0].spec.shape),
+        },
+      ],
+      { buffer: io.outputs[0].buffer, shape: io.outputs[0].spec.shape },
+    ),
   ],
   backward: [({ dys }) => scale(dys[0]!, 3)],
   cost: () => ({ flops: 0, bytes: 0 }),

@@ -88,13 +88,6 @@ export async function loadTrainSource(
   return listFolder(name, 'train', options.seed, options.limit, options.image);
 }
 
-/** Whether `name` is a single folder, which the CLI splits 80/20 by seed (mnist, fashion-mnist and train/ + test/
- * folders have fixed splits). */
-export async function splitsBySeed(name: string): Promise<boolean> {
-  if (name === 'mnist' || name === 'fashion-mnist' || !(await isFolder(name))) return false;
-  return !((await isFolder(join(name, 'train'))) && (await isFolder(join(name, 'test'))));
-}
-
 /**
  * Loads one split. `limit` keeps the first N images (a quick run). A folder with train/ and test/ subfolders
  * uses them; any other folder is split 80/20 with `seed`. `image` sets the size and channels of folder images

@@ -18,6 +18,7 @@ export { tidy, keep, openScope, type Scope } from './graph/tidy.js';
 export { flush } from './graph/scheduler.js';
 export { debug } from './graph/checks.js';
 export { backward } from './graph/autograd.js';
+export { grad, valueAndGrad, noGrad, type GradOptions } from './graph/functional.js';
 export { add, sub, mul, div, pow, maximum, minimum } from './ops/arithmetic.js';
 export {
   neg,
@@ -78,7 +79,16 @@ export { conv2dBackpropInput } from './ops/conv2d_backprop_input.js';
 export { conv2dBackpropFilter } from './ops/conv2d_backprop_filter.js';
 export type { ConvAttrs, Padding, Pair } from './ops/conv_geometry.js';
 export { matmul, dense, type MatmulAttrs, type DenseAttrs, type MatmulKernel } from './ops/matmul.js';
-export { softmax, softmaxCrossEntropy, type CrossEntropyOptions } from './ops/softmax_cross_entropy.js';
+export { softmaxCrossEntropy, type CrossEntropyOptions } from './ops/softmax_cross_entropy.js';
+export {
+  softmax,
+  logSoftmax,
+  logSumExp,
+  variance,
+  moments,
+  type AxisOptions,
+  type VarianceOptions,
+} from './ops/statistics.js';
 export { cropFlip, type CropView } from './ops/crop_flip.js';
 export { ensembleCombine, type CombineMode } from './ops/ensemble_combine.js';
 export { opTable, type OpName } from './ops/table.js';

@@ -71,6 +71,7 @@ export {
   type PadOptions,
 } from './ops/layout.js';
 export { gather, indexSelect, type GatherOptions } from './ops/gather.js';
+export { dropout, type DropoutOptions } from './ops/dropout.js';
 export { maxPool2d, avgPool2d, globalAvgPool, type PoolOptions } from './ops/pool.js';
 export { batchNorm, type BatchNormOptions } from './ops/batchnorm.js';
 export { concat } from './ops/concat.js';

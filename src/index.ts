@@ -72,6 +72,7 @@ export {
 } from './ops/layout.js';
 export { gather, indexSelect, type GatherOptions } from './ops/gather.js';
 export { dropout, type DropoutOptions } from './ops/dropout.js';
+export { conv2dTranspose, type Conv2dTransposeOptions } from './ops/conv_transpose.js';
 export { maxPool2d, avgPool2d, globalAvgPool, type PoolOptions } from './ops/pool.js';
 export { batchNorm, type BatchNormOptions } from './ops/batchnorm.js';
 export { concat } from './ops/concat.js';

@@ -16,6 +16,7 @@ import { cropFlipBackwardOp, cropFlipOp } from './crop_flip.js';
 import { elementwiseOp } from './elementwise/op.js';
 import { conv2dBackpropFilterOp } from './conv2d_backprop_filter.js';
 import { conv2dBackpropInputOp } from './conv2d_backprop_input.js';
+import { conv2dTransposeOp } from './conv_transpose.js';
 import { dropoutOp } from './dropout.js';
 import { fillOp } from './fill.js';
 import { gatherBackwardOp, gatherOp } from './gather.js';
@@ -148,7 +149,8 @@ export type OpName =
   | 'pad'
   | 'gather'
   | 'gatherBackward'
-  | 'dropout';
+  | 'dropout'
+  | 'conv2dTranspose';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const opTable: { readonly [K in OpName]: OpDef<any> } = {
@@ -234,4 +236,5 @@ export const opTable: { readonly [K in OpName]: OpDef<any> } = {
   gather: gatherOp,
   gatherBackward: gatherBackwardOp,
   dropout: dropoutOp,
+  conv2dTranspose: conv2dTransposeOp,
 };

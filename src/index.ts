@@ -1,6 +1,10 @@
 // webgrad's public API: engine lifetime, tensors, ops, autograd and errors.
 // The WebGPU types (GPUDevice, GPUSupportedLimits, ...) come along, so users need no `types` entry of their own.
 /// <reference types="@webgpu/types" preserve="true" />
+/**
+ * The engine, tensors, ops, autograd, models, training, data and files: `import * as wg from 'webgrad'`.
+ * @module webgrad
+ */
 export { init, info, stats, release, type Stats, type AdapterInfo, type InitOptions } from './engine.js';
 export type { Backend } from './gpu/device.js';
 export * from './errors.js';
@@ -110,3 +114,8 @@ export { ensemble, Ensemble, type EnsembleOptions } from './train/ensemble.js';
 export * as tta from './tta/index.js';
 export { saveCheckpoint, loadCheckpoint, type LoadedCheckpoint } from './train/checkpoint.js';
 export * as zoo from './zoo/index.js';
+export { explain, type ExplainOptions, type Explanation } from './graph/explain.js';
+export type { Plan, PlanKernel, PlanNode, PlanFusion, PlanMemory } from './graph/plan.js';
+export { formatPlan } from './graph/plan_text.js';
+export type { FusionOptions, FusionPass } from './options.js';
+export { profile, type Profile, type ProfileKernel, type ProfileOptions } from './graph/profile.js';

@@ -1,4 +1,5 @@
 // Adapter and device choice: a real GPU first, then Dawn's OpenGL backend on llvmpipe, then SwiftShader.
+import type { FusionOptions } from '../options.js';
 import { ArgumentError, GpuError, MissingPackageError } from '../errors.js';
 
 /** Which WebGPU implementation to run on. `auto` tries them in the order listed in `BACKEND_ORDER`. */
@@ -24,10 +25,11 @@ export interface InitOptions {
    */
   poisonBuffers?: boolean;
   /**
-   * Run the scheduler's fusion pass (default true): a ReLU after batch norm runs inside the batch-norm kernel.
-   * false keeps every op its own dispatch, so the pass's gain can be measured.
+   * The scheduler's fusion passes (default true: all on). false keeps every op its own dispatch, so the gain can
+   * be measured; `{ epilogue: false }` switches single passes (see docs/fusion.md): `epilogue` runs a ReLU inside
+   * the batch-norm or add kernel before it.
    */
-  fusion?: boolean;
+  fusion?: FusionOptions;
   /**
    * Check every op's float outputs for NaN and Infinity (default false; also `debug.checkFinite`): the first op
    * in a flush that writes one fails that flush's reads with a NonFiniteError naming it. Costs one small

@@ -1,8 +1,10 @@
 // The open device with its caches: pipelines, buffer pool, uniform packing, encoding and submission, and its end.
 import { DisposedError, GpuError, WebgradError } from '../errors.js';
+import type { FusionPass } from '../options.js';
 import type { AdapterInfo } from './device.js';
 import { BufferPool } from './pool.js';
 import { shaderCode, type ShaderName } from './shaders.js';
+import { encodeSnapshot, encodeTimestamped, type EncodedDispatch, type TimingRecorder } from './timing.js';
 
 /** A uniform field: a plain number is a u32; `{ f32 }` and `{ i32 }` say otherwise. */
 export type UniformValue = number | { f32: number } | { i32: number };
@@ -31,7 +33,8 @@ export interface Counters {
 /** How the runtime was opened (see InitOptions). */
 export interface RuntimeOptions {
   poisonBuffers: boolean;
-  fusion: boolean;
+  /** The fusion passes switched on. */
+  fusion: Record<FusionPass, boolean>;
 }
 
 /** Splits a workgroup count over x and y; shaders linearize with `wid.x + wid.y * nwg.x`. */
@@ -49,14 +52,16 @@ function uniformBytes(d: Dispatch): number {
 export class GpuRuntime {
   readonly pool: BufferPool;
   readonly counters: Counters = { dispatches: 0, submits: 0, readbacks: 0 };
-  /** Whether the scheduler fuses epilogues (see InitOptions.fusion). */
-  readonly fusion: boolean;
+  /** The fusion passes the scheduler runs (see InitOptions.fusion). */
+  readonly fusion: Readonly<Record<FusionPass, boolean>>;
   /** The most workgroups one dispatch can have (x times y, each up to maxComputeWorkgroupsPerDimension). */
   readonly maxWorkgroups: number;
   /** Settles with the reason once the runtime has ended (released or device lost); never rejects. */
   readonly ended: Promise<WebgradError>;
   private endedWith: WebgradError | null = null;
   private resolveEnded!: (reason: WebgradError) => void;
+  /** Set by wg.profile while it records: submits are timed kernel by kernel (see `submit`). */
+  profiler: TimingRecorder | null = null;
   private pipelines = new Map<string, GPUComputePipeline>();
   private uniformBuffer: GPUBuffer | null = null;
   private readonly uniformAlign: number;
@@ -202,7 +207,11 @@ export class GpuRuntime {
     );
   }
 
-  /** Encodes the dispatches into one compute pass, then the copies, and submits once (inside a capture). */
+  /**
+   * Encodes the dispatches into one compute pass, then the copies, and submits once (inside a capture). While a
+   * profiler records (see `profiler`), each dispatch gets its own pass between timestamps, or, without
+   * timestamp queries, the buffers it binds are copied first for a timed replay.
+   */
   submit(
     dispatches: readonly Dispatch[],
     copies: readonly { from: GPUBuffer; to: GPUBuffer; bytes: number }[],
@@ -213,26 +222,44 @@ export class GpuRuntime {
       const { data, offsets } = this.packUniforms(dispatches);
       const ubuf = this.uniforms(data.byteLength);
       device.queue.writeBuffer(ubuf, 0, data);
-      const pass = encoder.beginComputePass();
-      dispatches.forEach((d, k) => {
-        const pipeline = this.pipeline(d);
+      const encoded = dispatches.map((d, k): EncodedDispatch => ({
+        pipeline: this.pipeline(d),
+        uniformOffset: offsets[k],
+        uniformSize: uniformBytes(d),
+        buffers: d.buffers,
+        grid: grid(d.workgroups, this.maxGrid),
+      }));
+      const bindGroup = (d: EncodedDispatch) => {
         const entries: GPUBindGroupEntry[] = [
-          { binding: 0, resource: { buffer: ubuf, offset: offsets[k], size: uniformBytes(d) } },
+          { binding: 0, resource: { buffer: ubuf, offset: d.uniformOffset, size: d.uniformSize } },
         ];
         // A pooled buffer is never larger than the binding limit (see BufferPool), so it binds whole.
         d.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
-        const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, bindGroup);
-        const [x, y] = grid(d.workgroups, this.maxGrid);
-        pass.dispatchWorkgroups(x, y);
-      });
-      pass.end();
+        return device.createBindGroup({ layout: d.pipeline.getBindGroupLayout(0), entries });
+      };
+      const rec = this.profiler;
+      if (rec?.mode === 'timestamp-query') {
+        rec.pending.push(Promise.resolve().then(encodeTimestamped(device, encoder, encoded, bindGroup)));
+      } else {
+        if (rec) rec.snapshots.push(encodeSnapshot(device, encoder, encoded, data));
+        const pass = encoder.beginComputePass();
+        for (const d of encoded) {
+          pass.setPipeline(d.pipeline);
+          pass.setBindGroup(0, bindGroup(d));
+          pass.dispatchWorkgroups(d.grid[0], d.grid[1]);
+        }
+        pass.end();
+      }
     }
     for (const c of copies) encoder.copyBufferToBuffer(c.from, 0, c.to, 0, c.bytes);
     device.queue.submit([encoder.finish()]);
     this.counters.dispatches += dispatches.length;
     this.counters.submits++;
+  }
+
+  /** Whether kernel times can come from timestamp queries on this device. */
+  get hasTimestamps(): boolean {
+    return this.device.features.has('timestamp-query');
   }
 
   /** Frees every GPU resource; the runtime is unusable afterwards (end() it first with the reason). */

@@ -9,12 +9,12 @@ import type { AugmentSpec } from './spec.js';
  * at a time. Out: `ready` after init; `done` {id, buffer, size, lambda} with the slot moved back; `error`
  * {id, name, message, path?, code?} for a job that failed (the worker stays usable).
  */
+// No top-level await: bundlers build workers as classic scripts (vite's default worker format is 'iife').
 let source: ImageSource | null = null;
 let augmenter: Augmenter | null = null;
 let batchSize = 0;
 
-// No top-level await: bundlers build workers as classic scripts by default (vite's worker format 'iife').
-void parentPort().then((port) => {
+function serve(port: Awaited<ReturnType<typeof parentPort>>): void {
   port.onMessage((message: WorkerMessage) => {
     if (message.type === 'init') {
       source = message.source as ImageSource;
@@ -59,4 +59,6 @@ void parentPort().then((port) => {
     );
   });
   port.post({ type: 'loaded' });
-});
+}
+
+void parentPort().then(serve);

@@ -1,6 +1,10 @@
 // webgrad's public API: engine lifetime, tensors, ops, autograd and errors.
 // The WebGPU types (GPUDevice, GPUSupportedLimits, ...) come along, so users need no `types` entry of their own.
 /// <reference types="@webgpu/types" preserve="true" />
+/**
+ * The engine, tensors, ops, autograd, models, training, data and files: `import * as wg from 'webgrad'`.
+ * @module webgrad
+ */
 export { init, info, stats, release, type Stats, type AdapterInfo, type InitOptions } from './engine.js';
 export type { Backend } from './gpu/device.js';
 export * from './errors.js';

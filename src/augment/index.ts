@@ -1,4 +1,8 @@
 // Data augmentation: specs and presets, transforms, and the batch loader with its worker threads.
+/**
+ * Data augmentation, a subpath of its own: `import * as augment from 'webgrad/augment'`.
+ * @module webgrad/augment
+ */
 export {
   PRESETS,
   parseSpec,

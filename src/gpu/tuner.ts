@@ -206,10 +206,14 @@ export class Tuner {
     const rt = this.runtime;
     if (rt.endReason) return null;
     const all = Array.from({ length: repeats }, () => plan).flat();
+    const { dispatches, submits } = rt.counters;
     rt.beginCapture();
     const t0 = performance.now();
     rt.submit(all, []);
     const verdict = rt.endCapture();
+    // The tuner's own work is not the program's: wg.stats() counts only what flushes submit.
+    rt.counters.dispatches = dispatches;
+    rt.counters.submits = submits;
     await rt.unlessEnded(rt.device.queue.onSubmittedWorkDone());
     const ms = (performance.now() - t0) / repeats;
     return (await verdict) ? null : ms;

@@ -25,6 +25,11 @@ export interface Stats {
   liveBytes: number;
   /** Bytes of idle buffers kept for reuse. */
   pooledBytes: number;
+  /**
+   * Host milliseconds since init spent recording ops, planning flushes, encoding their commands, and in
+   * `queue.submit` (on a CPU adapter such as llvmpipe's OpenGL backend, the submit may run kernels itself).
+   */
+  cpu: { recordMs: number; planMs: number; encodeMs: number; submitMs: number };
 }
 
 /** An init() under way: later calls share its promise; release() cancels it. */
@@ -32,7 +37,7 @@ let opening: { promise: Promise<AdapterInfo>; options: InitOptions } | null = nu
 
 function checkInitOptions(options: InitOptions): void {
   checkOptionKeys('init', options, INIT_OPTIONS);
-  for (const key of ['verbose', 'poisonBuffers', 'checkFinite'] as const) {
+  for (const key of ['verbose', 'poisonBuffers', 'checkFinite', 'replay'] as const) {
     const v = options[key];
     if (v !== undefined && typeof v !== 'boolean') {
       throw new ArgumentError(`init: option '${key}' must be a boolean, got ${JSON.stringify(v)}`);
@@ -48,6 +53,7 @@ function checkCompatible(options: InitOptions, current: InitOptions, backend: st
     options.poisonBuffers !== undefined && options.poisonBuffers !== (current.poisonBuffers ?? false)
       ? ['poisonBuffers']
       : [];
+  if (options.replay !== undefined && options.replay !== (current.replay ?? true)) differs.push('replay');
   if (
     options.fusion !== undefined &&
     JSON.stringify(resolveFusion(options.fusion)) !== JSON.stringify(resolveFusion(current.fusion))
@@ -74,6 +80,7 @@ async function open(options: InitOptions): Promise<AdapterInfo> {
   const runtime = new GpuRuntime(device, info, {
     poisonBuffers: options.poisonBuffers ?? false,
     fusion: resolveFusion(options.fusion),
+    replay: options.replay ?? true,
   });
   state.runtime = runtime;
   // A lost device also fails the reads still waiting for a flush (release() does that itself).
@@ -124,6 +131,7 @@ export function stats(): Stats {
     liveBuffers: r.pool.liveBuffers,
     liveBytes: r.pool.liveBytes,
     pooledBytes: r.pool.pooledBytes,
+    cpu: { ...state.cpu, ...r.cpu },
   };
 }
 
@@ -144,5 +152,6 @@ export function release(): void {
   state.pending = [];
   state.scopes = [];
   state.generation++;
+  state.cpu = { recordMs: 0, planMs: 0 };
   r?.destroy();
 }

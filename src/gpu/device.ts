@@ -31,6 +31,12 @@ export interface InitOptions {
    */
   fusion?: FusionOptions;
   /**
+   * Replay (default true): a flush with the same structure as an earlier one (same ops, shapes, attributes and
+   * buffers) reuses its planned dispatches, pipelines, bind groups and packed uniforms instead of planning and
+   * encoding them anew. false plans every flush from scratch (to measure the gain).
+   */
+  replay?: boolean;
+  /**
    * Check every op's float outputs for NaN and Infinity (default false; also `debug.checkFinite`): the first op
    * in a flush that writes one fails that flush's reads with a NonFiniteError naming it. Costs one small
    * dispatch per op output and a readback per flush: a debugging aid, not for timed runs.
@@ -45,6 +51,7 @@ export const INIT_OPTIONS: readonly (keyof InitOptions)[] = [
   'poisonBuffers',
   'fusion',
   'checkFinite',
+  'replay',
 ];
 
 /** What `info()` reports about the adapter in use. */

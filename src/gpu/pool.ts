@@ -34,10 +34,20 @@ export class BufferPool {
     private readonly maxBucket = Infinity,
   ) {}
 
-  /** A storage buffer of at least `bytes` bytes, reused from the pool when one of its bucket is free. */
-  acquire(bytes: number): GPUBuffer {
+  /**
+   * A storage buffer of at least `bytes` bytes, reused from the pool when one of its bucket is free: `prefer`
+   * when it is (a replayed flush asks for the buffers its plan had, so its bind groups stay valid).
+   */
+  acquire(bytes: number, prefer?: GPUBuffer): GPUBuffer {
     const size = bucketSize(bytes, this.maxBucket);
-    const reused = this.free.get(size)?.pop();
+    const list = this.free.get(size);
+    let reused: GPUBuffer | undefined;
+    const at = prefer && prefer.size === size && list ? list.lastIndexOf(prefer) : -1;
+    if (at >= 0) {
+      reused = list![at];
+      list![at] = list![list!.length - 1];
+      list!.pop();
+    } else reused = list?.pop();
     this.liveBuffers++;
     this.liveBytes += size;
     let buffer = reused;

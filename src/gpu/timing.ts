@@ -11,6 +11,9 @@ export interface EncodedDispatch {
   uniformSize: number;
   buffers: readonly GPUBuffer[];
   grid: [number, number];
+  /** The bind group last made for it, and the uniform buffer it binds (a replayed submit reuses both). */
+  bindGroup?: GPUBindGroup;
+  boundTo?: GPUBuffer;
 }
 
 /** A submit captured for the kernel-by-kernel replay: copies of every buffer it binds, taken before it ran. */

@@ -8,6 +8,7 @@ import { FlushChecks, debug, firstNonFinite } from './checks.js';
 import { fuseEpilogues } from './fusion/epilogue.js';
 import { describePlan, type Plan, type PlanFusion, type PlannedDispatch } from './plan.js';
 import { debugLevel, printPlan } from './plan_text.js';
+import { ReplayCache, attrsKey, matches, type FlushEntries } from './replay.js';
 import {
   maybeFree,
   requireRuntime,
@@ -63,6 +64,20 @@ interface FlushPlan {
   dry: boolean;
   /** Live device bytes when planning began. */
   startBytes: number;
+  /** The replay entries of flushes shaped like this one (null: replay off, or a dry run). */
+  replay: FlushEntries | null;
+  /** Leaves uploaded so far (their buffers are kept by position for replay). */
+  uploads: number;
+}
+
+/** The plan cache of each runtime (its buffers belong to that device). */
+const replayCaches = new WeakMap<GpuRuntime, ReplayCache>();
+
+/** The runtime's plan cache (hits and misses count planned nodes). */
+export function replayStats(runtime: GpuRuntime): ReplayCache {
+  let cache = replayCaches.get(runtime);
+  if (!cache) replayCaches.set(runtime, (cache = new ReplayCache()));
+  return cache;
 }
 
 /** Uploads values set on the host (leaves, assignValues), checking them first when debug.checkFinite is on. */
@@ -79,7 +94,11 @@ function upload(plan: FlushPlan, t: Tensor): void {
       );
     }
   }
-  s.buffer ??= plan.runtime.pool.acquire(s.bytes);
+  if (!s.buffer) {
+    const k = plan.uploads++;
+    s.buffer = plan.runtime.pool.acquire(s.bytes, plan.replay?.uploads[k]);
+    if (plan.replay) plan.replay.uploads[k] = s.buffer;
+  }
   plan.logical.set(s.buffer, s.bytes);
   const u = s.upload;
   plan.runtime.device.queue.writeBuffer(s.buffer, 0, u.buffer, u.byteOffset, u.byteLength);
@@ -142,12 +161,19 @@ function planNode(plan: FlushPlan, n: Node, epilogue?: Node): void {
     const w = t.storage.writer;
     if (w && w !== plan.sub && !w.settled) plan.deps.add(w);
   }
-  for (const s of outputs) {
+  const entries = plan.replay?.nodes;
+  const slot = plan.count;
+  const previous = entries?.[slot];
+  const before = previous?.op === n.op ? previous : undefined;
+  outputs.forEach((s, i) => {
     checkBufferBytes(`${n.op.name}: an output`, s.bytes, runtime.info.limits, !n.op.bindsRanges);
-    s.buffer = runtime.pool.acquire(s.bytes);
+    s.buffer = runtime.pool.acquire(s.bytes, before?.buffers[n.inputs.length + i]);
     plan.logical.set(s.buffer, s.bytes);
-  }
+  });
   const scratch: GPUBuffer[] = [];
+  const scratchBytes: number[] = [];
+  let checked = false;
+  const relu = epilogue?.op.asEpilogue === 'relu';
   const io: KernelIO = {
     inputs: n.inputs.map((t) => ({ buffer: t.storage.buffer!, spec: { shape: t.shape, dtype: t.dtype } })),
     outputs: n.outputs.map((t, i) => ({
@@ -156,21 +182,58 @@ function planNode(plan: FlushPlan, n: Node, epilogue?: Node): void {
     })),
     scratch(bytes) {
       checkBufferBytes(`${n.op.name}: a scratch buffer`, bytes, runtime.info.limits, !n.op.bindsRanges);
-      const b = runtime.pool.acquire(bytes);
+      const b = runtime.pool.acquire(bytes, before?.scratch[scratch.length]);
       plan.logical.set(b, bytes);
       scratch.push(b);
+      scratchBytes.push(bytes);
       return b;
     },
     limits: runtime.info.limits,
     software: runtime.info.software,
-    relu: epilogue?.op.asEpilogue === 'relu',
-    check: (describe) => plan.checks.slot(describe),
+    relu,
+    check: (describe) => {
+      checked = true;
+      return plan.checks.slot(describe);
+    },
     tune: (req) => tunerFor(runtime).choose(io, req),
   };
   const forward = n.op.forward;
   if (forward === 'alias') throw new GpuError(`scheduler: view op ${n.op.name} cannot be pending`);
-  const dispatches = forward(io, n.attrs);
-  for (const d of dispatches) checkWorkgroups(n.op.name, d.workgroups, runtime.maxWorkgroups);
+  let dispatches: readonly Dispatch[] | null = null;
+  let buffers: GPUBuffer[] = [];
+  if (entries) {
+    buffers = [...io.inputs.map((b) => b.buffer), ...io.outputs.map((b) => b.buffer)];
+    const entry = entries[slot] ?? null;
+    if (matches(entry, n, relu, buffers)) {
+      for (const bytes of entry.scratchBytes) io.scratch(bytes);
+      if (scratch.every((b, i) => b === entry.scratch[i])) dispatches = entry.dispatches;
+      else {
+        for (const b of scratch) runtime.pool.release(b);
+        scratch.length = 0;
+        scratchBytes.length = 0;
+      }
+    }
+  }
+  if (dispatches) replayStats(runtime).hits++;
+  else {
+    const planned = forward(io, n.attrs);
+    for (const d of planned) checkWorkgroups(n.op.name, d.workgroups, runtime.maxWorkgroups);
+    dispatches = planned;
+    if (entries) {
+      replayStats(runtime).misses++;
+      entries[slot] = {
+        op: n.op,
+        attrs: attrsKey(n.attrs),
+        relu,
+        shapes: n.inputs.map((t) => t.shape),
+        buffers,
+        scratchBytes: [...scratchBytes],
+        scratch: [...scratch],
+        dispatches: planned,
+        replayable: !checked,
+      };
+    }
+  }
   plan.count++;
   const covered = epilogue ? [n, epilogue] : [n];
   for (const dispatch of dispatches) plan.planned.push({ dispatch, nodes: covered });
@@ -296,7 +359,12 @@ export async function collectPlans(fn: () => unknown, wgsl: boolean): Promise<Pl
   const collector = { plans: [] as Plan[], wgsl };
   explaining = collector;
   try {
-    await fn();
+    try {
+      await fn();
+    } catch (e) {
+      // A step that awaits its loss stops there: the plan up to that read is what explain() returns.
+      if (!(typeof e === 'object' && e !== null && explainedErrors.has(e))) throw e;
+    }
     if (state.pending.length > 0 || state.reads.length > 0) void flush().catch(() => undefined);
   } finally {
     explaining = null;
@@ -314,9 +382,14 @@ export function listenToPlans(listener: ((p: Plan) => void) | null): ((p: Plan) 
   return previous;
 }
 
+/** Errors made by `notComputed`: fn stopping on one of them is how an explained step that awaits a read ends. */
+const explainedErrors = new WeakSet<object>();
+
 /** The error of values that explain() planned but never computed. */
 function notComputed(): DisposedError {
-  return new DisposedError('explain: this value was planned by explain() and never computed');
+  const error = new DisposedError('explain: this value was planned by explain() and never computed');
+  explainedErrors.add(error);
+  return error;
 }
 
 /** The plan value of a flush (the nodes after pruning, the passes that ran, the fusions they made). */
@@ -358,6 +431,7 @@ function planValue(
  * error, and the next flush starts clean. While explain() runs, plans instead (see `explaining`).
  */
 function run(): Submission {
+  const planStart = performance.now();
   const runtime = requireRuntime('flush');
   const taken = state.pending;
   state.pending = [];
@@ -378,6 +452,8 @@ function run(): Submission {
     count: 0,
     dry: dry !== null,
     startBytes: runtime.pool.liveBytes,
+    replay: null,
+    uploads: 0,
   };
   const staged: { read: PendingRead; staging: GPUBuffer }[] = [];
   let nodes = taken;
@@ -386,11 +462,12 @@ function run(): Submission {
   runtime.beginCapture();
   try {
     nodes = prune(taken);
+    if (runtime.fusion.epilogue) fused = fuseEpilogues(nodes);
+    const folded = new Set(fused.values());
+    if (runtime.options.replay && !dry) plan.replay = replayStats(runtime).entries(nodes, folded);
     // All uploads go before any buffer changes hands: queued writes land ahead of the whole submit.
     for (const n of nodes) for (const t of n.inputs) upload(plan, t);
     for (const r of reads) upload(plan, r.tensor);
-    if (runtime.fusion.epilogue) fused = fuseEpilogues(nodes);
-    const folded = new Set(fused.values());
     for (; next < nodes.length; next++) {
       const n = nodes[next];
       if (!folded.has(n)) planNode(plan, n, fused.get(n));
@@ -414,6 +491,7 @@ function run(): Submission {
     }
     const flags = plan.checks.copy();
     if (flags) copies.push(flags);
+    state.cpu.planMs += performance.now() - planStart;
     runtime.submit(
       plan.planned.map((p) => p.dispatch),
       copies,

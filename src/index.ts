@@ -72,7 +72,16 @@ export { softmax, softmaxCrossEntropy, type CrossEntropyOptions } from './ops/so
 export { cropFlip, type CropView } from './ops/crop_flip.js';
 export { ensembleCombine, type CombineMode } from './ops/ensemble_combine.js';
 export { opTable, type OpName } from './ops/table.js';
-export type { DType, OpDef, RefTensor, TensorSpec } from './ops/types.js';
+export type {
+  BackwardContext,
+  BackwardRule,
+  Cost,
+  DType,
+  OpDef,
+  RefTensor,
+  TensorSpec,
+} from './ops/types.js';
+export type { UniformValue } from './gpu/runtime.js';
 export {
   gradcheck,
   type GradcheckOptions,
@@ -115,3 +124,4 @@ export type { Plan, PlanKernel, PlanNode, PlanFusion, PlanMemory } from './graph
 export { formatPlan } from './graph/plan_text.js';
 export type { FusionOptions, FusionPass } from './options.js';
 export { profile, type Profile, type ProfileKernel, type ProfileOptions } from './graph/profile.js';
+export { defineOp, type UserOp, type UserOpDefinition } from './graph/define_op.js';

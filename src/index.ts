@@ -19,6 +19,7 @@ export {
 export { Rng } from './graph/random.js';
 export { tidy, keep, openScope, type Scope } from './graph/tidy.js';
 export { flush } from './graph/scheduler.js';
+export { tuned, tuneInfo, type TuneInfo } from './tune.js';
 export { debug } from './graph/checks.js';
 export { backward } from './graph/autograd.js';
 export { add, sub, mul, div, pow, maximum, minimum } from './ops/arithmetic.js';
@@ -60,6 +61,19 @@ export {
   type ArgReduceAttrs,
 } from './ops/reduce.js';
 export { reshape, flatten } from './ops/reshape.js';
+export {
+  transpose,
+  permute,
+  slice,
+  pad,
+  expandDims,
+  squeeze,
+  stack,
+  split,
+  type SliceOptions,
+  type PadOptions,
+} from './ops/layout.js';
+export { gather, indexSelect, type GatherOptions } from './ops/gather.js';
 export { maxPool2d, avgPool2d, globalAvgPool, type PoolOptions } from './ops/pool.js';
 export { batchNorm, type BatchNormOptions } from './ops/batchnorm.js';
 export { concat } from './ops/concat.js';
@@ -117,7 +131,13 @@ export {
 } from './train/fit.js';
 export { ensemble, Ensemble, type EnsembleOptions } from './train/ensemble.js';
 export * as tta from './tta/index.js';
-export { saveCheckpoint, loadCheckpoint, type LoadedCheckpoint } from './train/checkpoint.js';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  loadModelCheckpoint,
+  type LoadedCheckpoint,
+  type CheckpointModel,
+} from './train/checkpoint.js';
 export * as zoo from './zoo/index.js';
 export { explain, type ExplainOptions, type Explanation } from './graph/explain.js';
 export type { Plan, PlanKernel, PlanNode, PlanFusion, PlanMemory } from './graph/plan.js';
@@ -125,3 +145,4 @@ export { formatPlan } from './graph/plan_text.js';
 export type { FusionOptions, FusionPass } from './options.js';
 export { profile, type Profile, type ProfileKernel, type ProfileOptions } from './graph/profile.js';
 export { defineOp, type UserOp, type UserOpDefinition } from './graph/define_op.js';
+export * as transfer from './transfer/index.js';

@@ -16,7 +16,10 @@ export interface LoaderOptions {
   augment?: string | AugmentSpec | null;
   /** Worker threads (default: cores minus one, at least 1); 0 fills batches on the calling thread. */
   workers?: number;
-  /** Batches filled ahead of the one in use (default 2): the number of preallocated slots. */
+  /**
+   * Batches the workers fill ahead of the one in use (default 2): the number of preallocated slots. With 0
+   * workers nothing runs ahead (one slot, filled when asked for).
+   */
   prefetch?: number;
   /** Seed of shuffles and augmentations (default 0). Epoch e is shuffled with seed * 1000 + e, as fit does. */
   seed?: number;

@@ -19,6 +19,12 @@ async function isFolder(path: string): Promise<boolean> {
   );
 }
 
+/** Size and channels folder images are converted to. */
+export interface FolderImage {
+  size: [number, number];
+  channels: 1 | 3;
+}
+
 /** Whether `name` is a single folder, split 80/20 by the seed (not mnist, fashion-mnist or a train/ + test/ folder). */
 export async function splitsBySeed(name: string): Promise<boolean> {
   if (name === 'mnist' || name === 'fashion-mnist' || !(await isFolder(name))) return false;
@@ -41,16 +47,17 @@ async function listFolder(
   split: 'train' | 'test',
   seed: number,
   limit: number | null,
+  image: FolderImage = FOLDER_IMAGE,
 ): Promise<ImageFolderIndex> {
   if (!(await isFolder(dir))) {
     throw new ArgumentError(`--dataset '${dir}' is neither mnist, fashion-mnist nor an existing folder`);
   }
   let index: ImageFolderIndex;
   if ((await isFolder(join(dir, 'train'))) && (await isFolder(join(dir, 'test')))) {
-    index = await listImageFolder(join(dir, split), FOLDER_IMAGE);
+    index = await listImageFolder(join(dir, split), image);
   } else {
     // One folder: a seeded split, the same for train and test on every run with this seed.
-    const all = await listImageFolder(dir, FOLDER_IMAGE);
+    const all = await listImageFolder(dir, image);
     const order = new Rng(seed + 7).shuffle(Array.from({ length: all.length }, (_, i) => i));
     const cut = Math.max(1, Math.round(all.length * TEST_SHARE));
     index = subsetIndex(all, split === 'test' ? order.slice(0, cut) : order.slice(cut));
@@ -75,23 +82,24 @@ async function listFolder(
  */
 export async function loadTrainSource(
   name: string,
-  options: { limit: number | null; seed: number },
+  options: { limit: number | null; seed: number; image?: FolderImage },
 ): Promise<Dataset | ImageFolderIndex> {
   if (name === 'mnist' || name === 'fashion-mnist') return loadDataset(name, 'train', options);
-  return listFolder(name, 'train', options.seed, options.limit);
+  return listFolder(name, 'train', options.seed, options.limit, options.image);
 }
 
 /**
  * Loads one split. `limit` keeps the first N images (a quick run). A folder with train/ and test/ subfolders
- * uses them; any other folder is split 80/20 with `seed`.
+ * uses them; any other folder is split 80/20 with `seed`. `image` sets the size and channels of folder images
+ * (default 28x28 grayscale, the built-in datasets' format).
  */
 export async function loadDataset(
   name: string,
   split: 'train' | 'test',
-  options: { limit: number | null; seed: number },
+  options: { limit: number | null; seed: number; image?: FolderImage },
 ): Promise<Dataset> {
   const limit = options.limit ?? undefined;
   if (name === 'mnist') return loadMnist({ split, limit });
   if (name === 'fashion-mnist') return loadFashionMnist({ split, limit });
-  return decodeImageFolder(await listFolder(name, split, options.seed, options.limit));
+  return decodeImageFolder(await listFolder(name, split, options.seed, options.limit, options.image));
 }

@@ -2,6 +2,7 @@
 import { ArgumentError, DisposedError, GpuError, NonFiniteError, WebgradError } from '../errors.js';
 import { checkBufferBytes, checkWorkgroups } from '../gpu/limits.js';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime.js';
+import { tunerFor } from '../gpu/tuner.js';
 import type { KernelIO } from '../ops/types.js';
 import { FlushChecks, debug, firstNonFinite } from './checks.js';
 import { fuseEpilogues } from './fusion/epilogue.js';
@@ -194,6 +195,7 @@ function planNode(plan: FlushPlan, n: Node, epilogue?: Node): void {
       checked = true;
       return plan.checks.slot(describe);
     },
+    tune: (req) => tunerFor(runtime).choose(io, req),
   };
   const forward = n.op.forward;
   if (forward === 'alias') throw new GpuError(`scheduler: view op ${n.op.name} cannot be pending`);

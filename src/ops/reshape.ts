@@ -36,6 +36,10 @@ export const reshapeOp: OpDef<ReshapeAttrs> = {
 
 /** Shapes: x any → `shape` with the same element count (one entry may be -1). */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  if (!Array.isArray(shape))
+    throw new ShapeError(
+      `reshape: argument 'shape' must be an array of sizes, got ${JSON.stringify(shape) ?? String(shape)}`,
+    );
   return apply(reshapeOp, [x], { shape: [...shape] }, ['x']);
 }
 

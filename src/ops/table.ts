@@ -17,6 +17,8 @@ import { elementwiseOp } from './elementwise/op.js';
 import { conv2dBackpropFilterOp } from './conv2d_backprop_filter.js';
 import { conv2dBackpropInputOp } from './conv2d_backprop_input.js';
 import { fillOp } from './fill.js';
+import { gatherBackwardOp, gatherOp } from './gather.js';
+import { padOp, sliceBackwardOp, sliceOp, transposeOp } from './layout.js';
 import { denseOp, matmulOp } from './matmul.js';
 import { ensembleCombineBackwardOp, ensembleCombineOp } from './ensemble_combine.js';
 import { avgPool2dBackwardOp, avgPool2dOp, maxPool2dBackwardOp, maxPool2dOp } from './pool.js';
@@ -138,7 +140,13 @@ export type OpName =
   | 'min'
   | 'argmax'
   | 'argmin'
-  | 'reduceMaskBackward';
+  | 'reduceMaskBackward'
+  | 'transpose'
+  | 'slice'
+  | 'sliceBackward'
+  | 'pad'
+  | 'gather'
+  | 'gatherBackward';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const opTable: { readonly [K in OpName]: OpDef<any> } = {
@@ -217,4 +225,10 @@ export const opTable: { readonly [K in OpName]: OpDef<any> } = {
   argmax: argmaxOp,
   argmin: argminOp,
   reduceMaskBackward: reduceMaskBackwardOp,
+  transpose: transposeOp,
+  slice: sliceOp,
+  sliceBackward: sliceBackwardOp,
+  pad: padOp,
+  gather: gatherOp,
+  gatherBackward: gatherBackwardOp,
 };

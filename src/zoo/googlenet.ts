@@ -127,16 +127,16 @@ export class GoogLeNet extends ZooModel {
     const pool = (size: number) => (x: Tensor) => maxPool2d(x, { size, stride: 2, ceilMode: true });
     const [conv1, conv2, conv3] = this.stems;
     const stages: Stage[] = [
-      { name: 'conv1', run: (x) => conv1.forward(x) },
-      { name: 'maxpool1', run: pool(3) },
-      { name: 'conv2', run: (x) => conv2.forward(x) },
-      { name: 'conv3', run: (x) => conv3.forward(x) },
-      { name: 'maxpool2', run: pool(3) },
+      { name: 'conv1', prefixes: ['conv1'], run: (x) => conv1.forward(x) },
+      { name: 'maxpool1', prefixes: [], run: pool(3) },
+      { name: 'conv2', prefixes: ['conv2'], run: (x) => conv2.forward(x) },
+      { name: 'conv3', prefixes: ['conv3'], run: (x) => conv3.forward(x) },
+      { name: 'maxpool2', prefixes: [], run: pool(3) },
     ];
     for (const [name, block] of this.blocks) {
-      stages.push({ name, run: (x) => block.forward(x) });
+      stages.push({ name, prefixes: [name], run: (x) => block.forward(x) });
       const after = POOL_AFTER[name];
-      if (after) stages.push({ name: after[0], run: pool(after[1]) });
+      if (after) stages.push({ name: after[0], prefixes: [], run: pool(after[1]) });
     }
     return stages;
   }

@@ -22,6 +22,8 @@ export interface ZooConfig {
 /** One step of the trunk under its torchvision name (`layer3`, `inception4e`, `maxpool2`). */
 export interface Stage {
   name: string;
+  /** State-dict prefixes of the modules this stage runs (`['conv1', 'bn1']`; none for a pool). */
+  prefixes: string[];
   run: (x: Tensor) => Tensor;
 }
 
@@ -57,8 +59,8 @@ export abstract class ZooModel extends Module {
   stages(): Stage[] {
     return [
       ...this.trunkStages(),
-      { name: 'avgpool', run: (x) => globalAvgPool(x) },
-      { name: 'fc', run: (x) => this.fc.forward(x) },
+      { name: 'avgpool', prefixes: [], run: (x) => globalAvgPool(x) },
+      { name: 'fc', prefixes: ['fc'], run: (x) => this.fc.forward(x) },
     ];
   }
 

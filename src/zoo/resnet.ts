@@ -102,9 +102,17 @@ export class ResNet extends ZooModel {
 
   trunkStages(): Stage[] {
     return [
-      { name: 'conv1', run: (x) => relu(this.bn1.forward(this.conv1.forward(x))) },
-      { name: 'maxpool', run: (x) => maxPool2d(x, { size: 3, stride: 2, padding: 1 }) },
-      ...this.layers.map((l, i) => ({ name: `layer${i + 1}`, run: (x: Tensor) => l.forward(x) })),
+      {
+        name: 'conv1',
+        prefixes: ['conv1', 'bn1'],
+        run: (x) => relu(this.bn1.forward(this.conv1.forward(x))),
+      },
+      { name: 'maxpool', prefixes: [], run: (x) => maxPool2d(x, { size: 3, stride: 2, padding: 1 }) },
+      ...this.layers.map((l, i) => ({
+        name: `layer${i + 1}`,
+        prefixes: [`layer${i + 1}`],
+        run: (x: Tensor) => l.forward(x),
+      })),
     ];
   }
 }

@@ -147,6 +147,32 @@ describe('training from an image folder', () => {
     expect(again.testLoss).toBeCloseTo(summary.testLoss, 6);
     const plain = webgrad('eval', '--checkpoint', join(out, 'checkpoint.safetensors'), '--quiet');
     expect(plain.stdout.trim()).toMatch(/test accuracy 100\.00%, loss \d/);
+    // Members trained with other seeds held out other images of this folder: scoring them together is refused.
+    const other = join(work, 'run-seed-4');
+    const second = webgrad(
+      'train',
+      '--dataset',
+      join(work, 'shapes'),
+      '--epochs',
+      '1',
+      '--seed',
+      '4',
+      '--out',
+      other,
+      '--quiet',
+    );
+    expect(second.status, second.stderr).toBe(0);
+    const mixed = webgrad(
+      'eval',
+      '--checkpoint',
+      join(out, 'checkpoint.safetensors'),
+      '--checkpoint',
+      join(other, 'checkpoint.safetensors'),
+    );
+    expect(mixed.status).toBe(1);
+    expect(mixed.stderr).toMatch(
+      /webgrad: error: the checkpoints were trained with different --seed values \(3, 4\)/,
+    );
   });
 });
 

@@ -39,7 +39,7 @@ const shapes: [number, number, number][] = [
   [64, 129, 20],
 ];
 
-describe.each<MatmulKernel>(['register', 'tiled'])('matmul, %s kernel', (kernel) => {
+describe.each<MatmulKernel>(['register', 'tiled', 'wgtile'])('matmul, %s kernel', (kernel) => {
   for (const [m, k, n] of shapes) {
     it(`M=${m} K=${k} N=${n}, every transpose combination`, async () => {
       const outs: Tensor[] = [];
@@ -82,10 +82,11 @@ describe.each<MatmulKernel>(['register', 'tiled'])('matmul, %s kernel', (kernel)
 
 describe('matmul on large grids', () => {
   // K = N = 1 keeps the buffers under llvmpipe's 128 MiB binding limit while passing 65,535 workgroups.
-  // Rows per workgroup: 4 per invocation times 64 invocations (register), 32 per tile (tiled).
+  // Rows per workgroup: 4 per invocation times 64 invocations (register), 32 per tile (tiled), 64 (wgtile).
   it.each<[MatmulKernel, number]>([
     ['register', 256],
     ['tiled', 32],
+    ['wgtile', 64],
   ])(
     '%s kernel past 65,535 workgroups (%i rows each) spreads them over x and y',
     async (kernel, rowsPerGroup) => {

@@ -86,6 +86,32 @@ describe('maxPool2d and avgPool2d', () => {
     await expectMatchesReference([argmax], tol);
   });
 
+  for (const channels of [4, 3]) {
+    it(`propagates NaN as PyTorch: a NaN tap wins its window, and its gradient goes there (C=${channels})`, async () => {
+      // 4x4 image, 2x2 windows: the first window's NaN sits at its last tap, after larger numbers.
+      const values = new Float32Array(16 * channels).map((_, i) => i % 7);
+      const nanAt = 1 * 4 + 1; // spatial index of (1, 1)
+      for (let c = 0; c < channels; c++) values[nanAt * channels + c] = NaN;
+      values[0] = 100; // the first tap of channel 0 is large: NaN must still win
+      const x = tensor(values, [1, 4, 4, channels], { requiresGrad: true });
+      const y = maxPool2d(x, { size: 2, stride: 2 });
+      const argmax = y.node!.outputs[1];
+      sum(y).backward();
+      const [got, arg, dx] = await Promise.all([y.data(), argmax.int32Data(), x.grad!.data()]);
+      for (let c = 0; c < channels; c++) {
+        expect(Number.isNaN(got[c]), `channel ${c}`).toBe(true);
+        expect(arg[c]).toBe(nanAt);
+        expect(dx[nanAt * channels + c]).toBe(1);
+        expect(dx[c]).toBe(0);
+      }
+      // The other windows hold no NaN and stay numbers.
+      expect(Array.from(got.subarray(channels)).every(Number.isFinite)).toBe(true);
+      const node = y.node!;
+      const [ref] = node.op.reference([{ shape: x.shape, data: Float64Array.from(values) }], node.attrs);
+      expect(Array.from(got).map(String)).toEqual(Array.from(ref.data).map(String));
+    });
+  }
+
   it('covers grids past 65,535 workgroups', async () => {
     // 2*300*300*31 = 5.58M outputs at 64 per workgroup: about 87,000 workgroups (scalar lanes, C odd).
     const x = input([2, 300, 300, 31], 9, false);

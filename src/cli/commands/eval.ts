@@ -4,7 +4,7 @@ import { init } from '../../engine.js';
 import { ArgumentError, WebgradError } from '../../errors.js';
 import type { Module } from '../../nn/module.js';
 import { COMBINE_MODES, type CombineMode } from '../../ops/ensemble_combine.js';
-import { loadCheckpoint, type LoadedCheckpoint } from '../../train/checkpoint.js';
+import { loadModelCheckpoint, type CheckpointModel, type LoadedCheckpoint } from '../../train/checkpoint.js';
 import { ensemble } from '../../train/ensemble.js';
 import { evaluate } from '../../train/fit.js';
 import { fiveCrop, flips, tenCrop, type TestTimeAugmentation } from '../../tta/views.js';
@@ -96,9 +96,9 @@ export const evalCommand: Command = {
       });
     }
     const info = await init();
-    const loaded: ({ path: string } & LoadedCheckpoint)[] = [];
+    const loaded: ({ path: string } & LoadedCheckpoint<CheckpointModel>)[] = [];
     for (const path of paths) {
-      const checkpoint = await loadCheckpoint(path);
+      const checkpoint = await loadModelCheckpoint(path);
       for (const t of Object.values(checkpoint.optimizerState)) t.dispose();
       loaded.push({ path, ...checkpoint });
     }
@@ -127,7 +127,10 @@ export const evalCommand: Command = {
       );
     }
     const seed = Number([...seeds][0]);
-    const testSet = await loadDataset(dataset, 'test', { limit: flags.number('limit') ?? null, seed });
+    // Folder images are read at the size and channels the model was trained on (RGB for a zoo model).
+    const [h, w, c] = first.model.config.inputShape;
+    const image = c === 1 || c === 3 ? { size: [h, w] as [number, number], channels: c as 1 | 3 } : undefined;
+    const testSet = await loadDataset(dataset, 'test', { limit: flags.number('limit') ?? null, seed, image });
     const combine = flags.choice<CombineMode>('combine')!;
     const tta = augmentation(flags, testSet.shape, combine);
     const model: Module =

@@ -102,7 +102,16 @@ export {
 export { cropFlip, type CropView } from './ops/crop_flip.js';
 export { ensembleCombine, type CombineMode } from './ops/ensemble_combine.js';
 export { opTable, type OpName } from './ops/table.js';
-export type { DType, OpDef, RefTensor, TensorSpec } from './ops/types.js';
+export type {
+  BackwardContext,
+  BackwardRule,
+  Cost,
+  DType,
+  OpDef,
+  RefTensor,
+  TensorSpec,
+} from './ops/types.js';
+export type { UniformValue } from './gpu/runtime.js';
 export {
   gradcheck,
   type GradcheckOptions,
@@ -151,4 +160,5 @@ export type { Plan, PlanKernel, PlanNode, PlanFusion, PlanMemory } from './graph
 export { formatPlan } from './graph/plan_text.js';
 export type { FusionOptions, FusionPass } from './options.js';
 export { profile, type Profile, type ProfileKernel, type ProfileOptions } from './graph/profile.js';
+export { defineOp, type UserOp, type UserOpDefinition } from './graph/define_op.js';
 export * as transfer from './transfer/index.js';

@@ -30,13 +30,13 @@ const WORKLOADS: FusionWorkload[] = [
   { name: 'resnet infer b32', train: false, batch: 32, build: () => wg.resnet() },
 ];
 
-/** The fusion settings compared: all off, each pass alone off, all on. */
-function configs(): [string, wg.FusionOptions][] {
-  const list: [string, wg.FusionOptions][] = [['all off', false]];
+/** The settings compared: fusion all off, each pass alone off, all on; then all on without replay. */
+function configs(): [string, wg.InitOptions][] {
+  const list: [string, wg.InitOptions][] = [['fusion off', { fusion: false }]];
   if (FUSION_PASSES.length > 1) {
-    for (const p of FUSION_PASSES) list.push([`${p} off`, { [p]: false }]);
+    for (const p of FUSION_PASSES) list.push([`${p} off`, { fusion: { [p]: false } }]);
   }
-  list.push(['all on', true]);
+  list.push(['all on', {}], ['all on, replay off', { replay: false }]);
   return list;
 }
 
@@ -83,8 +83,8 @@ console.log(
 console.log('| --- | --- | --- | --- | --- | --- | --- |');
 const filter = args.filter ? new RegExp(args.filter) : null;
 for (const w of WORKLOADS.filter((x) => !filter || filter.test(x.name))) {
-  for (const [label, fusion] of configs()) {
-    await wg.init({ fusion });
+  for (const [label, options] of configs()) {
+    await wg.init(options);
     const step = stepper(w);
     for (let i = 0; i < 2; i++) await step();
     const plan = await wg.explain(step);

@@ -26,6 +26,7 @@ export { flush } from './graph/scheduler.js';
 export { tuned, tuneInfo, type TuneInfo } from './tune.js';
 export { debug } from './graph/checks.js';
 export { backward } from './graph/autograd.js';
+export { grad, valueAndGrad, noGrad, type GradOptions } from './graph/functional.js';
 export { add, sub, mul, div, pow, maximum, minimum } from './ops/arithmetic.js';
 export {
   neg,
@@ -78,6 +79,8 @@ export {
   type PadOptions,
 } from './ops/layout.js';
 export { gather, indexSelect, type GatherOptions } from './ops/gather.js';
+export { dropout, type DropoutOptions } from './ops/dropout.js';
+export { conv2dTranspose, type Conv2dTransposeOptions } from './ops/conv_transpose.js';
 export { maxPool2d, avgPool2d, globalAvgPool, type PoolOptions } from './ops/pool.js';
 export { batchNorm, type BatchNormOptions } from './ops/batchnorm.js';
 export { concat } from './ops/concat.js';
@@ -86,11 +89,29 @@ export { conv2dBackpropInput } from './ops/conv2d_backprop_input.js';
 export { conv2dBackpropFilter } from './ops/conv2d_backprop_filter.js';
 export type { ConvAttrs, Padding, Pair } from './ops/conv_geometry.js';
 export { matmul, dense, type MatmulAttrs, type DenseAttrs, type MatmulKernel } from './ops/matmul.js';
-export { softmax, softmaxCrossEntropy, type CrossEntropyOptions } from './ops/softmax_cross_entropy.js';
+export { softmaxCrossEntropy, type CrossEntropyOptions } from './ops/softmax_cross_entropy.js';
+export {
+  softmax,
+  logSoftmax,
+  logSumExp,
+  variance,
+  moments,
+  type AxisOptions,
+  type VarianceOptions,
+} from './ops/statistics.js';
 export { cropFlip, type CropView } from './ops/crop_flip.js';
 export { ensembleCombine, type CombineMode } from './ops/ensemble_combine.js';
 export { opTable, type OpName } from './ops/table.js';
-export type { DType, OpDef, RefTensor, TensorSpec } from './ops/types.js';
+export type {
+  BackwardContext,
+  BackwardRule,
+  Cost,
+  DType,
+  OpDef,
+  RefTensor,
+  TensorSpec,
+} from './ops/types.js';
+export type { UniformValue } from './gpu/runtime.js';
 export {
   gradcheck,
   type GradcheckOptions,
@@ -139,4 +160,5 @@ export type { Plan, PlanKernel, PlanNode, PlanFusion, PlanMemory } from './graph
 export { formatPlan } from './graph/plan_text.js';
 export type { FusionOptions, FusionPass } from './options.js';
 export { profile, type Profile, type ProfileKernel, type ProfileOptions } from './graph/profile.js';
+export { defineOp, type UserOp, type UserOpDefinition } from './graph/define_op.js';
 export * as transfer from './transfer/index.js';

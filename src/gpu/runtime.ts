@@ -12,7 +12,10 @@ export type UniformValue = number | { f32: number } | { i32: number };
 
 /** One compute dispatch, recorded by an op's forward plan and encoded later by the scheduler. */
 export interface Dispatch {
-  shader: ShaderName;
+  /** A built-in shader, or `op:<name>` for a user op's WGSL (then in `code`). */
+  shader: ShaderName | `op:${string}`;
+  /** The WGSL of a user op (wg.defineOp); built-in shaders come from the registry. */
+  code?: string;
   /** Values for the shader's `override` constants (tile and workgroup sizes). */
   constants?: Record<string, number>;
   /** Text for marked regions (see `shaderCode`); part of the pipeline's cache key. */
@@ -38,6 +41,12 @@ export interface RuntimeOptions {
   fusion: Record<FusionPass, boolean>;
   /** Reuse the dispatches, pipelines, bind groups and uniforms of a flush shaped like an earlier one. */
   replay: boolean;
+}
+
+/** The WGSL a dispatch compiles: a user op's own code, or the built-in shader with its regions. */
+export function dispatchCode(d: Pick<Dispatch, 'shader' | 'code' | 'regions'>): string {
+  if (d.code !== undefined) return d.code;
+  return shaderCode(d.shader as ShaderName, d.regions);
 }
 
 /** Splits a workgroup count over x and y; shaders linearize with `wid.x + wid.y * nwg.x`. */
@@ -143,13 +152,13 @@ export class GpuRuntime {
     return Promise.race([p, ended]);
   }
 
-  pipeline(d: Pick<Dispatch, 'shader' | 'constants' | 'regions'>): GPUComputePipeline {
-    const key = `${d.shader}|${JSON.stringify(d.constants ?? {})}|${JSON.stringify(d.regions ?? {})}`;
+  pipeline(d: Pick<Dispatch, 'shader' | 'code' | 'constants' | 'regions'>): GPUComputePipeline {
+    const key = `${d.shader}|${d.code ? d.code.length : ''}|${JSON.stringify(d.constants ?? {})}|${JSON.stringify(d.regions ?? {})}`;
     let p = this.pipelines.get(key);
     if (!p) {
       const module = this.device.createShaderModule({
         label: d.shader,
-        code: shaderCode(d.shader, d.regions),
+        code: dispatchCode(d),
       });
       p = this.device.createComputePipeline({
         label: d.shader,

@@ -76,6 +76,8 @@ const TARGET_MS = 20;
 const MAX_REPEATS = 64;
 /** A candidate slower than this multiple of the best after its first timing is not timed again. */
 const PRUNE = 2;
+/** The fallback is kept when it is within this factor of the fastest candidate. */
+const KEEP_FALLBACK = 1.1;
 
 /** Times candidates and keeps the choices of one runtime (one adapter). */
 export class Tuner {
@@ -164,9 +166,13 @@ export class Tuner {
       const plans = req.candidates.map((c) => req.plan(io, c));
       const failed = await rt.endCapture();
       if (failed) return;
-      const best = await this.timeAll(plans);
-      if (!best) return;
-      const entry = { choice: JSON.stringify(req.candidates[best.index]), ms: best.ms };
+      const times = await this.timeAll(plans);
+      if (!times) return;
+      const ms = Math.min(...times);
+      // The fallback stays unless a candidate beats it clearly: timing noise never makes a kernel slower.
+      const fallback = req.candidates.findIndex((c) => JSON.stringify(c) === JSON.stringify(req.fallback));
+      const index = fallback >= 0 && times[fallback] <= KEEP_FALLBACK * ms ? fallback : times.indexOf(ms);
+      const entry = { choice: JSON.stringify(req.candidates[index]), ms: times[index] };
       this.choices.set(key, entry);
       this.save(key, entry);
     } catch {
@@ -176,8 +182,8 @@ export class Tuner {
     }
   }
 
-  /** Runs `plans` (each once to compile and warm up), then in rounds; returns the fastest, or null on failure. */
-  private async timeAll(plans: Dispatch[][]): Promise<{ index: number; ms: number } | null> {
+  /** Runs `plans` (each once to compile and warm up), then in rounds; returns each one's time, or null on failure. */
+  private async timeAll(plans: Dispatch[][]): Promise<number[] | null> {
     const rt = this.runtime;
     const times = plans.map(() => Infinity);
     const repeats = plans.map(() => 1);
@@ -197,8 +203,7 @@ export class Tuner {
       }
       if (rt.endReason) return null;
     }
-    const ms = Math.min(...times);
-    return { index: times.indexOf(ms), ms };
+    return times;
   }
 
   /** Submits `plan` `repeats` times in one submit and returns the wall time per run, or null if it failed. */
@@ -206,10 +211,14 @@ export class Tuner {
     const rt = this.runtime;
     if (rt.endReason) return null;
     const all = Array.from({ length: repeats }, () => plan).flat();
+    const { dispatches, submits } = rt.counters;
     rt.beginCapture();
     const t0 = performance.now();
     rt.submit(all, []);
     const verdict = rt.endCapture();
+    // The tuner's own work is not the program's: wg.stats() counts only what flushes submit.
+    rt.counters.dispatches = dispatches;
+    rt.counters.submits = submits;
     await rt.unlessEnded(rt.device.queue.onSubmittedWorkDone());
     const ms = (performance.now() - t0) / repeats;
     return (await verdict) ? null : ms;

@@ -29,15 +29,15 @@ function topologicalOrder(root: Tensor): Node[] {
 }
 
 /**
- * Records the backward pass of `loss` and stores the gradients in `.grad` of every leaf with requiresGrad.
- * `dy` seeds the gradient (default: ones, which needs a one-element loss).
+ * Records the backward pass of `loss` and returns the gradient of every tensor on a path to a trainable leaf
+ * (leaves included), touching no `.grad`. `dy` seeds the gradient (default: ones, which needs a one-element loss).
  */
-export function backward(loss: Tensor, dy?: Tensor): void {
+export function gradients(loss: Tensor, dy?: Tensor, op = 'backward'): Map<Tensor, Tensor> {
   if (!dy && loss.size !== 1) {
-    throw new ShapeError(`backward: loss must have one element, got shape ${fmtShape(loss.shape)}`);
+    throw new ShapeError(`${op}: loss must have one element, got shape ${fmtShape(loss.shape)}`);
   }
   if (!loss.needsGrad) {
-    throw new ArgumentError('backward: the loss does not depend on any tensor with requiresGrad');
+    throw new ArgumentError(`${op}: the loss does not depend on any tensor with requiresGrad`);
   }
   const grads = new Map<Tensor, Tensor>();
   const accumulate = (t: Tensor, g: Tensor) => {
@@ -52,7 +52,7 @@ export function backward(loss: Tensor, dy?: Tensor): void {
     const dys = node.outputs.map((t) => grads.get(t) ?? null);
     if (dys.every((g) => g === null)) continue;
     if (rules === null)
-      throw new ArgumentError(`backward: op ${node.op.name} is a backward pass and has no gradient`);
+      throw new ArgumentError(`${op}: op ${node.op.name} is a backward pass and has no gradient`);
     // A primary output that got no gradient counts as zeros; secondary outputs (saved statistics, indices)
     // stay null, so rules must treat them as absent.
     const filled = dys.map((g, i) => g ?? (i === 0 ? fill(node.outputs[0].shape, 0) : null));
@@ -62,7 +62,15 @@ export function backward(loss: Tensor, dy?: Tensor): void {
       accumulate(input, rule({ inputs: node.inputs, outputs: node.outputs, attrs: node.attrs, dys: filled }));
     });
   }
-  for (const [t, g] of grads) {
+  return grads;
+}
+
+/**
+ * Records the backward pass of `loss` and stores the gradients in `.grad` of every leaf with requiresGrad.
+ * `dy` seeds the gradient (default: ones, which needs a one-element loss).
+ */
+export function backward(loss: Tensor, dy?: Tensor): void {
+  for (const [t, g] of gradients(loss, dy)) {
     if (t.node || !t.requiresGrad) continue;
     const total = t.grad ? add(t.grad, g) : g;
     t.grad?.dispose();

@@ -1,6 +1,5 @@
 // A flush's plan as a value: every kernel in order with the nodes it covers, its cost, and the memory plan.
-import type { Dispatch } from '../gpu/runtime.js';
-import { shaderCode } from '../gpu/shaders.js';
+import { dispatchCode, type Dispatch } from '../gpu/runtime.js';
 import type { Node } from './state.js';
 
 /** One graph node a kernel covers. */
@@ -86,11 +85,11 @@ export interface PlannedDispatch {
 const accessCache = new Map<string, boolean[]>();
 
 function bindingAccess(d: Dispatch): boolean[] {
-  const key = `${d.shader}|${JSON.stringify(d.regions ?? {})}`;
+  const key = `${d.shader}|${d.code ?? ''}|${JSON.stringify(d.regions ?? {})}`;
   let access = accessCache.get(key);
   if (!access) {
     access = [];
-    const code = shaderCode(d.shader, d.regions);
+    const code = dispatchCode(d);
     const re = /@binding\((\d+)\)\s*var<storage\s*,\s*(read_write|read)\s*>/g;
     for (let m = re.exec(code); m; m = re.exec(code)) access[Number(m[1]) - 1] = m[2] === 'read';
     accessCache.set(key, access);
@@ -161,7 +160,7 @@ export function describePlan(
       bytesWritten,
       buffers: d.buffers.length,
     };
-    if (wgsl) kernel.wgsl = shaderCode(d.shader, d.regions);
+    if (wgsl) kernel.wgsl = dispatchCode(d);
     return kernel;
   });
   const total = (f: (k: PlanKernel) => number) => kernels.reduce((s, k) => s + f(k), 0);

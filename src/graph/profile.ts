@@ -2,7 +2,7 @@
 import { ArgumentError } from '../errors.js';
 import { TimingRecorder, median, replayTimed, submitOverhead, type TimingMode } from '../gpu/timing.js';
 import { checkInteger, checkOptionKeys } from '../options.js';
-import type { Plan, PlanNode } from './plan.js';
+import type { Plan, PlanKernel } from './plan.js';
 import { fmtCount, table } from './plan_text.js';
 import { flush, listenToPlans } from './scheduler.js';
 import { requireRuntime, state } from './state.js';
@@ -16,14 +16,11 @@ export interface ProfileOptions {
   top?: number;
 }
 
-export interface ProfileKernel {
-  /** Position in the step (over all its flushes). */
-  index: number;
-  shader: string;
-  variant: string;
-  workgroups: number;
-  nodes: PlanNode[];
-  flops: number;
+/** A kernel of the step as the plan describes it (index over all the step's flushes), with its time. */
+export interface ProfileKernel extends Pick<
+  PlanKernel,
+  'index' | 'shader' | 'variant' | 'workgroups' | 'nodes' | 'flops'
+> {
   /** Median GPU time of this kernel over the runs. */
   medianMs: number;
   /** medianMs over the sum of every kernel's median. */

@@ -43,7 +43,8 @@ export class Tensor {
     this.dtype = dtype;
     this.size = sizeOf(shape);
     this.requiresGrad = requiresGrad;
-    this.nodeNeedsGrad = !!node && node.op.backward !== null && node.inputs.some((t) => t.needsGrad);
+    this.nodeNeedsGrad =
+      !!node && state.noGrad === 0 && node.op.backward !== null && node.inputs.some((t) => t.needsGrad);
     storage.refs++;
     finalizer.register(this, { storage, generation: this.generation }, this.token);
     state.scopes.at(-1)?.add(this);

@@ -77,6 +77,14 @@ export abstract class Module {
       .filter((t) => t.requiresGrad);
   }
 
+  /** Disposes the gradient of every parameter (frozen ones included), so the next backward() starts from zero. */
+  zeroGrad(): void {
+    for (const [, p] of this.namedParameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
   /** Number of scalar parameters, frozen ones included. */
   parameterCount(): number {
     return this.namedParameters().reduce((n, [, t]) => n + t.size, 0);

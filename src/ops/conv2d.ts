@@ -1,4 +1,5 @@
 // conv2d (NHWC x, HWIO w, optional fused bias): shape rule, kernel variants and their choice, backward rules.
+import { groupedConv2d } from './conv_grouped.js';
 import { ShapeError, fmtShape } from '../errors.js';
 import type { Dispatch } from '../gpu/runtime.js';
 import { apply } from '../graph/record.js';
@@ -259,6 +260,8 @@ export interface Conv2dOptions {
   dilation?: Pair;
   /** Added to every output pixel, fused into the kernel's epilogue. */
   bias?: Tensor;
+  /** Channel groups (default 1): w is [KH,KW,Cin/groups,Cout]; groups = Cin is a depthwise conv (conv_grouped.ts). */
+  groups?: number;
 }
 
 /** Normalizes conv options into the attributes every conv op stores. */
@@ -275,7 +278,11 @@ export function convAttrs(op: string, opts: Omit<Conv2dOptions, 'bias'>): ConvAt
  * Shapes: x [N,H,W,Cin], w [KH,KW,Cin,Cout], bias [Cout] → [N,OH,OW,Cout].
  */
 export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
-  checkOptionKeys('conv2d', opts, ['stride', 'padding', 'dilation', 'bias']);
+  checkOptionKeys('conv2d', opts, ['stride', 'padding', 'dilation', 'bias', 'groups']);
+  if (opts.groups !== undefined && opts.groups !== 1) {
+    const { groups, ...rest } = opts;
+    return groupedConv2d(x, w, groups, rest);
+  }
   const attrs = convAttrs('conv2d', opts);
   return opts.bias
     ? apply(conv2dOp, [x, w, opts.bias], attrs, ['x', 'w', 'bias'])

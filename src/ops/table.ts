@@ -16,6 +16,8 @@ import { cropFlipBackwardOp, cropFlipOp } from './crop_flip.js';
 import { elementwiseOp } from './elementwise/op.js';
 import { conv2dBackpropFilterOp } from './conv2d_backprop_filter.js';
 import { conv2dBackpropInputOp } from './conv2d_backprop_input.js';
+import { conv2dTransposeOp } from './conv_transpose.js';
+import { dropoutOp } from './dropout.js';
 import { fillOp } from './fill.js';
 import { gatherBackwardOp, gatherOp } from './gather.js';
 import { padOp, sliceBackwardOp, sliceOp, transposeOp } from './layout.js';
@@ -146,7 +148,9 @@ export type OpName =
   | 'sliceBackward'
   | 'pad'
   | 'gather'
-  | 'gatherBackward';
+  | 'gatherBackward'
+  | 'dropout'
+  | 'conv2dTranspose';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const opTable: { readonly [K in OpName]: OpDef<any> } = {
@@ -231,4 +235,6 @@ export const opTable: { readonly [K in OpName]: OpDef<any> } = {
   pad: padOp,
   gather: gatherOp,
   gatherBackward: gatherBackwardOp,
+  dropout: dropoutOp,
+  conv2dTranspose: conv2dTransposeOp,
 };

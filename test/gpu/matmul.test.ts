@@ -10,6 +10,9 @@ import {
   type MatmulKernel,
   type Tensor,
 } from '../../src/index.js';
+import { record } from '../../src/graph/record.js';
+import { matmulOp, planGemm } from '../../src/ops/matmul.js';
+import type { KernelIO } from '../../src/ops/types.js';
 import { expectMatchesReference, seeded, useGpu } from '../helpers.js';
 
 useGpu();
@@ -82,11 +85,10 @@ describe.each<MatmulKernel>(['register', 'tiled', 'wgtile'])('matmul, %s kernel'
 
 describe('matmul on large grids', () => {
   // K = N = 1 keeps the buffers under llvmpipe's 128 MiB binding limit while passing 65,535 workgroups.
-  // Rows per workgroup: 4 per invocation times 64 invocations (register), 32 per tile (tiled), 64 (wgtile).
+  // Rows per workgroup: 4 per invocation times 64 invocations (register), 32 per tile (tiled).
   it.each<[MatmulKernel, number]>([
     ['register', 256],
     ['tiled', 32],
-    ['wgtile', 64],
   ])(
     '%s kernel past 65,535 workgroups (%i rows each) spreads them over x and y',
     async (kernel, rowsPerGroup) => {
@@ -99,6 +101,19 @@ describe('matmul on large grids', () => {
         expect(got[r]).toBe(Math.fround(-1.5 * av[r]));
     },
   );
+
+  it('wgtile kernel past 65,535 workgroups (a 1x1 tile of one invocation each) spreads them over x and y', async () => {
+    const m = 65_600 + 3;
+    const a = tensor(seeded(m, 8), [m, 1]);
+    const tile = { tx: 1, ty: 1, rm: 1, rn: 1, kt: 1 };
+    const op = {
+      ...matmulOp,
+      forward: (io: KernelIO) => planGemm(io, {}, { m, n: 1, k: 1 }, { kernel: 'wgtile', tile }),
+    };
+    const [out] = record(op, [a, tensor([-1.5], [1, 1])], {});
+    const [got, av] = await Promise.all([out.data(), a.data()]);
+    for (const r of [0, 1, 65_534, 65_535, 65_536, m - 1]) expect(got[r]).toBe(Math.fround(-1.5 * av[r]));
+  });
 });
 
 it('uses one dispatch per matmul and per dense layer', async () => {

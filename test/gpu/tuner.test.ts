@@ -4,7 +4,17 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { conv2d, init, matmul, release, tensor, tuneInfo, tuned, type Tensor } from '../../src/index.js';
+import {
+  conv2d,
+  init,
+  matmul,
+  release,
+  stats,
+  tensor,
+  tuneInfo,
+  tuned,
+  type Tensor,
+} from '../../src/index.js';
 import { tunerFor } from '../../src/gpu/tuner.js';
 import { state } from '../../src/graph/state.js';
 import { conv2dCandidates, convAttrs, convKey } from '../../src/ops/conv2d.js';
@@ -47,7 +57,10 @@ describe('tuner', () => {
     const w = input(ws, 2);
     // The first run uses the fallback and queues the tuning of this shape.
     await expectMatchesReference([conv2d(x, w, opts)], { atol: 1e-4, rtol: 1e-4 }, 'fallback');
+    const before = stats().dispatches;
     await tuned();
+    // Its timings do not count as the program's dispatches.
+    expect(stats().dispatches).toBe(before);
     const timed = tuneInfo()!.timed;
     expect(timed).toBeGreaterThan(0);
     const choice = tunerFor(state.runtime!).cached('conv2d', `${key} bias false`);

@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default'],
+    // Deterministic kernel choice (the documented fallbacks); test/gpu/tuner.test.ts turns the tuner on itself.
+    env: { WEBGRAD_TUNE: '0' },
   },
 });

@@ -25,6 +25,11 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version -
 /tmp/webgrad/node --version
 # Each benchmark runs even if the other fails; the exit status says whether both succeeded.
 status=0
+# The tuner times each op shape's kernel candidates once (the choices land in $out/tune/tune.json); the op
+# benchmark runs once tuned and once with the fixed fallbacks (WEBGRAD_TUNE=0), so the tuner's gain is measured.
+export WEBGRAD_TUNE_CACHE="$out/tune"
 /tmp/webgrad/node /tmp/webgrad/app/ops.mjs --json "$out/ops-gpu.json" 2>&1 | tee "$out/ops-gpu.log" || status=1
+WEBGRAD_TUNE=0 /tmp/webgrad/node /tmp/webgrad/app/ops.mjs --json "$out/ops-gpu-untuned.json" 2>&1 |
+  tee "$out/ops-gpu-untuned.log" || status=1
 /tmp/webgrad/node /tmp/webgrad/app/suite.mjs --json "$out/suite-gpu.json" 2>&1 | tee "$out/suite-gpu.log" || status=1
 exit "$status"

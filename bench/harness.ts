@@ -170,6 +170,8 @@ export async function runRow(row: RowSpec, engines: Engines, options: TimingOpti
     const wgBefore = wg.stats().dispatches;
     const wgOut = wg.tidy(() => prepared.webgrad());
     const got = await wgOut.data();
+    // That iteration queued the tuning of its shapes; it runs alone, before tfjs's first iteration.
+    await wg.tuned();
     const tfBefore = engines.tfjsDispatches();
     const tfOut = tf.tidy(() => prepared.tfjs());
     const ref = (await tfOut.data()) as Float32Array;
@@ -231,18 +233,24 @@ function fixed(v: number, digits: number): string {
   return Number.isFinite(v) ? v.toFixed(digits) : '-';
 }
 
-/** A markdown table of the results, titled with the adapter. */
-export function markdownTable(adapter: string, rows: readonly RowResult[]): string {
+/**
+ * A markdown table of the results, titled with the adapter. With `peakGflops` (the adapter's measured FP32 peak,
+ * bench/peak.ts) a column gives webgrad's GFLOP/s as a percentage of it.
+ */
+export function markdownTable(adapter: string, rows: readonly RowResult[], peakGflops?: number): string {
+  const peak = peakGflops !== undefined && peakGflops > 0;
   const lines = [
-    `Adapter: ${adapter}. Medians per iteration; GFLOP/s and GB/s are webgrad's; speedup = tfjs / webgrad.`,
+    `Adapter: ${adapter}. Medians per iteration; GFLOP/s and GB/s are webgrad's; speedup = tfjs / webgrad.` +
+      (peak ? ` % peak: of the measured FP32 peak, ${peakGflops.toFixed(1)} GFLOP/s (bench/peak.ts).` : ''),
     '',
-    '| op | pass | shape | webgrad ms | tfjs ms | GFLOP/s | GB/s | speedup | dispatches wg / tfjs |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| op | pass | shape | webgrad ms | tfjs ms | GFLOP/s |${peak ? ' % peak |' : ''} GB/s | speedup | dispatches wg / tfjs |`,
+    `| --- | --- | --- | ---: | ---: | ---: |${peak ? ' ---: |' : ''} ---: | ---: | ---: |`,
   ];
   for (const r of rows) {
+    const pct = peak ? ` ${fixed((100 * r.gflops) / peakGflops, 1)} |` : '';
     lines.push(
       `| ${r.op} | ${r.pass} | ${r.shape} | ${fixed(r.webgradMs, 3)} | ${fixed(r.tfjsMs, 3)} | ` +
-        `${fixed(r.gflops, 2)} | ${fixed(r.gbps, 2)} | ${fixed(r.speedup, 2)}x | ` +
+        `${fixed(r.gflops, 2)} |${pct} ${fixed(r.gbps, 2)} | ${fixed(r.speedup, 2)}x | ` +
         `${r.dispatches.webgrad} / ${r.dispatches.tfjs} |`,
     );
   }

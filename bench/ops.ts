@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as wg from '../src/index.js';
 import { countTfjsDispatches, markdownTable, runRows } from './harness.js';
+import { measurePeak } from './peak.js';
 import { opRows } from './rows.js';
 import { setupTfjsWebgpu } from './tfjs_webgpu.js';
 
@@ -22,12 +23,19 @@ const { tf, adapter: tfjsAdapter } = await setupTfjsWebgpu(info.backend);
 const adapter = `${info.backend}: ${info.description}`;
 console.log(`webgrad on ${adapter}; tfjs ${tf.version_core} webgpu on ${tfjsAdapter}`);
 
+const peakGflops = await measurePeak(wg);
+const tuner = wg.tuneInfo()!;
+console.log(
+  `measured FP32 peak ${peakGflops.toFixed(1)} GFLOP/s; tuner ${tuner.enabled ? `on (cache ${tuner.cacheDir ?? 'in memory'})` : 'off (WEBGRAD_TUNE=0)'}`,
+);
 const engines = { wg, tf, tfjsDispatches: countTfjsDispatches(tf) };
 const options = { reps: Number(args.reps), targetMs: Number(args['target-ms']) };
 const rows = await runRows(opRows(wg, tf), engines, options, args.filter ? new RegExp(args.filter) : null);
-console.log(`\n${markdownTable(adapter, rows)}`);
+console.log(`\n${markdownTable(adapter, rows, peakGflops)}`);
 if (args.json) {
-  writeFileSync(args.json, JSON.stringify({ adapter, date: new Date().toISOString(), rows }, null, 2));
+  const date = new Date().toISOString();
+  const tuning = { enabled: tuner.enabled, timed: wg.tuneInfo()!.timed };
+  writeFileSync(args.json, JSON.stringify({ adapter, date, peakGflops, tuning, rows }, null, 2));
   console.log(`wrote ${args.json}`);
 }
 tf.disposeVariables();

@@ -3,7 +3,8 @@
 #
 # Then, from the device tool, one call (about 1 minute of device time on an H200):
 #   run(command="bash bench/gpu.sh", carry=[".gpu"], timeout_s=480)
-# It writes $OUT/ops-gpu.json, $OUT/suite-gpu.json and their logs.
+# It writes $OUT/ops-gpu.json (tuned), $OUT/ops-gpu-untuned.json (WEBGRAD_TUNE=0), $OUT/suite-gpu.json, their
+# logs and the tuner's choices in $OUT/tune/tune.json.
 #
 # .gpu/ holds: debs/ (Debian's Vulkan loader libvulkan1, which Dawn loads at run time, and glvnd's GL
 # dispatch libraries, which NVIDIA's Vulkan driver links against) and bundle.tar.xz (this machine's x86-64

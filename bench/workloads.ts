@@ -474,6 +474,8 @@ export async function runWorkload(
     row.tfjsSubmits = tfjsSubmits() - tfSubmits;
     if (options.warmup > 0) {
       await p.webgrad(options.warmup);
+      // Shapes met for the first time are tuned in the background: time the kernels the tuner chose.
+      await engines.wg.tuned();
       await p.tfjs(options.warmup);
     }
     const steps = (once: number) =>

@@ -1,6 +1,7 @@
 // max_pool2d: y[n, oy, ox, c] = max over in-bounds taps of x[n, oy*sh - padTop + ky, ox*sw - padLeft + kx, c]
 // (padding never wins), and argmax = the winner's spatial index y*W + x; ties keep the first tap in row-major
-// window order, as TensorFlow does. The backward pass gathers through argmax.
+// window order, as TensorFlow does. A NaN tap wins and stays (the first NaN), as in PyTorch, so NaN is never
+// turned into a number. The backward pass gathers through argmax.
 // Layout: NHWC; V is vec4<f32> (VI vec4<i32>) when C % 4 == 0 (cv = C / 4), else f32 (i32) with cv = C.
 // Shapes: x [N, H, W, cv] V; y [N, OH, OW, cv] V; argmax [N, OH, OW, cv] VI.
 // Dispatch: ceil(N*OH*OW*cv / WG) workgroups, linearized over x and y; one output V per invocation, no barriers.
@@ -46,7 +47,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let t2 = t / p.ow;
   let oy = t2 % p.oh;
   let n = t2 / p.oh;
-  // Window bounds clipped to the image: 'same' padding guarantees at least one tap inside.
+  // Window bounds clipped to the image: 'same' padding, and explicit padding smaller than the window (checked on
+  // the host, with PyTorch's ceil-mode rule), guarantee at least one tap inside.
   let y0 = i32(oy * p.sh) - i32(p.padTop);
   let x0 = i32(ox * p.sw) - i32(p.padLeft);
   let ys = u32(max(y0, 0));
@@ -60,7 +62,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let row = (img + yy) * p.w;
     for (var xx = xs; xx < xe; xx++) {
       let v = x[(row + xx) * p.cv + c];
-      let better = v > best;
+      // NaN by its bits: WGSL lets comparisons assume finite values. `|`, `&`, `!` act per lane.
+      let v_nan = (bitcast<VI>(v) & VI(0x7fffffff)) > VI(0x7f800000);
+      let best_nan = (bitcast<VI>(best) & VI(0x7fffffff)) > VI(0x7f800000);
+      let better = ((v > best) | v_nan) & !best_nan;
       best = select(best, v, better);
       arg = select(arg, VI(i32(yy * p.w + xx)), better);
     }

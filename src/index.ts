@@ -1,4 +1,10 @@
 // webgrad's public API: engine lifetime, tensors, ops, autograd and errors.
+// The WebGPU types (GPUDevice, GPUSupportedLimits, ...) come along, so users need no `types` entry of their own.
+/// <reference types="@webgpu/types" preserve="true" />
+/**
+ * The engine, tensors, ops, autograd, models, training, data and files: `import * as wg from 'webgrad'`.
+ * @module webgrad
+ */
 export { init, info, stats, release, type Stats, type AdapterInfo, type InitOptions } from './engine.js';
 export type { Backend } from './gpu/device.js';
 export * from './errors.js';
@@ -10,12 +16,14 @@ export {
   ones,
   randn,
   uniform,
+  assignValues,
   type LeafOptions,
   type RandomOptions,
 } from './graph/create.js';
 export { Rng } from './graph/random.js';
 export { tidy, keep, openScope, type Scope } from './graph/tidy.js';
 export { flush } from './graph/scheduler.js';
+export { tuned, tuneInfo, type TuneInfo } from './tune.js';
 export { debug } from './graph/checks.js';
 export { backward } from './graph/autograd.js';
 export { grad, valueAndGrad, noGrad, type GradOptions } from './graph/functional.js';
@@ -94,7 +102,16 @@ export {
 export { cropFlip, type CropView } from './ops/crop_flip.js';
 export { ensembleCombine, type CombineMode } from './ops/ensemble_combine.js';
 export { opTable, type OpName } from './ops/table.js';
-export type { DType, OpDef, RefTensor, TensorSpec } from './ops/types.js';
+export type {
+  BackwardContext,
+  BackwardRule,
+  Cost,
+  DType,
+  OpDef,
+  RefTensor,
+  TensorSpec,
+} from './ops/types.js';
+export type { UniformValue } from './gpu/runtime.js';
 export {
   gradcheck,
   type GradcheckOptions,
@@ -130,4 +147,18 @@ export {
 } from './train/fit.js';
 export { ensemble, Ensemble, type EnsembleOptions } from './train/ensemble.js';
 export * as tta from './tta/index.js';
-export { saveCheckpoint, loadCheckpoint, type LoadedCheckpoint } from './train/checkpoint.js';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  loadModelCheckpoint,
+  type LoadedCheckpoint,
+  type CheckpointModel,
+} from './train/checkpoint.js';
+export * as zoo from './zoo/index.js';
+export { explain, type ExplainOptions, type Explanation } from './graph/explain.js';
+export type { Plan, PlanKernel, PlanNode, PlanFusion, PlanMemory } from './graph/plan.js';
+export { formatPlan } from './graph/plan_text.js';
+export type { FusionOptions, FusionPass } from './options.js';
+export { profile, type Profile, type ProfileKernel, type ProfileOptions } from './graph/profile.js';
+export { defineOp, type UserOp, type UserOpDefinition } from './graph/define_op.js';
+export * as transfer from './transfer/index.js';

@@ -40,3 +40,36 @@ export function checkInteger(owner: string, name: string, value: number, min: nu
     throw new ArgumentError(`${owner}: '${name}' must be an integer >= ${min}, got ${value}`);
   }
 }
+
+/** The scheduler's fusion passes, in the order they run. */
+export const FUSION_PASSES = ['epilogue'] as const;
+export type FusionPass = (typeof FUSION_PASSES)[number];
+
+/**
+ * Which fusion passes run: `true` (every pass, the default), `false` (none, every op its own kernel) or one
+ * switch per pass, where a pass left out keeps its default (on).
+ */
+export type FusionOptions = boolean | { readonly [P in FusionPass]?: boolean };
+
+/** The passes switched on by `options`; throws ArgumentError for an unknown pass or a non-boolean switch. */
+export function resolveFusion(options: FusionOptions | undefined): Record<FusionPass, boolean> {
+  const on = {} as Record<FusionPass, boolean>;
+  if (options === undefined || typeof options === 'boolean') {
+    for (const p of FUSION_PASSES) on[p] = options ?? true;
+    return on;
+  }
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new ArgumentError(
+      `init: option 'fusion' must be a boolean or an object of passes (${FUSION_PASSES.join(', ')}), got ${JSON.stringify(options) ?? String(options)}`,
+    );
+  }
+  checkOptionKeys("init: option 'fusion'", options, FUSION_PASSES);
+  for (const p of FUSION_PASSES) {
+    const v = options[p];
+    if (v !== undefined && typeof v !== 'boolean') {
+      throw new ArgumentError(`init: fusion pass '${p}' must be a boolean, got ${JSON.stringify(v)}`);
+    }
+    on[p] = v ?? true;
+  }
+  return on;
+}

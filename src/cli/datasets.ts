@@ -2,7 +2,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
-import { loadImageFolder } from '../data/folder.js';
+import { decodeImageFolder, listImageFolder, type ImageFolderIndex } from '../data/folder.js';
 import { loadFashionMnist, loadMnist } from '../data/mnist.js';
 import { ArgumentError } from '../errors.js';
 import { Rng } from '../graph/random.js';
@@ -12,17 +12,6 @@ const FOLDER_IMAGE = { size: [28, 28] as [number, number], channels: 1 as const 
 /** Share of a folder without train/ and test/ subfolders that is held out for testing. */
 const TEST_SHARE = 0.2;
 
-function subset(ds: Dataset, indices: readonly number[]): Dataset {
-  const per = ds.shape[0] * ds.shape[1] * ds.shape[2];
-  const images = new Float32Array(indices.length * per);
-  const labels = new Int32Array(indices.length);
-  indices.forEach((src, i) => {
-    images.set(ds.images.subarray(src * per, (src + 1) * per), i * per);
-    labels[i] = ds.labels[src];
-  });
-  return { ...ds, images, labels, length: indices.length };
-}
-
 async function isFolder(path: string): Promise<boolean> {
   return stat(path).then(
     (s) => s.isDirectory(),
@@ -30,37 +19,87 @@ async function isFolder(path: string): Promise<boolean> {
   );
 }
 
-async function loadFolder(dir: string, split: 'train' | 'test', seed: number): Promise<Dataset> {
+/** Size and channels folder images are converted to. */
+export interface FolderImage {
+  size: [number, number];
+  channels: 1 | 3;
+}
+
+/** Whether `name` is a single folder, split 80/20 by the seed (not mnist, fashion-mnist or a train/ + test/ folder). */
+export async function splitsBySeed(name: string): Promise<boolean> {
+  if (name === 'mnist' || name === 'fashion-mnist' || !(await isFolder(name))) return false;
+  return !((await isFolder(join(name, 'train'))) && (await isFolder(join(name, 'test'))));
+}
+
+/** A listed subset of a folder's images (nothing decoded). */
+function subsetIndex(index: ImageFolderIndex, items: readonly number[]): ImageFolderIndex {
+  return {
+    ...index,
+    files: items.map((i) => index.files[i]),
+    labels: Int32Array.from(items, (i) => index.labels[i]),
+    length: items.length,
+  };
+}
+
+/** One split of a folder, listed: its train/ or test/ subfolder, or a seeded 80/20 split; `limit` keeps the first N. */
+async function listFolder(
+  dir: string,
+  split: 'train' | 'test',
+  seed: number,
+  limit: number | null,
+  image: FolderImage = FOLDER_IMAGE,
+): Promise<ImageFolderIndex> {
   if (!(await isFolder(dir))) {
     throw new ArgumentError(`--dataset '${dir}' is neither mnist, fashion-mnist nor an existing folder`);
   }
+  let index: ImageFolderIndex;
   if ((await isFolder(join(dir, 'train'))) && (await isFolder(join(dir, 'test')))) {
-    return loadImageFolder(join(dir, split), FOLDER_IMAGE);
+    index = await listImageFolder(join(dir, split), image);
+  } else {
+    // One folder: a seeded split, the same for train and test on every run with this seed.
+    const all = await listImageFolder(dir, image);
+    const order = new Rng(seed + 7).shuffle(Array.from({ length: all.length }, (_, i) => i));
+    const cut = Math.max(1, Math.round(all.length * TEST_SHARE));
+    index = subsetIndex(all, split === 'test' ? order.slice(0, cut) : order.slice(cut));
   }
-  // One folder: a seeded split, the same for train and test on every run with this seed.
-  const all = await loadImageFolder(dir, FOLDER_IMAGE);
-  const order = new Rng(seed + 7).shuffle(Array.from({ length: all.length }, (_, i) => i));
-  const cut = Math.max(1, Math.round(all.length * TEST_SHARE));
-  return subset(all, split === 'test' ? order.slice(0, cut) : order.slice(cut));
+  if (index.classes.length < 2) {
+    // One class: every prediction is right, so a run would report 100% and mean nothing.
+    throw new ArgumentError(
+      `--dataset '${dir}' has ${index.classes.length} class subfolder (${index.classes.join(', ')}); a classifier needs at least two`,
+    );
+  }
+  return limit !== null && limit < index.length
+    ? subsetIndex(
+        index,
+        Array.from({ length: limit }, (_, i) => i),
+      )
+    : index;
+}
+
+/**
+ * The training split as fit streams it: mnist and fashion-mnist in memory, a folder listed only, its images
+ * decoded a batch at a time in fit's workers (so a folder larger than memory trains).
+ */
+export async function loadTrainSource(
+  name: string,
+  options: { limit: number | null; seed: number; image?: FolderImage },
+): Promise<Dataset | ImageFolderIndex> {
+  if (name === 'mnist' || name === 'fashion-mnist') return loadDataset(name, 'train', options);
+  return listFolder(name, 'train', options.seed, options.limit, options.image);
 }
 
 /**
  * Loads one split. `limit` keeps the first N images (a quick run). A folder with train/ and test/ subfolders
- * uses them; any other folder is split 80/20 with `seed`.
+ * uses them; any other folder is split 80/20 with `seed`. `image` sets the size and channels of folder images
+ * (default 28x28 grayscale, the built-in datasets' format).
  */
 export async function loadDataset(
   name: string,
   split: 'train' | 'test',
-  options: { limit: number | null; seed: number },
+  options: { limit: number | null; seed: number; image?: FolderImage },
 ): Promise<Dataset> {
   const limit = options.limit ?? undefined;
   if (name === 'mnist') return loadMnist({ split, limit });
   if (name === 'fashion-mnist') return loadFashionMnist({ split, limit });
-  const ds = await loadFolder(name, split, options.seed);
-  return limit !== undefined && limit < ds.length
-    ? subset(
-        ds,
-        Array.from({ length: limit }, (_, i) => i),
-      )
-    : ds;
+  return decodeImageFolder(await listFolder(name, split, options.seed, options.limit, options.image));
 }

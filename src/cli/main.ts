@@ -6,10 +6,11 @@ import { WebgradError } from '../errors.js';
 import { debug } from '../graph/checks.js';
 import { evalCommand } from './commands/eval.js';
 import { trainCommand } from './commands/train.js';
+import { transferCommand } from './commands/transfer.js';
 import { commandHelp, parseFlags, programHelp, type Command, type CommandIO } from './flags.js';
 
 /** Every subcommand; each lives in its own file under commands/. */
-export const COMMANDS: readonly Command[] = [trainCommand, evalCommand];
+export const COMMANDS: readonly Command[] = [trainCommand, evalCommand, transferCommand];
 
 function version(): string {
   // dist/cli/main.js and src/cli/main.ts both sit two levels below the package root.

@@ -1,8 +1,9 @@
-// Image-folder datasets: one subfolder per class of PNG/JPEG files, decoded, converted and resized bilinearly.
+// Image-folder datasets: one subfolder per class of PNG/JPEG files, listed (streamed) or decoded and resized bilinearly.
 import { ArgumentError, FormatError } from '../errors.js';
 import { checkInteger, checkOptionKeys } from '../options.js';
 import type { Dataset } from './dataset.js';
 import { readBytes } from './node.js';
+import { requireNode } from '../platform.js';
 
 export interface ImageFolderOptions {
   /** [H, W] every image is resized to. */
@@ -21,7 +22,7 @@ export interface Rgba {
 const IMAGE_FILE = /\.(png|jpe?g)$/i;
 
 /** Decodes PNG or JPEG by content (not by file name); FormatError naming the file otherwise. */
-async function decodeImage(bytes: Uint8Array, path: string): Promise<Rgba> {
+export async function decodeImage(bytes: Uint8Array, path: string): Promise<Rgba> {
   const isPng =
     bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
   const isJpeg = bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
@@ -83,13 +84,26 @@ export function resizeBilinear(
 }
 
 /**
- * Loads `dir/<class>/<image>` for every class subfolder (classes sorted by name, files sorted by name; files
- * other than .png/.jpg/.jpeg are ignored). Each image is decoded, converted to `channels` and resized to
- * `size`. Errors: ArgumentError for a missing folder, FormatError when there are no images or a file cannot be
- * decoded (naming the file). Node only.
- * Shapes: images [N, H, W, C], labels [N].
+ * An image folder listed but not decoded: what a streamed training run reads, a batch at a time, in its workers
+ * (`fit(model, await listImageFolder(dir, options), { workers })`), so a folder larger than memory trains.
+ * Shapes: files and labels [N]; `shape` is [H, W, C] of the decoded images.
  */
-export async function loadImageFolder(dir: string, options: ImageFolderOptions): Promise<Dataset> {
+export interface ImageFolderIndex {
+  kind: 'folder';
+  files: string[];
+  labels: Int32Array;
+  shape: [number, number, number];
+  classes: string[];
+  length: number;
+}
+
+/**
+ * Lists `dir/<class>/<image>` for every class subfolder (classes sorted by name, files sorted by name; files other
+ * than .png/.jpg/.jpeg are ignored), decoding nothing. Errors: ArgumentError for a missing folder or bad options,
+ * FormatError when there are no images. Node only.
+ */
+export async function listImageFolder(dir: string, options: ImageFolderOptions): Promise<ImageFolderIndex> {
+  requireNode('listImageFolder');
   checkOptionKeys('loadImageFolder', options, ['size', 'channels']);
   const [h, w] = options.size ?? [];
   checkInteger('loadImageFolder', 'size[0]', h, 1);
@@ -116,10 +130,14 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
     .filter((e) => e.isDirectory())
     .sort(byName)
     .map((e) => e.name);
-  const files: { path: string; label: number }[] = [];
+  const files: string[] = [];
+  const labels: number[] = [];
   for (const [label, name] of classes.entries()) {
     for (const e of (await list(join(dir, name))).sort(byName)) {
-      if (e.isFile() && IMAGE_FILE.test(e.name)) files.push({ path: join(dir, name, e.name), label });
+      if (e.isFile() && IMAGE_FILE.test(e.name)) {
+        files.push(join(dir, name, e.name));
+        labels.push(label);
+      }
     }
   }
   if (files.length === 0) {
@@ -127,12 +145,45 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
       `loadImageFolder: no .png/.jpg/.jpeg images in class subfolders of '${dir}' (found ${classes.length} subfolders)`,
     );
   }
-  const per = h * w * channels;
-  const images = new Float32Array(files.length * per);
-  const labels = new Int32Array(files.length);
-  for (const [i, f] of files.entries()) {
-    resizeBilinear(await decodeImage(await readBytes(f.path), f.path), h, w, channels, images, i * per);
-    labels[i] = f.label;
-  }
-  return { images, labels, shape: [h, w, channels], classes, length: files.length };
+  return {
+    kind: 'folder',
+    files,
+    labels: Int32Array.from(labels),
+    shape: [h, w, channels],
+    classes,
+    length: files.length,
+  };
+}
+
+/** Reads, decodes, converts and resizes one listed image into `out` at `offset` (FormatError naming the file). */
+export async function readFolderImage(
+  index: ImageFolderIndex,
+  item: number,
+  out: Float32Array,
+  offset: number,
+): Promise<void> {
+  const [h, w, channels] = index.shape;
+  const path = index.files[item];
+  resizeBilinear(await decodeImage(await readBytes(path), path), h, w, channels as 1 | 3, out, offset);
+}
+
+/**
+ * Loads `dir/<class>/<image>` for every class subfolder (classes sorted by name, files sorted by name; files
+ * other than .png/.jpg/.jpeg are ignored). Each image is decoded, converted to `channels` and resized to
+ * `size`. Errors: ArgumentError for a missing folder, FormatError when there are no images or a file cannot be
+ * decoded (naming the file). Node only.
+ * Shapes: images [N, H, W, C], labels [N].
+ */
+export async function loadImageFolder(dir: string, options: ImageFolderOptions): Promise<Dataset> {
+  requireNode('loadImageFolder');
+  return decodeImageFolder(await listImageFolder(dir, options));
+}
+
+/** Decodes every image of a listed folder into memory. Shapes: images [N, H, W, C], labels [N]. */
+export async function decodeImageFolder(index: ImageFolderIndex): Promise<Dataset> {
+  const per = index.shape[0] * index.shape[1] * index.shape[2];
+  const images = new Float32Array(index.length * per);
+  for (let i = 0; i < index.length; i++) await readFolderImage(index, i, images, i * per);
+  const { labels, shape, classes, length } = index;
+  return { images, labels, shape, classes, length };
 }

@@ -11,4 +11,11 @@ export {
 } from './dataset.js';
 export { parseIdx } from './idx.js';
 export { loadMnist, loadFashionMnist, FASHION_MNIST_CLASSES, type MnistOptions } from './mnist.js';
-export { loadImageFolder, resizeBilinear, type ImageFolderOptions, type Rgba } from './folder.js';
+export {
+  loadImageFolder,
+  listImageFolder,
+  resizeBilinear,
+  type ImageFolderIndex,
+  type ImageFolderOptions,
+  type Rgba,
+} from './folder.js';

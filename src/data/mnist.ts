@@ -4,6 +4,7 @@ import { checkInteger, checkOptionKeys } from '../options.js';
 import type { Dataset } from './dataset.js';
 import { parseIdx } from './idx.js';
 import { packageFile, readBytes } from './node.js';
+import { requireNode } from '../platform.js';
 
 export interface MnistOptions {
   split: 'train' | 'test';
@@ -15,6 +16,7 @@ const SIDE = 28;
 const PIXELS = SIDE * SIDE;
 
 function checkOptions(owner: string, options: MnistOptions): number {
+  requireNode(owner);
   checkOptionKeys(owner, options, ['split', 'limit']);
   if (options.split !== 'train' && options.split !== 'test') {
     throw new ArgumentError(`${owner}: 'split' must be 'train' or 'test', got ${String(options.split)}`);

@@ -1,5 +1,6 @@
 // Adapter and device choice: a real GPU first, then Dawn's OpenGL backend on llvmpipe, then SwiftShader.
-import { ArgumentError, GpuError } from '../errors.js';
+import type { FusionOptions } from '../options.js';
+import { ArgumentError, GpuError, MissingPackageError } from '../errors.js';
 
 /** Which WebGPU implementation to run on. `auto` tries them in the order listed in `BACKEND_ORDER`. */
 export type Backend = 'auto' | 'browser' | 'gpu' | 'llvmpipe' | 'swiftshader';
@@ -24,10 +25,17 @@ export interface InitOptions {
    */
   poisonBuffers?: boolean;
   /**
-   * Run the scheduler's fusion pass (default true): a ReLU after batch norm runs inside the batch-norm kernel.
-   * false keeps every op its own dispatch, so the pass's gain can be measured.
+   * The scheduler's fusion passes (default true: all on). false keeps every op its own dispatch, so the gain can
+   * be measured; `{ epilogue: false }` switches single passes (see docs/fusion.md): `epilogue` runs a ReLU inside
+   * the batch-norm or add kernel before it.
    */
-  fusion?: boolean;
+  fusion?: FusionOptions;
+  /**
+   * Replay (default true): a flush with the same structure as an earlier one (same ops, shapes, attributes and
+   * buffers) reuses its planned dispatches, pipelines, bind groups and packed uniforms instead of planning and
+   * encoding them anew. false plans every flush from scratch (to measure the gain).
+   */
+  replay?: boolean;
   /**
    * Check every op's float outputs for NaN and Infinity (default false; also `debug.checkFinite`): the first op
    * in a flush that writes one fails that flush's reads with a NonFiniteError naming it. Costs one small
@@ -43,6 +51,7 @@ export const INIT_OPTIONS: readonly (keyof InitOptions)[] = [
   'poisonBuffers',
   'fusion',
   'checkFinite',
+  'replay',
 ];
 
 /** What `info()` reports about the adapter in use. */
@@ -79,6 +88,11 @@ async function loadDawn(): Promise<DawnModule> {
   try {
     dawn = (await import(/* @vite-ignore */ name)) as DawnModule;
   } catch (e) {
+    // In Node, `webgpu` is an optional peer dependency (browser users never need it): name the install.
+    const code = (e as { code?: unknown } | null)?.code;
+    if (nodeProcess() && (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND')) {
+      throw new MissingPackageError('init', name, { cause: e });
+    }
     throw new GpuError(
       `init: no navigator.gpu and the npm package 'webgpu' could not be loaded (${String(e)})`,
     );
@@ -163,7 +177,10 @@ function vulkanManifestDirs(env: Record<string, string | undefined>): string[] {
 /**
  * Whether auto mode should probe for a real GPU. On Linux that needs a Vulkan driver: a manifest in the loader's
  * directories or one named by the environment. Without one, probing only prints Dawn's "Found no drivers" (or
- * "Couldn't load Vulkan") warnings, so auto mode goes straight to llvmpipe. Elsewhere (Metal, D3D12) always.
+ * "Couldn't load Vulkan") warnings, so auto mode goes straight to llvmpipe. A hardware driver also needs a device
+ * node (`/dev/dri/renderD*` for Mesa's, `/dev/nvidia*` for NVIDIA's): Mesa's manifests installed on a machine
+ * without either only print warnings (XDG_RUNTIME_DIR, shaderUniform*ArrayDynamicIndexing) from the probe.
+ * Elsewhere (Metal, D3D12) always.
  */
 async function mayHaveGpu(): Promise<boolean> {
   const proc = nodeProcess();
@@ -171,6 +188,9 @@ async function mayHaveGpu(): Promise<boolean> {
   const env = proc.env;
   if (env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES || env.VK_ADD_DRIVER_FILES) return true;
   const { readdir } = await import('node:fs/promises');
+  const dri = await readdir('/dev/dri').catch(() => [] as string[]);
+  const dev = await readdir('/dev').catch(() => [] as string[]);
+  if (!dri.some((n) => n.startsWith('renderD')) && !dev.some((n) => /^nvidia\d+$/.test(n))) return false;
   for (const dir of vulkanManifestDirs(env)) {
     const names = await readdir(dir).catch(() => [] as string[]);
     if (names.some((n) => n.endsWith('.json'))) return true;
@@ -220,14 +240,14 @@ export async function openDevice(options: InitOptions = {}): Promise<OpenedDevic
   const tried: string[] = [];
   if (backend === 'auto' && !inBrowser && !(await mayHaveGpu())) {
     candidates = candidates.filter((c) => c !== 'gpu');
-    tried.push('gpu (no Vulkan driver manifest)');
+    tried.push('gpu (no Vulkan driver manifest or GPU device node)');
   }
   for (const candidate of candidates) {
     let found;
     try {
       found = await requestAdapter(candidate);
     } catch (e) {
-      if (e instanceof GpuError) throw e;
+      if (e instanceof GpuError || e instanceof MissingPackageError) throw e;
       tried.push(`${candidate} (${String(e)})`);
       continue;
     }

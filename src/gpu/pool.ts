@@ -17,6 +17,11 @@ export class BufferPool {
   liveBuffers = 0;
   liveBytes = 0;
   pooledBytes = 0;
+  /** Counters for the memory plan (see `resetPlanCounters`): buffers handed out, reused, bytes created, peak. */
+  acquired = 0;
+  reused = 0;
+  createdBytes = 0;
+  peakLiveBytes = 0;
 
   /**
    * @param poison fill every buffer handed out with NaN first (debugging: any kernel that reads memory it did
@@ -29,15 +34,30 @@ export class BufferPool {
     private readonly maxBucket = Infinity,
   ) {}
 
-  /** A storage buffer of at least `bytes` bytes, reused from the pool when one of its bucket is free. */
-  acquire(bytes: number): GPUBuffer {
+  /**
+   * A storage buffer of at least `bytes` bytes, reused from the pool when one of its bucket is free: `prefer`
+   * when it is (a replayed flush asks for the buffers its plan had, so its bind groups stay valid).
+   */
+  acquire(bytes: number, prefer?: GPUBuffer): GPUBuffer {
     const size = bucketSize(bytes, this.maxBucket);
-    const reused = this.free.get(size)?.pop();
+    const list = this.free.get(size);
+    let reused: GPUBuffer | undefined;
+    const at = prefer && prefer.size === size && list ? list.lastIndexOf(prefer) : -1;
+    if (at >= 0) {
+      reused = list![at];
+      list![at] = list![list!.length - 1];
+      list!.pop();
+    } else reused = list?.pop();
     this.liveBuffers++;
     this.liveBytes += size;
     let buffer = reused;
-    if (buffer) this.pooledBytes -= size;
-    else {
+    this.acquired++;
+    this.peakLiveBytes = Math.max(this.peakLiveBytes, this.liveBytes);
+    if (buffer) {
+      this.pooledBytes -= size;
+      this.reused++;
+    } else {
+      this.createdBytes += size;
       buffer = this.device.createBuffer({
         size,
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
@@ -46,6 +66,14 @@ export class BufferPool {
     // Queued writes land before the submit that uses the buffer, so the kernels see the NaNs.
     if (this.poison) this.device.queue.writeBuffer(buffer, 0, new Float32Array(size / 4).fill(NaN));
     return buffer;
+  }
+
+  /** Starts counting a new memory plan: acquisitions, reuse and the peak from the current live bytes. */
+  resetPlanCounters(): void {
+    this.acquired = 0;
+    this.reused = 0;
+    this.createdBytes = 0;
+    this.peakLiveBytes = this.liveBytes;
   }
 
   /** Returns a buffer for reuse; work already submitted that reads it is unaffected (queue order). */

@@ -1,15 +1,21 @@
 // The open device with its caches: pipelines, buffer pool, uniform packing, encoding and submission, and its end.
 import { DisposedError, GpuError, WebgradError } from '../errors.js';
+import type { FusionPass } from '../options.js';
 import type { AdapterInfo } from './device.js';
 import { BufferPool } from './pool.js';
 import { shaderCode, type ShaderName } from './shaders.js';
+import { BindGroupCache } from './bind_groups.js';
+import { encodeSnapshot, encodeTimestamped, type EncodedDispatch, type TimingRecorder } from './timing.js';
 
 /** A uniform field: a plain number is a u32; `{ f32 }` and `{ i32 }` say otherwise. */
 export type UniformValue = number | { f32: number } | { i32: number };
 
 /** One compute dispatch, recorded by an op's forward plan and encoded later by the scheduler. */
 export interface Dispatch {
-  shader: ShaderName;
+  /** A built-in shader, or `op:<name>` for a user op's WGSL (then in `code`). */
+  shader: ShaderName | `op:${string}`;
+  /** The WGSL of a user op (wg.defineOp); built-in shaders come from the registry. */
+  code?: string;
   /** Values for the shader's `override` constants (tile and workgroup sizes). */
   constants?: Record<string, number>;
   /** Text for marked regions (see `shaderCode`); part of the pipeline's cache key. */
@@ -31,7 +37,16 @@ export interface Counters {
 /** How the runtime was opened (see InitOptions). */
 export interface RuntimeOptions {
   poisonBuffers: boolean;
-  fusion: boolean;
+  /** The fusion passes switched on. */
+  fusion: Record<FusionPass, boolean>;
+  /** Reuse the dispatches, pipelines, bind groups and uniforms of a flush shaped like an earlier one. */
+  replay: boolean;
+}
+
+/** The WGSL a dispatch compiles: a user op's own code, or the built-in shader with its regions. */
+export function dispatchCode(d: Pick<Dispatch, 'shader' | 'code' | 'regions'>): string {
+  if (d.code !== undefined) return d.code;
+  return shaderCode(d.shader as ShaderName, d.regions);
 }
 
 /** Splits a workgroup count over x and y; shaders linearize with `wid.x + wid.y * nwg.x`. */
@@ -49,15 +64,26 @@ function uniformBytes(d: Dispatch): number {
 export class GpuRuntime {
   readonly pool: BufferPool;
   readonly counters: Counters = { dispatches: 0, submits: 0, readbacks: 0 };
-  /** Whether the scheduler fuses epilogues (see InitOptions.fusion). */
-  readonly fusion: boolean;
+  /** The fusion passes the scheduler runs (see InitOptions.fusion). */
+  readonly fusion: Readonly<Record<FusionPass, boolean>>;
   /** The most workgroups one dispatch can have (x times y, each up to maxComputeWorkgroupsPerDimension). */
   readonly maxWorkgroups: number;
   /** Settles with the reason once the runtime has ended (released or device lost); never rejects. */
   readonly ended: Promise<WebgradError>;
   private endedWith: WebgradError | null = null;
   private resolveEnded!: (reason: WebgradError) => void;
+  /** Host milliseconds spent encoding submits (up to `finish()`) and inside `queue.submit`. */
+  readonly cpu = { encodeMs: 0, submitMs: 0 };
+  /** Set by wg.profile while it records: submits are timed kernel by kernel (see `submit`). */
+  profiler: TimingRecorder | null = null;
   private pipelines = new Map<string, GPUComputePipeline>();
+  /** Encoded submits by their first dispatch (replayed flushes submit the same dispatch objects again). */
+  private submits = new WeakMap<
+    Dispatch,
+    { dispatches: readonly Dispatch[]; data: ArrayBuffer; encoded: EncodedDispatch[] }
+  >();
+  /** Bind groups by pipeline, uniform range and buffers: a step that binds the same buffers reuses them. */
+  readonly bindGroups: BindGroupCache;
   private uniformBuffer: GPUBuffer | null = null;
   private readonly uniformAlign: number;
   private readonly maxGrid: number;
@@ -76,6 +102,7 @@ export class GpuRuntime {
       limits.maxBufferSize ?? Infinity,
     );
     this.pool = new BufferPool(device, options.poisonBuffers, maxBinding);
+    this.bindGroups = new BindGroupCache(device);
     this.uniformAlign = limits.minUniformBufferOffsetAlignment ?? 256;
     this.maxGrid = limits.maxComputeWorkgroupsPerDimension ?? 65535;
     this.maxWorkgroups = this.maxGrid * this.maxGrid;
@@ -125,13 +152,13 @@ export class GpuRuntime {
     return Promise.race([p, ended]);
   }
 
-  pipeline(d: Pick<Dispatch, 'shader' | 'constants' | 'regions'>): GPUComputePipeline {
-    const key = `${d.shader}|${JSON.stringify(d.constants ?? {})}|${JSON.stringify(d.regions ?? {})}`;
+  pipeline(d: Pick<Dispatch, 'shader' | 'code' | 'constants' | 'regions'>): GPUComputePipeline {
+    const key = `${d.shader}|${d.code ? d.code.length : ''}|${JSON.stringify(d.constants ?? {})}|${JSON.stringify(d.regions ?? {})}`;
     let p = this.pipelines.get(key);
     if (!p) {
       const module = this.device.createShaderModule({
         label: d.shader,
-        code: shaderCode(d.shader, d.regions),
+        code: dispatchCode(d),
       });
       p = this.device.createComputePipeline({
         label: d.shader,
@@ -202,37 +229,84 @@ export class GpuRuntime {
     );
   }
 
-  /** Encodes the dispatches into one compute pass, then the copies, and submits once (inside a capture). */
+  /**
+   * Encodes the dispatches into one compute pass, then the copies, and submits once (inside a capture). While a
+   * profiler records (see `profiler`), each dispatch gets its own pass between timestamps, or, without
+   * timestamp queries, the buffers it binds are copied first for a timed replay.
+   */
   submit(
     dispatches: readonly Dispatch[],
     copies: readonly { from: GPUBuffer; to: GPUBuffer; bytes: number }[],
   ): void {
+    const start = performance.now();
     const device = this.device;
     const encoder = device.createCommandEncoder();
     if (dispatches.length > 0) {
-      const { data, offsets } = this.packUniforms(dispatches);
+      const { data, encoded } = this.encodedSubmit(dispatches);
       const ubuf = this.uniforms(data.byteLength);
       device.queue.writeBuffer(ubuf, 0, data);
-      const pass = encoder.beginComputePass();
-      dispatches.forEach((d, k) => {
-        const pipeline = this.pipeline(d);
-        const entries: GPUBindGroupEntry[] = [
-          { binding: 0, resource: { buffer: ubuf, offset: offsets[k], size: uniformBytes(d) } },
-        ];
-        // A pooled buffer is never larger than the binding limit (see BufferPool), so it binds whole.
-        d.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
-        const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, bindGroup);
-        const [x, y] = grid(d.workgroups, this.maxGrid);
-        pass.dispatchWorkgroups(x, y);
-      });
-      pass.end();
+      const bindGroup = (d: EncodedDispatch) => {
+        if (d.boundTo !== ubuf) {
+          d.bindGroup = this.bindGroups.get(d, ubuf, this.options.replay);
+          d.boundTo = ubuf;
+        }
+        return d.bindGroup!;
+      };
+      const rec = this.profiler;
+      if (rec?.mode === 'timestamp-query') {
+        rec.pending.push(Promise.resolve().then(encodeTimestamped(device, encoder, encoded, bindGroup)));
+      } else {
+        if (rec) rec.snapshots.push(encodeSnapshot(device, encoder, encoded, data));
+        const pass = encoder.beginComputePass();
+        for (const d of encoded) {
+          pass.setPipeline(d.pipeline);
+          pass.setBindGroup(0, bindGroup(d));
+          pass.dispatchWorkgroups(d.grid[0], d.grid[1]);
+        }
+        pass.end();
+      }
     }
     for (const c of copies) encoder.copyBufferToBuffer(c.from, 0, c.to, 0, c.bytes);
-    device.queue.submit([encoder.finish()]);
+    const commands = encoder.finish();
+    const encoded = performance.now();
+    device.queue.submit([commands]);
+    this.cpu.encodeMs += encoded - start;
+    this.cpu.submitMs += performance.now() - encoded;
     this.counters.dispatches += dispatches.length;
     this.counters.submits++;
+  }
+
+  /**
+   * The packed uniforms and encoded dispatches of a submit. A submit of exactly the dispatch objects of an
+   * earlier one (a replayed flush: see graph/replay.ts) reuses that one's, uniforms and bind groups included.
+   */
+  private encodedSubmit(dispatches: readonly Dispatch[]): { data: ArrayBuffer; encoded: EncodedDispatch[] } {
+    if (this.options.replay) {
+      const known = this.submits.get(dispatches[0]);
+      if (
+        known &&
+        known.dispatches.length === dispatches.length &&
+        known.dispatches.every((d, i) => d === dispatches[i])
+      ) {
+        return known;
+      }
+    }
+    const { data, offsets } = this.packUniforms(dispatches);
+    const encoded = dispatches.map((d, k): EncodedDispatch => ({
+      pipeline: this.pipeline(d),
+      uniformOffset: offsets[k],
+      uniformSize: uniformBytes(d),
+      buffers: d.buffers,
+      grid: grid(d.workgroups, this.maxGrid),
+    }));
+    const result = { dispatches, data, encoded };
+    if (this.options.replay) this.submits.set(dispatches[0], result);
+    return result;
+  }
+
+  /** Whether kernel times can come from timestamp queries on this device. */
+  get hasTimestamps(): boolean {
+    return this.device.features.has('timestamp-query');
   }
 
   /** Frees every GPU resource; the runtime is unusable afterwards (end() it first with the reason). */
@@ -240,6 +314,7 @@ export class GpuRuntime {
     this.pool.trim();
     this.uniformBuffer?.destroy();
     this.pipelines.clear();
+    this.bindGroups.clear();
     this.device.destroy();
   }
 }

@@ -15,6 +15,20 @@ export function record<A>(
   attrs: A,
   argNames?: readonly string[],
 ): Tensor[] {
+  const start = performance.now();
+  try {
+    return recordNode(op, inputs, attrs, argNames);
+  } finally {
+    state.cpu.recordMs += performance.now() - start;
+  }
+}
+
+function recordNode<A>(
+  op: OpDef<A>,
+  inputs: readonly Tensor[],
+  attrs: A,
+  argNames?: readonly string[],
+): Tensor[] {
   inputs.forEach((t, i) => {
     const arg = argNames?.[i] ?? `input ${i}`;
     if (!(t instanceof Tensor))

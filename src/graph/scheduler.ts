@@ -1,9 +1,14 @@
 // Turns the pending nodes into one command encoder and one submit: prune → plan memory → encode → submit → verdict.
-import { GpuError, NonFiniteError, WebgradError } from '../errors.js';
+import { ArgumentError, DisposedError, GpuError, NonFiniteError, WebgradError } from '../errors.js';
 import { checkBufferBytes, checkWorkgroups } from '../gpu/limits.js';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime.js';
+import { tunerFor } from '../gpu/tuner.js';
 import type { KernelIO } from '../ops/types.js';
 import { FlushChecks, debug, firstNonFinite } from './checks.js';
+import { fuseEpilogues } from './fusion/epilogue.js';
+import { describePlan, type Plan, type PlanFusion, type PlannedDispatch } from './plan.js';
+import { debugLevel, printPlan } from './plan_text.js';
+import { ReplayCache, attrsKey, matches, type FlushEntries } from './replay.js';
 import {
   maybeFree,
   requireRuntime,
@@ -42,7 +47,10 @@ function openSubmission(): OpenSubmission {
 interface FlushPlan {
   runtime: GpuRuntime;
   sub: OpenSubmission;
-  dispatches: Dispatch[];
+  /** The dispatches in order, each with the nodes it covers. */
+  planned: PlannedDispatch[];
+  /** The size asked for, per buffer handed out (pooled buffers are bigger): the plan's byte counts. */
+  logical: Map<GPUBuffer, number>;
   /** Storages that receive new values (op outputs). */
   created: Storage[];
   /** Storages overwritten in place (optimizer updates). */
@@ -51,7 +59,25 @@ interface FlushPlan {
   deps: Set<Submission>;
   checks: FlushChecks;
   /** Nodes planned so far (names an op's place in error messages). */
-  planned: number;
+  count: number;
+  /** An explain() flush: planned like any other, never submitted; nothing it would overwrite changes. */
+  dry: boolean;
+  /** Live device bytes when planning began. */
+  startBytes: number;
+  /** The replay entries of flushes shaped like this one (null: replay off, or a dry run). */
+  replay: FlushEntries | null;
+  /** Leaves uploaded so far (their buffers are kept by position for replay). */
+  uploads: number;
+}
+
+/** The plan cache of each runtime (its buffers belong to that device). */
+const replayCaches = new WeakMap<GpuRuntime, ReplayCache>();
+
+/** The runtime's plan cache (hits and misses count planned nodes). */
+export function replayStats(runtime: GpuRuntime): ReplayCache {
+  let cache = replayCaches.get(runtime);
+  if (!cache) replayCaches.set(runtime, (cache = new ReplayCache()));
+  return cache;
 }
 
 /** Uploads values set on the host (leaves, assignValues), checking them first when debug.checkFinite is on. */
@@ -68,7 +94,12 @@ function upload(plan: FlushPlan, t: Tensor): void {
       );
     }
   }
-  s.buffer ??= plan.runtime.pool.acquire(s.bytes);
+  if (!s.buffer) {
+    const k = plan.uploads++;
+    s.buffer = plan.runtime.pool.acquire(s.bytes, plan.replay?.uploads[k]);
+    if (plan.replay) plan.replay.uploads[k] = s.buffer;
+  }
+  plan.logical.set(s.buffer, s.bytes);
   const u = s.upload;
   plan.runtime.device.queue.writeBuffer(s.buffer, 0, u.buffer, u.byteOffset, u.byteLength);
   s.upload = null;
@@ -95,25 +126,6 @@ function retire(n: Node): void {
   }
 }
 
-/**
- * The fusion pass: an op that can run as an epilogue (relu) whose input is output 0 of a producer that offers
- * that epilogue, and is the only reader of that output while no tensor holds it, is folded into the producer.
- * Returns the folded node by producer.
- */
-function fuseEpilogues(nodes: readonly Node[]): Map<Node, Node> {
-  const fused = new Map<Node, Node>();
-  const producers = new Map<Storage, Node>();
-  for (const n of nodes) if (n.op.epilogues && n.outputs.length > 0) producers.set(n.outputs[0].storage, n);
-  for (const e of nodes) {
-    const kind = e.op.asEpilogue;
-    const s = e.inputs[0]?.storage;
-    const producer = s && producers.get(s);
-    if (!kind || !producer || fused.has(producer) || !producer.op.epilogues!.includes(kind)) continue;
-    if (s.refs === 0 && s.readers === 1) fused.set(producer, e);
-  }
-  return fused;
-}
-
 /** Why a value depending on `cause` is unknown. */
 function dependentFailure(what: string, cause: WebgradError): GpuError {
   return new GpuError(`${what}: it was computed from a value whose computation failed (${cause.message})`, {
@@ -126,7 +138,7 @@ function dependentFailure(what: string, cause: WebgradError): GpuError {
  * node stores output 0 through it, straight into the epilogue node's output. A node whose input failed runs
  * nothing: its outputs fail too, and what it would overwrite in place keeps its values.
  */
-function planNode(plan: FlushPlan, n: Node, epilogue?: Node): Dispatch[] {
+function planNode(plan: FlushPlan, n: Node, epilogue?: Node): void {
   const { runtime } = plan;
   const stored = (i: number) => (i === 0 && epilogue ? epilogue.outputs[0].storage : n.outputs[i].storage);
   const outputs = n.outputs.map((_, i) => stored(i));
@@ -142,17 +154,26 @@ function planNode(plan: FlushPlan, n: Node, epilogue?: Node): Dispatch[] {
   if (failed) {
     for (const s of outputs) s.failure = dependentFailure(n.op.name, failed);
     finish();
-    return [];
+    return;
   }
   for (const t of n.inputs) {
+    if (t.storage.buffer) plan.logical.set(t.storage.buffer, t.storage.bytes);
     const w = t.storage.writer;
     if (w && w !== plan.sub && !w.settled) plan.deps.add(w);
   }
-  for (const s of outputs) {
+  const entries = plan.replay?.nodes;
+  const slot = plan.count;
+  const previous = entries?.[slot];
+  const before = previous?.op === n.op ? previous : undefined;
+  outputs.forEach((s, i) => {
     checkBufferBytes(`${n.op.name}: an output`, s.bytes, runtime.info.limits, !n.op.bindsRanges);
-    s.buffer = runtime.pool.acquire(s.bytes);
-  }
+    s.buffer = runtime.pool.acquire(s.bytes, before?.buffers[n.inputs.length + i]);
+    plan.logical.set(s.buffer, s.bytes);
+  });
   const scratch: GPUBuffer[] = [];
+  const scratchBytes: number[] = [];
+  let checked = false;
+  const relu = epilogue?.op.asEpilogue === 'relu';
   const io: KernelIO = {
     inputs: n.inputs.map((t) => ({ buffer: t.storage.buffer!, spec: { shape: t.shape, dtype: t.dtype } })),
     outputs: n.outputs.map((t, i) => ({
@@ -161,32 +182,74 @@ function planNode(plan: FlushPlan, n: Node, epilogue?: Node): Dispatch[] {
     })),
     scratch(bytes) {
       checkBufferBytes(`${n.op.name}: a scratch buffer`, bytes, runtime.info.limits, !n.op.bindsRanges);
-      const b = runtime.pool.acquire(bytes);
+      const b = runtime.pool.acquire(bytes, before?.scratch[scratch.length]);
+      plan.logical.set(b, bytes);
       scratch.push(b);
+      scratchBytes.push(bytes);
       return b;
     },
     limits: runtime.info.limits,
     software: runtime.info.software,
-    relu: epilogue?.op.asEpilogue === 'relu',
-    check: (describe) => plan.checks.slot(describe),
+    relu,
+    check: (describe) => {
+      checked = true;
+      return plan.checks.slot(describe);
+    },
+    tune: (req) => tunerFor(runtime).choose(io, req),
   };
   const forward = n.op.forward;
   if (forward === 'alias') throw new GpuError(`scheduler: view op ${n.op.name} cannot be pending`);
-  const dispatches = forward(io, n.attrs);
-  for (const d of dispatches) checkWorkgroups(n.op.name, d.workgroups, runtime.maxWorkgroups);
-  plan.planned++;
+  let dispatches: readonly Dispatch[] | null = null;
+  let buffers: GPUBuffer[] = [];
+  if (entries) {
+    buffers = [...io.inputs.map((b) => b.buffer), ...io.outputs.map((b) => b.buffer)];
+    const entry = entries[slot] ?? null;
+    if (matches(entry, n, relu, buffers)) {
+      for (const bytes of entry.scratchBytes) io.scratch(bytes);
+      if (scratch.every((b, i) => b === entry.scratch[i])) dispatches = entry.dispatches;
+      else {
+        for (const b of scratch) runtime.pool.release(b);
+        scratch.length = 0;
+        scratchBytes.length = 0;
+      }
+    }
+  }
+  if (dispatches) replayStats(runtime).hits++;
+  else {
+    const planned = forward(io, n.attrs);
+    for (const d of planned) checkWorkgroups(n.op.name, d.workgroups, runtime.maxWorkgroups);
+    dispatches = planned;
+    if (entries) {
+      replayStats(runtime).misses++;
+      entries[slot] = {
+        op: n.op,
+        attrs: attrsKey(n.attrs),
+        relu,
+        shapes: n.inputs.map((t) => t.shape),
+        buffers,
+        scratchBytes: [...scratchBytes],
+        scratch: [...scratch],
+        dispatches: planned,
+        replayable: !checked,
+      };
+    }
+  }
+  plan.count++;
+  const covered = epilogue ? [n, epilogue] : [n];
+  for (const dispatch of dispatches) plan.planned.push({ dispatch, nodes: covered });
   if (debug.checkFinite) {
     const name = epilogue ? `${n.op.name}+${epilogue.op.name}` : n.op.name;
-    const where = `(op ${plan.planned} of the flush)`;
+    const where = `(op ${plan.count} of the flush)`;
+    const checked = (dispatch: Dispatch) => plan.planned.push({ dispatch, nodes: [] });
     n.outputs.forEach((t, i) => {
       if (t.dtype === 'float32' && t.size > 0)
-        dispatches.push(plan.checks.finite(name, where, `output ${i}`, t, outputs[i].buffer!));
+        checked(plan.checks.finite(name, where, `output ${i}`, t, outputs[i].buffer!));
     });
     n.writes.forEach((s, i) => {
       const input = n.op.writesInputs![i];
       const t = n.inputs[input];
       if (t.dtype === 'float32' && t.size > 0)
-        dispatches.push(plan.checks.finite(name, where, `input ${input} (in place)`, t, s.buffer!));
+        checked(plan.checks.finite(name, where, `input ${input} (in place)`, t, s.buffer!));
     });
   }
   // Dispatches run in order, so buffers released here can be reused by later nodes of the same pass.
@@ -196,13 +259,15 @@ function planNode(plan: FlushPlan, n: Node, epilogue?: Node): Dispatch[] {
     s.failure = null;
     plan.created.push(s);
   }
-  for (const s of n.writes) {
-    s.writer = plan.sub;
-    s.host = null;
-    plan.written.push(s);
+  // A dry run overwrites nothing: in-place targets keep their values and host copies.
+  if (!plan.dry) {
+    for (const s of n.writes) {
+      s.writer = plan.sub;
+      s.host = null;
+      plan.written.push(s);
+    }
   }
   finish();
-  return dispatches;
 }
 
 /** The error a read rejects with: webgrad's own errors as they are, anything else as the reason the runtime ended
@@ -280,41 +345,138 @@ async function judge(plan: FlushPlan, verdict: Promise<GpuError | null>): Promis
 }
 
 /**
+ * While set, flushes are dry runs for explain(): each is planned (buffers, kernels, fusions) and its plan
+ * collected here, and nothing is submitted.
+ */
+let explaining: { plans: Plan[]; wgsl: boolean } | null = null;
+
+/** Runs `fn` with every flush it causes (and one at its end) planned dry; returns the plans. */
+export async function collectPlans(fn: () => unknown, wgsl: boolean): Promise<Plan[]> {
+  if (explaining) throw new ArgumentError('explain: explain() calls cannot nest');
+  requireRuntime('explain');
+  // Work recorded before belongs to the caller: it runs for real, first.
+  if (state.pending.length > 0 || state.reads.length > 0) void flush();
+  const collector = { plans: [] as Plan[], wgsl };
+  explaining = collector;
+  try {
+    try {
+      await fn();
+    } catch (e) {
+      // A step that awaits its loss stops there: the plan up to that read is what explain() returns.
+      if (!(typeof e === 'object' && e !== null && explainedErrors.has(e))) throw e;
+    }
+    if (state.pending.length > 0 || state.reads.length > 0) void flush().catch(() => undefined);
+  } finally {
+    explaining = null;
+  }
+  return collector.plans;
+}
+
+/** Called with the plan of every flush submitted while set (wg.profile labels its kernel times with them). */
+let planListener: ((p: Plan) => void) | null = null;
+
+/** Sets or clears the plan listener; returns the previous one. */
+export function listenToPlans(listener: ((p: Plan) => void) | null): ((p: Plan) => void) | null {
+  const previous = planListener;
+  planListener = listener;
+  return previous;
+}
+
+/** Errors made by `notComputed`: fn stopping on one of them is how an explained step that awaits a read ends. */
+const explainedErrors = new WeakSet<object>();
+
+/** The error of values that explain() planned but never computed. */
+function notComputed(): DisposedError {
+  const error = new DisposedError('explain: this value was planned by explain() and never computed');
+  explainedErrors.add(error);
+  return error;
+}
+
+/** The plan value of a flush (the nodes after pruning, the passes that ran, the fusions they made). */
+function planValue(
+  plan: FlushPlan,
+  nodes: readonly Node[],
+  pruned: number,
+  fused: ReadonlyMap<Node, Node>,
+  wgsl: boolean,
+): Plan {
+  const { pool } = plan.runtime;
+  const fusions: PlanFusion[] = [...fused].map(([p, e]) => ({ pass: 'epilogue', nodes: [p.id, e.id] }));
+  const passes = Object.entries(plan.runtime.fusion)
+    .filter(([, on]) => on)
+    .map(([name]) => name);
+  return describePlan(
+    plan.planned,
+    {
+      nodes: nodes.length,
+      pruned,
+      fusions,
+      passes,
+      memory: {
+        peakBytes: pool.peakLiveBytes,
+        startBytes: plan.startBytes,
+        acquired: pool.acquired,
+        reused: pool.reused,
+        createdBytes: pool.createdBytes,
+      },
+    },
+    (b) => plan.logical.get(b) ?? b.size,
+    wgsl,
+  );
+}
+
+/**
  * Encodes and submits everything pending plus the requested reads, and returns the submit. Throws (a typed
  * error) when planning fails: then nothing was submitted, every read and value of this flush fails with that
- * error, and the next flush starts clean.
+ * error, and the next flush starts clean. While explain() runs, plans instead (see `explaining`).
  */
 function run(): Submission {
+  const planStart = performance.now();
   const runtime = requireRuntime('flush');
   const taken = state.pending;
   state.pending = [];
   const reads = state.reads;
   state.reads = [];
   const capacity = taken.reduce((n, node) => n + node.outputs.length + node.writes.length + 1, 0);
+  const dry = explaining;
+  runtime.pool.resetPlanCounters();
   const plan: FlushPlan = {
     runtime,
     sub: openSubmission(),
-    dispatches: [],
+    planned: [],
+    logical: new Map(),
     created: [],
     written: [],
     deps: new Set(),
     checks: new FlushChecks(runtime, capacity),
-    planned: 0,
+    count: 0,
+    dry: dry !== null,
+    startBytes: runtime.pool.liveBytes,
+    replay: null,
+    uploads: 0,
   };
   const staged: { read: PendingRead; staging: GPUBuffer }[] = [];
   let nodes = taken;
   let next = 0;
+  let fused = new Map<Node, Node>();
   runtime.beginCapture();
   try {
     nodes = prune(taken);
+    if (runtime.fusion.epilogue) fused = fuseEpilogues(nodes);
+    const folded = new Set(fused.values());
+    if (runtime.options.replay && !dry) plan.replay = replayStats(runtime).entries(nodes, folded);
     // All uploads go before any buffer changes hands: queued writes land ahead of the whole submit.
     for (const n of nodes) for (const t of n.inputs) upload(plan, t);
     for (const r of reads) upload(plan, r.tensor);
-    const fused = runtime.fusion ? fuseEpilogues(nodes) : new Map<Node, Node>();
-    const folded = new Set(fused.values());
     for (; next < nodes.length; next++) {
       const n = nodes[next];
-      if (!folded.has(n)) plan.dispatches.push(...planNode(plan, n, fused.get(n)));
+      if (!folded.has(n)) planNode(plan, n, fused.get(n));
+    }
+    if (dry) {
+      dry.plans.push(planValue(plan, nodes, taken.length - nodes.length, fused, dry.wgsl));
+      void runtime.endCapture();
+      endDry(plan, reads);
+      return plan.sub;
     }
     const copies: { from: GPUBuffer; to: GPUBuffer; bytes: number }[] = [];
     for (const read of reads) {
@@ -329,7 +491,14 @@ function run(): Submission {
     }
     const flags = plan.checks.copy();
     if (flags) copies.push(flags);
-    runtime.submit(plan.dispatches, copies);
+    state.cpu.planMs += performance.now() - planStart;
+    runtime.submit(
+      plan.planned.map((p) => p.dispatch),
+      copies,
+    );
+    if (planListener) planListener(planValue(plan, nodes, taken.length - nodes.length, fused, false));
+    if (debugLevel > 0)
+      printPlan(planValue(plan, nodes, taken.length - nodes.length, fused, debugLevel >= 3), debugLevel);
   } catch (e) {
     void runtime.endCapture();
     const error = typed(runtime, e, 'flush');
@@ -361,6 +530,30 @@ function run(): Submission {
   void judge(plan, verdict);
   for (const { read, staging } of staged) void finishRead(runtime, read, staging, plan.sub);
   return plan.sub;
+}
+
+/**
+ * Ends a dry run: the values it planned were never computed (their buffers go back to the pool and reading them
+ * throws), its reads reject, and what it would have overwritten in place keeps its values.
+ */
+function endDry(plan: FlushPlan, reads: readonly PendingRead[]): void {
+  const error = notComputed();
+  for (const s of plan.created) {
+    if (s.writer !== plan.sub) continue;
+    s.failure = error;
+    s.writer = null;
+    if (s.buffer) plan.runtime.pool.release(s.buffer);
+    s.buffer = null;
+  }
+  for (const read of reads) {
+    read.promise.catch(() => undefined);
+    if (!settleWithoutGpu(read)) read.reject(error);
+    read.tensor.storage.readers--;
+    maybeFree(read.tensor.storage);
+  }
+  void plan.checks.verdict();
+  // The flush itself succeeds (an optimizer step inside explain() may await it); its values do not exist.
+  plan.sub.resolve(null, error);
 }
 
 /**

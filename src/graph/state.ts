@@ -72,6 +72,8 @@ export const state = {
   /** Open `tidy` scopes, innermost last: the tensors each one created. */
   scopes: [] as Set<Tensor>[],
   nextId: 1,
+  /** Host time spent recording ops and planning flushes, since init (milliseconds; encoding: GpuRuntime.cpu). */
+  cpu: { recordMs: 0, planMs: 0 },
   /** Depth of open `noGrad` calls: while above 0, new op outputs need no gradient. */
   noGrad: 0,
   /** Bumped by `release()`: tensors of an earlier engine cannot be used. */

@@ -3,14 +3,23 @@ import { ArgumentError, FormatError, fileError, fmtShape } from '../errors.js';
 import { tensor } from '../graph/create.js';
 import type { Tensor } from '../graph/tensor.js';
 import { sizeOf } from '../ops/types.js';
+import { requireNode } from '../platform.js';
+import { ELEMENT_BYTES, decodeElements, encodeElements } from './dtypes.js';
 
-/** Element types webgrad reads and writes: 32-bit float and 32-bit signed integer, little-endian. */
-export type SafetensorsDType = 'F32' | 'I32';
+/**
+ * Element types webgrad reads and writes, little-endian: F32, F16 and BF16 hold floats, I32 and I64 integers.
+ * In memory a float entry's data is a Float32Array (F16 and BF16 widen exactly) and an integer entry's an
+ * Int32Array (an I64 value outside int32 is a FormatError); `dtype` is the type on disk.
+ */
+export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'I32' | 'I64';
+const DTYPES: readonly SafetensorsDType[] = ['F32', 'F16', 'BF16', 'I32', 'I64'];
+const isInteger = (d: SafetensorsDType) => d === 'I32' || d === 'I64';
 
 /** One named array of a safetensors file. */
 export interface SafetensorsEntry {
   dtype: SafetensorsDType;
   shape: number[];
+  /** Float32Array for F32/F16/BF16, Int32Array for I32/I64. */
   data: Float32Array | Int32Array;
 }
 
@@ -34,15 +43,17 @@ const MAX_HEADER_BYTES = 100_000_000;
 const METADATA = '__metadata__';
 // WebGPU buffers and every host webgrad runs on are little-endian, so typed arrays are copied as raw bytes.
 
-/** Bytes of an entry's data: F32 and I32 are both 4 bytes an element. */
-function entryBytes(shape: readonly number[]): number {
-  return sizeOf(shape) * 4;
+/** Bytes of an entry's data on disk. */
+function entryBytes(dtype: SafetensorsDType, shape: readonly number[]): number {
+  return sizeOf(shape) * ELEMENT_BYTES[dtype];
 }
 
 function checkEntry(name: string, e: SafetensorsEntry): void {
-  const want = e?.dtype === 'F32' ? Float32Array : e?.dtype === 'I32' ? Int32Array : null;
+  const want = !DTYPES.includes(e?.dtype) ? null : isInteger(e.dtype) ? Int32Array : Float32Array;
   if (!want)
-    throw new ArgumentError(`encodeSafetensors: '${name}' has dtype ${e?.dtype}, expected F32 or I32`);
+    throw new ArgumentError(
+      `encodeSafetensors: '${name}' has dtype ${e?.dtype}, expected one of ${DTYPES.join(', ')}`,
+    );
   if (!(e.data instanceof want)) {
     throw new ArgumentError(`encodeSafetensors: '${name}' is ${e.dtype} but its data is not a ${want.name}`);
   }
@@ -85,7 +96,7 @@ export function encodeSafetensors(
     if (name === METADATA) throw new ArgumentError(`encodeSafetensors: '${METADATA}' is reserved`);
     const e = entries[name];
     checkEntry(name, e);
-    const end = offset + entryBytes(e.shape);
+    const end = offset + entryBytes(e.dtype, e.shape);
     header[name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, end] };
     offset = end;
   }
@@ -97,16 +108,16 @@ export function encodeSafetensors(
   out.fill(0x20, 8 + json.length, 8 + headerLength);
   let at = 8 + headerLength;
   for (const name of names) {
-    const { data } = entries[name];
-    out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
-    at += data.byteLength;
+    const raw = encodeElements(entries[name].data, entries[name].dtype);
+    out.set(raw, at);
+    at += raw.byteLength;
   }
   return out;
 }
 
 /**
  * Parses safetensors bytes, checking everything the format promises: header length within the file, a JSON
- * object header, known dtypes (F32, I32), shapes, offsets that tile the data exactly (sorted by offset:
+ * object header, known dtypes (F32, F16, BF16, I32, I64), shapes, offsets that tile the data exactly (sorted by offset:
  * no gap, no overlap, nothing past the end) and sizes that match the shapes. `source` names the file in
  * errors. Throws FormatError. Shapes: each returned entry's data has product(shape) elements.
  */
@@ -147,8 +158,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     }
     const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof info !== 'object' || info === null) fail(`tensor '${name}' is not an object`);
-    if (info.dtype !== 'F32' && info.dtype !== 'I32') {
-      fail(`tensor '${name}' has dtype ${JSON.stringify(info.dtype)}; webgrad reads F32 and I32`);
+    if (!DTYPES.includes(info.dtype as SafetensorsDType)) {
+      fail(`tensor '${name}' has dtype ${JSON.stringify(info.dtype)}; webgrad reads ${DTYPES.join(', ')}`);
     }
     const shape = info.shape;
     if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
@@ -168,7 +179,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
       fail(`tensor '${name}' data_offsets [${begin},${end}] are out of range of the ${dataBytes} data bytes`);
     }
     const dtype = info.dtype as SafetensorsDType;
-    const expected = entryBytes(shape as number[]);
+    const expected = entryBytes(dtype, shape as number[]);
     if (end - begin !== expected) {
       fail(
         `tensor '${name}' ${dtype} ${fmtShape(shape as number[])} needs ${expected} bytes, data_offsets give ${end - begin}`,
@@ -192,11 +203,11 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
   const tensors = nameMap<SafetensorsEntry>();
   for (const s of spans) {
     // Copy: the file's data need not be 4-byte aligned, and the result must not pin the whole file.
-    const copy = bytes.slice(dataStart + s.begin, dataStart + s.end).buffer;
+    const raw = bytes.slice(dataStart + s.begin, dataStart + s.end);
     tensors[s.name] = {
       dtype: s.dtype,
       shape: s.shape,
-      data: s.dtype === 'F32' ? new Float32Array(copy) : new Int32Array(copy),
+      data: decodeElements(raw, s.dtype, sizeOf(s.shape), `${source}: tensor '${s.name}'`),
     };
   }
   return { tensors, metadata };
@@ -216,17 +227,16 @@ export async function tensorsToEntries(
   return out;
 }
 
-/** Makes a leaf tensor per entry (F32 as float32, I32 as int32); `requiresGrad` applies to the F32 ones. */
+/** Makes a leaf tensor per entry (floats as float32, integers as int32); `requiresGrad` applies to floats. */
 export function entriesToTensors(
   entries: Record<string, SafetensorsEntry>,
   options: { requiresGrad?: boolean } = {},
 ): Record<string, Tensor> {
   const out = nameMap<Tensor>();
   for (const [name, e] of Object.entries(entries)) {
-    out[name] =
-      e.dtype === 'I32'
-        ? tensor(e.data, e.shape, { dtype: 'int32' })
-        : tensor(e.data, e.shape, { requiresGrad: options.requiresGrad ?? false });
+    out[name] = isInteger(e.dtype)
+      ? tensor(e.data, e.shape, { dtype: 'int32' })
+      : tensor(e.data, e.shape, { requiresGrad: options.requiresGrad ?? false });
   }
   return out;
 }
@@ -247,7 +257,12 @@ export async function writeSafetensorsFile(
   if (typeof path !== 'string' || path === '') {
     throw new ArgumentError(`${op}: path must be a non-empty string, got ${JSON.stringify(path)}`);
   }
-  const bytes = encodeSafetensors(entries, metadata);
+  await writeFileAtomic(op, path, encodeSafetensors(entries, metadata));
+}
+
+/** The atomic write of writeSafetensorsFile for any bytes (temporary file, fsync, rename, directory fsync). */
+export async function writeFileAtomic(op: string, path: string, bytes: Uint8Array): Promise<void> {
+  requireNode(op);
   const fs = await import('node:fs/promises');
   const { dirname } = await import('node:path');
   const temp = `${path}.${process.pid}.${++tempCounter}.tmp`;
@@ -286,6 +301,7 @@ export async function readSafetensorsFile(op: string, path: string): Promise<Saf
   if (typeof path !== 'string' || path === '') {
     throw new ArgumentError(`${op}: path must be a non-empty string, got ${JSON.stringify(path)}`);
   }
+  requireNode(op);
   const fs = await import('node:fs/promises');
   let bytes: Buffer;
   try {

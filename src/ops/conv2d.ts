@@ -19,21 +19,31 @@ import {
 import { sum } from './reduce.js';
 import { sizeOf, type KernelIO, type OpDef, type TensorSpec } from './types.js';
 import { expectFloat, expectRank, workgroupsFor } from './util.js';
+import {
+  DEFAULT_WGTILE,
+  WGTILE_CANDIDATES,
+  tileBlock,
+  tileConstants,
+  tileFits,
+  type WgTile,
+} from './wgtile.js';
 
 /** Threads per workgroup of every conv kernel (llvmpipe runs one workgroup per core thread, SIMD over lanes). */
 export const CONV_WG = 64;
 
 /**
  * Forward kernel variants: 'vec4' implicit GEMM with vec4 channel loads (Cin, Cout multiples of 4), 'scalar'
- * implicit GEMM for any channel counts, 'gemm1x1' a plain GEMM for unpadded 1x1 kernels (any stride).
+ * implicit GEMM for any channel counts, 'gemm1x1' a plain GEMM for unpadded 1x1 kernels (any stride): these
+ * three keep their tiles in registers, without barriers (CPU adapters). 'wgtile' is an implicit GEMM over
+ * double-buffered workgroup-memory tiles for any channel counts (GPUs).
  */
-export const CONV2D_VARIANTS = ['vec4', 'scalar', 'gemm1x1'] as const;
+export const CONV2D_VARIANTS = ['vec4', 'scalar', 'gemm1x1', 'wgtile'] as const;
 export type Conv2dVariant = (typeof CONV2D_VARIANTS)[number];
 
 /** Whether a forward variant can run these dims. */
 export function conv2dSupports(variant: Conv2dVariant, d: ConvDims): boolean {
   const vec4 = d.cin % 4 === 0 && d.cout % 4 === 0;
-  if (variant === 'scalar') return true;
+  if (variant === 'scalar' || variant === 'wgtile') return true;
   if (variant === 'vec4') return vec4;
   // Every output row must read an existing input row: no padding on any side.
   return (
@@ -47,23 +57,49 @@ export function conv2dSupports(variant: Conv2dVariant, d: ConvDims): boolean {
   );
 }
 
-/** A forward kernel choice: the variant and its register tile (TM output rows x TN channel groups). */
-export interface Conv2dChoice {
-  variant: Conv2dVariant;
-  tm: number;
-  tn: number;
-}
+/**
+ * A forward kernel choice: a register variant with its register tile (TM output rows x TN channel groups), or
+ * 'wgtile' with its workgroup tile.
+ */
+export type Conv2dChoice =
+  { variant: Exclude<Conv2dVariant, 'wgtile'>; tm: number; tn: number } | { variant: 'wgtile'; tile: WgTile };
 
-/** Register tile per variant: CPU adapters (llvmpipe, SwiftShader) want big tiles, GPUs want more invocations. */
-export function conv2dTiles(cpu: boolean, variant: Conv2dVariant): { tm: number; tn: number } {
+/** Register tile per register variant: CPU adapters (llvmpipe, SwiftShader) want big tiles, GPUs more invocations. */
+export function conv2dTiles(
+  cpu: boolean,
+  variant: Exclude<Conv2dVariant, 'wgtile'>,
+): { tm: number; tn: number } {
   if (variant === 'scalar') return cpu ? { tm: 4, tn: 4 } : { tm: 2, tn: 4 };
   return cpu ? { tm: 4, tn: 2 } : { tm: 2, tn: 2 };
 }
 
-/** The forward kernel for this adapter and shape: the GEMM for unpadded 1x1, vec4 where channels allow, else scalar. */
+/**
+ * The forward kernel when nothing was tuned: on GPUs the workgroup-tiled GEMM with its default tile; on CPU
+ * adapters the register GEMM for unpadded 1x1, vec4 where channels allow, else scalar.
+ */
 export function chooseConv2d(cpu: boolean, d: ConvDims): Conv2dChoice {
+  if (!cpu) return { variant: 'wgtile', tile: DEFAULT_WGTILE };
   const variant = conv2dSupports('gemm1x1', d) ? 'gemm1x1' : conv2dSupports('vec4', d) ? 'vec4' : 'scalar';
   return { variant, ...conv2dTiles(cpu, variant) };
+}
+
+/** Register tiles the tuner tries besides the fixed ones (TM rows x TN channel groups). */
+const REGISTER_TILES: readonly { tm: number; tn: number }[] = [
+  { tm: 4, tn: 2 },
+  { tm: 2, tn: 2 },
+  { tm: 8, tn: 1 },
+  { tm: 4, tn: 4 },
+  { tm: 8, tn: 2 },
+];
+
+/** Every forward choice that can run these dims on a device with `limits`: what the tuner times. */
+export function conv2dCandidates(d: ConvDims, limits: Readonly<Record<string, number>>): Conv2dChoice[] {
+  const out: Conv2dChoice[] = [];
+  for (const variant of ['gemm1x1', 'vec4', 'scalar'] as const) {
+    if (conv2dSupports(variant, d)) for (const t of REGISTER_TILES) out.push({ variant, ...t });
+  }
+  for (const tile of WGTILE_CANDIDATES) if (tileFits(tile, limits)) out.push({ variant: 'wgtile', tile });
+  return out;
 }
 
 /**
@@ -71,7 +107,7 @@ export function chooseConv2d(cpu: boolean, d: ConvDims): Conv2dChoice {
  * Shapes: x [N,H,W,Cin], w [KH,KW,Cin,Cout], bias [Cout] → out [N,OH,OW,Cout].
  */
 export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dispatch[] {
-  const { variant, tm, tn } = choice;
+  const { variant } = choice;
   if (!conv2dSupports(variant, d)) {
     throw new ShapeError(
       `conv2d: variant '${variant}' cannot run x [${d.n},${d.h},${d.w},${d.cin}] with ${d.kh}x${d.kw}x${d.cout} filters`,
@@ -79,6 +115,8 @@ export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dis
   }
   const m = d.n * d.oh * d.ow;
   const hasBias = io.inputs.length === 3;
+  if (choice.variant === 'wgtile') return wgtilePlan(io, d, choice.tile, hasBias);
+  const { tm, tn } = choice;
   const nGroups = Math.ceil(d.cout / (variant === 'scalar' ? tn : 4 * tn));
   const buffers = [
     io.inputs[0].buffer,
@@ -100,6 +138,28 @@ export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dis
       uniforms,
       buffers,
       workgroups: workgroupsFor(Math.ceil(m / tm) * nGroups, CONV_WG),
+    },
+  ];
+}
+
+/** The workgroup-tiled forward: an implicit GEMM of M = N*OH*OW rows, Cout columns and K = KH*KW*Cin. */
+function wgtilePlan(io: KernelIO, d: ConvDims, tile: WgTile, hasBias: boolean): Dispatch[] {
+  const m = d.n * d.oh * d.ow;
+  const { bm, bn } = tileBlock(tile);
+  const tilesN = Math.ceil(d.cout / bn);
+  const head = [d.n, d.h, d.w, d.cin, d.oh, d.ow, d.cout, d.kh, d.kw, d.sh, d.sw, d.dh, d.dw];
+  return [
+    {
+      shader: 'conv2d_fwd_wgtile',
+      constants: tileConstants('conv2d', tile),
+      uniforms: [...head, d.padTop, d.padLeft, hasBias ? 1 : 0, m, d.kh * d.kw * d.cin, tilesN],
+      buffers: [
+        io.inputs[0].buffer,
+        io.inputs[1].buffer,
+        io.inputs[hasBias ? 2 : 1].buffer,
+        io.outputs[0].buffer,
+      ],
+      workgroups: Math.ceil(m / bm) * tilesN,
     },
   ];
 }
@@ -138,6 +198,12 @@ export function checkDy(op: string, dy: TensorSpec, d: ConvDims): void {
   }
 }
 
+/** The tuner's shape class of a conv pass: every size of its geometry. */
+export function convKey(d: ConvDims): string {
+  const { n, h, w, cin, kh, kw, cout, oh, ow, sh, sw, dh, dw, padTop, padLeft } = d;
+  return `x ${n}x${h}x${w}x${cin} w ${kh}x${kw}x${cout} out ${oh}x${ow} s ${sh}x${sw} d ${dh}x${dw} pad ${padTop},${padLeft}`;
+}
+
 /** FLOPs of one conv2d pass (forward or either backward pass: the same multiply-adds). */
 export function convFlops(d: ConvDims): number {
   return 2 * d.n * d.oh * d.ow * d.kh * d.kw * d.cin * d.cout;
@@ -159,7 +225,14 @@ export const conv2dOp: OpDef<ConvAttrs> = {
   },
   forward(io, attrs) {
     const d = convDims('conv2d', io.inputs[0].spec.shape, io.inputs[1].spec.shape, attrs);
-    return conv2dPlan(io, d, chooseConv2d(io.software, d));
+    const choice = io.tune({
+      op: 'conv2d',
+      shapeClass: `${convKey(d)} bias ${io.inputs.length === 3}`,
+      candidates: conv2dCandidates(d, io.limits),
+      fallback: chooseConv2d(io.software, d),
+      plan: (tio, c) => conv2dPlan(tio, d, c),
+    });
+    return conv2dPlan(io, d, choice);
   },
   backward: [
     ({ inputs: [x, w], dys, attrs }) => conv2dBackpropInput(dys[0]!, w, x.shape, attrs),

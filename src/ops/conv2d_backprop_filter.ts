@@ -4,42 +4,73 @@ import type { Dispatch } from '../gpu/runtime.js';
 import { apply } from '../graph/record.js';
 import type { Tensor } from '../graph/tensor.js';
 import { refConv2dBackpropFilter } from '../reference/conv.js';
-import { CONV_WG, checkConvArgs, checkDy, convFlops } from './conv2d.js';
+import { CONV_WG, checkConvArgs, checkDy, convFlops, convKey } from './conv2d.js';
 import { convDims, type ConvAttrs, type ConvDims } from './conv_geometry.js';
 import { sizeOf, type KernelIO, type OpDef } from './types.js';
 import { ELEMENTWISE_WG, workgroupsFor } from './util.js';
+import {
+  DEFAULT_WGTILE,
+  WGTILE_CANDIDATES,
+  tileBlock,
+  tileConstants,
+  tileFits,
+  type WgTile,
+} from './wgtile.js';
 
 export interface BackpropFilterAttrs extends ConvAttrs {
   /** The filter's shape [KH,KW,Cin,Cout] (KH and KW are not recoverable from x and dy). */
   filterShape: readonly number[];
 }
 
-/** dw variants: 'vec4' (Cin, Cout multiples of 4), 'cout4' (Cout a multiple of 4) and 'scalar' (any counts). */
-export const BACKPROP_FILTER_VARIANTS = ['vec4', 'cout4', 'scalar'] as const;
+/**
+ * dw variants: register-tiled 'vec4' (Cin, Cout multiples of 4), 'cout4' (Cout a multiple of 4) and 'scalar'
+ * (any counts) for CPU adapters; 'wgtile', a GEMM over workgroup-memory tiles (any counts), for GPUs.
+ */
+export const BACKPROP_FILTER_VARIANTS = ['vec4', 'cout4', 'scalar', 'wgtile'] as const;
 export type BackpropFilterVariant = (typeof BACKPROP_FILTER_VARIANTS)[number];
 
-export interface BackpropFilterChoice {
-  variant: BackpropFilterVariant;
-  /** Output-channel groups per invocation (vec4 groups, or channels for 'scalar'). */
-  tn: number;
+export type BackpropFilterChoice = {
   /** Length of each chunk of the N*OH*OW reduction; the chunks' sums are added by a second pass. */
   chunk: number;
-}
+} & (
+  | {
+      variant: Exclude<BackpropFilterVariant, 'wgtile'>;
+      /** Output-channel groups per invocation (vec4 groups, or channels for 'scalar'). */
+      tn: number;
+    }
+  | { variant: 'wgtile'; tile: WgTile }
+);
 
 /** llvmpipe stops any shader loop after 65,535 iterations, so neither the chunk nor the parts' sum may run longer. */
 export const MAX_LOOP = 65535;
 
 export function backpropFilterSupports(variant: BackpropFilterVariant, d: ConvDims): boolean {
   if (variant === 'cout4') return d.cout % 4 === 0;
-  return variant === 'scalar' || (d.cin % 4 === 0 && d.cout % 4 === 0);
+  return variant === 'scalar' || variant === 'wgtile' || (d.cin % 4 === 0 && d.cout % 4 === 0);
 }
 
 /**
- * The dw kernel for this adapter and shape. The reduction is split until about `threads` invocations run,
- * but never into chunks shorter than 64 steps, where writing the parts would cost more than it saves.
+ * The workgroup-tiled dw for GPUs: the reduction is split until about 256 workgroups run (an H200 has 132
+ * multiprocessors), in chunks of at least 256 steps.
  */
+export function wgtileFilterChoice(d: ConvDims, tile: WgTile): BackpropFilterChoice {
+  const { bm, bn } = tileBlock(tile);
+  const k = d.n * d.oh * d.ow;
+  const tiles = Math.ceil((d.kh * d.kw * d.cin) / bm) * Math.ceil(d.cout / bn);
+  const splits = Math.max(1, Math.min(Math.ceil(256 / tiles), Math.floor(k / 256)), Math.ceil(k / MAX_LOOP));
+  return { variant: 'wgtile', tile, chunk: Math.ceil(k / splits) };
+}
+
+/** The dw kernel when nothing was tuned: the workgroup-tiled GEMM on GPUs, the register kernels on CPU adapters. */
 export function chooseBackpropFilter(cpu: boolean, d: ConvDims): BackpropFilterChoice {
-  const threads = cpu ? 2048 : 32768;
+  return cpu ? registerFilterChoice(d, 2048) : wgtileFilterChoice(d, DEFAULT_WGTILE);
+}
+
+/**
+ * A register-tiled dw. The reduction is split until about `threads` invocations run, but never into chunks
+ * shorter than 64 steps, where writing the parts would cost more than it saves.
+ */
+function registerFilterChoice(d: ConvDims, threads: number): BackpropFilterChoice {
   const variant = (['vec4', 'cout4'] as const).find((v) => backpropFilterSupports(v, d)) ?? 'scalar';
   const tn = variant === 'vec4' ? 2 : variant === 'cout4' ? Math.min(d.cout / 4, 4) : Math.min(d.cout, 8);
   const perSplit = invocations(d, variant, tn);
@@ -52,6 +83,24 @@ export function chooseBackpropFilter(cpu: boolean, d: ConvDims): BackpropFilterC
   return { variant, tn, chunk: Math.ceil(k / splits) };
 }
 
+/** Every dw choice that can run these dims on a device with `limits`: what the tuner times. */
+export function backpropFilterCandidates(
+  d: ConvDims,
+  limits: Readonly<Record<string, number>>,
+): BackpropFilterChoice[] {
+  const out: BackpropFilterChoice[] = [];
+  for (const threads of [2048, 32768]) {
+    const c = registerFilterChoice(d, threads);
+    if (c.variant === 'wgtile') continue;
+    for (const tn of [c.tn, Math.max(1, c.tn >> 1)]) {
+      if (!out.some((o) => o.variant === c.variant && 'tn' in o && o.tn === tn && o.chunk === c.chunk))
+        out.push({ ...c, tn });
+    }
+  }
+  for (const tile of WGTILE_CANDIDATES) if (tileFits(tile, limits)) out.push(wgtileFilterChoice(d, tile));
+  return out;
+}
+
 function invocations(d: ConvDims, variant: BackpropFilterVariant, tn: number): number {
   const rows = d.kh * d.kw * (variant === 'vec4' ? d.cin / 4 : d.cin);
   return rows * Math.ceil(d.cout / (variant === 'scalar' ? tn : 4 * tn));
@@ -59,7 +108,7 @@ function invocations(d: ConvDims, variant: BackpropFilterVariant, tn: number): n
 
 /** The dispatches of one dw variant. Shapes: x [N,H,W,Cin], dy [N,OH,OW,Cout] → dw [KH,KW,Cin,Cout]. */
 export function backpropFilterPlan(io: KernelIO, d: ConvDims, choice: BackpropFilterChoice): Dispatch[] {
-  const { variant, tn, chunk } = choice;
+  const { variant, chunk } = choice;
   if (!backpropFilterSupports(variant, d)) {
     throw new ShapeError(
       `conv2dBackpropFilter: variant '${variant}' cannot run Cin=${d.cin}, Cout=${d.cout}`,
@@ -73,40 +122,12 @@ export function backpropFilterPlan(io: KernelIO, d: ConvDims, choice: BackpropFi
     );
   }
   const size = d.kh * d.kw * d.cin * d.cout;
-  const rows = d.kh * d.kw * (variant === 'vec4' ? d.cin / 4 : d.cin);
-  const nGroups = Math.ceil(d.cout / (variant === 'scalar' ? tn : 4 * tn));
-  const total = splits * rows * nGroups;
   const dw = io.outputs[0].buffer;
   const part = splits === 1 ? dw : io.scratch(splits * size * 4);
   const dispatches: Dispatch[] = [
-    {
-      shader: `conv2d_bpf_${variant}`,
-      constants: { WG: CONV_WG, TN: tn },
-      uniforms: [
-        d.n,
-        d.h,
-        d.w,
-        d.cin,
-        d.oh,
-        d.ow,
-        d.cout,
-        d.kh,
-        d.kw,
-        d.sh,
-        d.sw,
-        d.dh,
-        d.dw,
-        d.padTop,
-        d.padLeft,
-        k,
-        chunk,
-        rows,
-        nGroups,
-        total,
-      ],
-      buffers: [io.inputs[0].buffer, io.inputs[1].buffer, part],
-      workgroups: workgroupsFor(total, CONV_WG),
-    },
+    choice.variant === 'wgtile'
+      ? wgtileDispatch(io, d, choice.tile, chunk, part)
+      : registerDispatch(io, d, choice.variant, choice.tn, chunk, part),
   ];
   if (splits > 1) {
     // The parts are [S, size]: one pass of reduce_sum over S with a single group adds them in a fixed order.
@@ -119,6 +140,68 @@ export function backpropFilterPlan(io: KernelIO, d: ConvDims, choice: BackpropFi
     });
   }
   return dispatches;
+}
+
+/** The GEMM of the workgroup-tiled dw: rows KH*KW*Cin, columns Cout, one workgroup per tile and chunk. */
+function wgtileDispatch(io: KernelIO, d: ConvDims, tile: WgTile, chunk: number, part: GPUBuffer): Dispatch {
+  const k = d.n * d.oh * d.ow;
+  const splits = Math.ceil(k / chunk);
+  const { bm, bn } = tileBlock(tile);
+  const rows = d.kh * d.kw * d.cin;
+  const tilesM = Math.ceil(rows / bm);
+  const tilesN = Math.ceil(d.cout / bn);
+  const head = [d.n, d.h, d.w, d.cin, d.oh, d.ow, d.cout, d.kh, d.kw, d.sh, d.sw, d.dh, d.dw];
+  return {
+    shader: 'conv2d_bpf_wgtile',
+    constants: tileConstants('conv2dBackpropFilter', tile),
+    uniforms: [...head, d.padTop, d.padLeft, k, chunk, rows, tilesM, tilesN, splits],
+    buffers: [io.inputs[0].buffer, io.inputs[1].buffer, part],
+    workgroups: splits * tilesM * tilesN,
+  };
+}
+
+/** The register-tiled dw kernels (one invocation per filter row block and chunk). */
+function registerDispatch(
+  io: KernelIO,
+  d: ConvDims,
+  variant: Exclude<BackpropFilterVariant, 'wgtile'>,
+  tn: number,
+  chunk: number,
+  part: GPUBuffer,
+): Dispatch {
+  const k = d.n * d.oh * d.ow;
+  const splits = Math.ceil(k / chunk);
+  const rows = d.kh * d.kw * (variant === 'vec4' ? d.cin / 4 : d.cin);
+  const nGroups = Math.ceil(d.cout / (variant === 'scalar' ? tn : 4 * tn));
+  const total = splits * rows * nGroups;
+  return {
+    shader: `conv2d_bpf_${variant}`,
+    constants: { WG: CONV_WG, TN: tn },
+    uniforms: [
+      d.n,
+      d.h,
+      d.w,
+      d.cin,
+      d.oh,
+      d.ow,
+      d.cout,
+      d.kh,
+      d.kw,
+      d.sh,
+      d.sw,
+      d.dh,
+      d.dw,
+      d.padTop,
+      d.padLeft,
+      k,
+      chunk,
+      rows,
+      nGroups,
+      total,
+    ],
+    buffers: [io.inputs[0].buffer, io.inputs[1].buffer, part],
+    workgroups: workgroupsFor(total, CONV_WG),
+  };
 }
 
 function dimsOf(xShape: readonly number[], filterShape: readonly number[], attrs: ConvAttrs): ConvDims {
@@ -145,7 +228,14 @@ export const conv2dBackpropFilterOp: OpDef<BackpropFilterAttrs> = {
   },
   forward(io, attrs) {
     const d = dimsOf(io.inputs[0].spec.shape, attrs.filterShape, attrs);
-    return backpropFilterPlan(io, d, chooseBackpropFilter(io.software, d));
+    const choice = io.tune({
+      op: 'conv2dBackpropFilter',
+      shapeClass: convKey(d),
+      candidates: backpropFilterCandidates(d, io.limits),
+      fallback: chooseBackpropFilter(io.software, d),
+      plan: (tio, c) => backpropFilterPlan(tio, d, c),
+    });
+    return backpropFilterPlan(io, d, choice);
   },
   backward: null,
   cost([x, dy], attrs) {

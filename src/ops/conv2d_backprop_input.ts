@@ -4,36 +4,75 @@ import type { Dispatch } from '../gpu/runtime.js';
 import { apply } from '../graph/record.js';
 import type { Tensor } from '../graph/tensor.js';
 import { refConv2dBackpropInput } from '../reference/conv.js';
-import { CONV_WG, checkConvArgs, checkDy, convFlops } from './conv2d.js';
+import { CONV_WG, checkConvArgs, checkDy, convFlops, convKey } from './conv2d.js';
 import { convDims, type ConvAttrs, type ConvDims } from './conv_geometry.js';
 import { sizeOf, type KernelIO, type OpDef } from './types.js';
 import { workgroupsFor } from './util.js';
+import {
+  DEFAULT_WGTILE,
+  WGTILE_CANDIDATES,
+  tileBlock,
+  tileConstants,
+  tileFits,
+  type WgTile,
+} from './wgtile.js';
 
 export interface BackpropInputAttrs extends ConvAttrs {
   /** The forward input's shape [N,H,W,Cin] (not recoverable from dy when strides drop rows). */
   inputShape: readonly number[];
 }
 
-/** dx variants: 'vec4' (Cin, Cout multiples of 4) and 'scalar' (any channel counts). */
-export const BACKPROP_INPUT_VARIANTS = ['vec4', 'scalar'] as const;
+/**
+ * dx variants: register-tiled 'vec4' (Cin, Cout multiples of 4) and 'scalar' (any channel counts) for CPU
+ * adapters; 'wgtile', an implicit GEMM per stride phase over workgroup-memory tiles (any counts), for GPUs.
+ */
+export const BACKPROP_INPUT_VARIANTS = ['vec4', 'scalar', 'wgtile'] as const;
 export type BackpropInputVariant = (typeof BACKPROP_INPUT_VARIANTS)[number];
 
-export interface BackpropInputChoice {
-  variant: BackpropInputVariant;
-  /** Pixels per invocation (same row and stride phase). */
-  tm: number;
-  /** Input-channel groups per invocation (vec4 groups for 'vec4', channels for 'scalar'). */
-  tn: number;
-}
+export type BackpropInputChoice =
+  | {
+      variant: Exclude<BackpropInputVariant, 'wgtile'>;
+      /** Pixels per invocation (same row and stride phase). */
+      tm: number;
+      /** Input-channel groups per invocation (vec4 groups for 'vec4', channels for 'scalar'). */
+      tn: number;
+    }
+  | { variant: 'wgtile'; tile: WgTile };
 
 export function backpropInputSupports(variant: BackpropInputVariant, d: ConvDims): boolean {
-  return variant === 'scalar' || (d.cin % 4 === 0 && d.cout % 4 === 0);
+  return variant !== 'vec4' || (d.cin % 4 === 0 && d.cout % 4 === 0);
 }
 
-/** The dx kernel for this adapter and shape. CPU adapters get wide register tiles, GPUs more invocations. */
+/**
+ * The dx kernel when nothing was tuned: the workgroup-tiled GEMM on GPUs; on CPU adapters the register
+ * kernels with wide tiles.
+ */
 export function chooseBackpropInput(cpu: boolean, d: ConvDims): BackpropInputChoice {
+  if (!cpu) return { variant: 'wgtile', tile: DEFAULT_WGTILE };
   if (backpropInputSupports('vec4', d)) return { variant: 'vec4', tm: cpu ? 4 : 2, tn: cpu ? 2 : 1 };
   return { variant: 'scalar', tm: cpu ? 4 : 2, tn: Math.min(d.cin, 4) };
+}
+
+/** Every dx choice that can run these dims on a device with `limits`: what the tuner times. */
+export function backpropInputCandidates(
+  d: ConvDims,
+  limits: Readonly<Record<string, number>>,
+): BackpropInputChoice[] {
+  const out: BackpropInputChoice[] = [];
+  for (const variant of ['vec4', 'scalar'] as const) {
+    if (!backpropInputSupports(variant, d)) continue;
+    for (const [tm, tn] of [
+      [4, 2],
+      [2, 1],
+      [4, 1],
+      [8, 2],
+      [4, 4],
+    ]) {
+      out.push({ variant, tm, tn: variant === 'scalar' ? Math.min(d.cin, 2 * tn) : tn });
+    }
+  }
+  for (const tile of WGTILE_CANDIDATES) if (tileFits(tile, limits)) out.push({ variant: 'wgtile', tile });
+  return out;
 }
 
 function gcd(a: number, b: number): number {
@@ -42,12 +81,14 @@ function gcd(a: number, b: number): number {
 
 /** The dispatch of one dx variant. Shapes: dy [N,OH,OW,Cout], w [KH,KW,Cin,Cout] → dx [N,H,W,Cin]. */
 export function backpropInputPlan(io: KernelIO, d: ConvDims, choice: BackpropInputChoice): Dispatch[] {
-  const { variant, tm, tn } = choice;
+  const { variant } = choice;
   if (!backpropInputSupports(variant, d)) {
     throw new ShapeError(
       `conv2dBackpropInput: variant '${variant}' needs Cin and Cout multiples of 4, got ${d.cin}, ${d.cout}`,
     );
   }
+  if (choice.variant === 'wgtile') return wgtilePlan(io, d, choice.tile);
+  const { tm, tn } = choice;
   const nGroups = Math.ceil(d.cin / (variant === 'vec4' ? 4 * tn : tn));
   const blocks = Math.ceil(Math.ceil(d.w / d.sw) / tm);
   const total = d.n * d.h * d.sw * blocks * nGroups;
@@ -83,6 +124,62 @@ export function backpropInputPlan(io: KernelIO, d: ConvDims, choice: BackpropInp
   ];
 }
 
+/** The taps of one axis that reach output pixels from input phase `phase`: first tap, step and count. */
+function phaseTaps(phase: number, pad: number, k: number, s: number, dil: number): [number, number, number] {
+  const step = s / gcd(s, dil);
+  for (let t = 0; t < Math.min(k, step); t++) {
+    if ((((phase + pad - t * dil) % s) + s) % s === 0) return [t, step, Math.ceil((k - t) / step)];
+  }
+  return [0, step, 0];
+}
+
+/**
+ * The workgroup-tiled dx: one implicit GEMM per stride phase (ph, pw), over the pixels ih ≡ ph (mod SH),
+ * iw ≡ pw (mod SW) and only the taps that reach them. A phase that no tap reaches still runs (with K = 0) to
+ * write its zeros.
+ */
+function wgtilePlan(io: KernelIO, d: ConvDims, tile: WgTile): Dispatch[] {
+  const { bm, bn } = tileBlock(tile);
+  const constants = tileConstants('conv2dBackpropInput', tile);
+  const tilesN = Math.ceil(d.cin / bn);
+  const head = [d.n, d.h, d.w, d.cin, d.oh, d.ow, d.cout, d.kh, d.kw, d.sh, d.sw, d.dh, d.dw];
+  const dispatches: Dispatch[] = [];
+  for (let ph = 0; ph < Math.min(d.sh, d.h); ph++) {
+    for (let pw = 0; pw < Math.min(d.sw, d.w); pw++) {
+      const hq = Math.ceil((d.h - ph) / d.sh);
+      const wq = Math.ceil((d.w - pw) / d.sw);
+      const [kh0, khStep, nkh] = phaseTaps(ph, d.padTop, d.kh, d.sh, d.dh);
+      const [kw0, kwStep, nkw] = phaseTaps(pw, d.padLeft, d.kw, d.sw, d.dw);
+      const m = d.n * hq * wq;
+      dispatches.push({
+        shader: 'conv2d_bpi_wgtile',
+        constants,
+        uniforms: [
+          ...head,
+          d.padTop,
+          d.padLeft,
+          ph,
+          pw,
+          hq,
+          wq,
+          kh0,
+          khStep,
+          nkh,
+          kw0,
+          kwStep,
+          nkw,
+          m,
+          nkh * nkw * d.cout,
+          tilesN,
+        ],
+        buffers: [io.inputs[0].buffer, io.inputs[1].buffer, io.outputs[0].buffer],
+        workgroups: Math.ceil(m / bm) * tilesN,
+      });
+    }
+  }
+  return dispatches;
+}
+
 function dimsOf(inputShape: readonly number[], wShape: readonly number[], attrs: ConvAttrs): ConvDims {
   return convDims('conv2dBackpropInput', inputShape, wShape, attrs);
 }
@@ -101,7 +198,14 @@ export const conv2dBackpropInputOp: OpDef<BackpropInputAttrs> = {
   },
   forward(io, attrs) {
     const d = dimsOf(attrs.inputShape, io.inputs[1].spec.shape, attrs);
-    return backpropInputPlan(io, d, chooseBackpropInput(io.software, d));
+    const choice = io.tune({
+      op: 'conv2dBackpropInput',
+      shapeClass: convKey(d),
+      candidates: backpropInputCandidates(d, io.limits),
+      fallback: chooseBackpropInput(io.software, d),
+      plan: (tio, c) => backpropInputPlan(tio, d, c),
+    });
+    return backpropInputPlan(io, d, choice);
   },
   backward: null,
   cost([dy, w], attrs) {

@@ -8,20 +8,32 @@ import { refMatmul } from '../reference/matmul.js';
 import { sum } from './reduce.js';
 import { type KernelIO, type OpDef, type TensorSpec } from './types.js';
 import { expectFloat, expectRank } from './util.js';
+import {
+  DEFAULT_WGTILE,
+  WGTILE_CANDIDATES,
+  tileBlock,
+  tileConstants,
+  tileFits,
+  type WgTile,
+} from './wgtile.js';
 
 /**
  * GEMM kernel variants. 'register': barrier-free, a 4x4 tile per invocation in registers (vec4 loads of B
  * when N % 4 == 0 and B is not transposed): best where barriers are expensive (llvmpipe, SwiftShader).
- * 'tiled': shared-memory tiles with two barriers per K step: best on real GPUs.
+ * 'tiled': 32x32 shared-memory tiles with two barriers per K step. 'wgtile': double-buffered workgroup-memory
+ * tiles (64x64 by default, see WgTile) with one barrier per K step: for real GPUs.
  */
-export type MatmulKernel = 'register' | 'tiled';
+export type MatmulKernel = 'register' | 'tiled' | 'wgtile';
+
+/** Every GEMM kernel variant, for tests and the tuner. */
+export const MATMUL_KERNELS: readonly MatmulKernel[] = ['register', 'tiled', 'wgtile'];
 
 export interface MatmulAttrs {
   /** Use aᵀ: a is [K,M] (default false). */
   transposeA?: boolean;
   /** Use bᵀ: b is [N,K] (default false). */
   transposeB?: boolean;
-  /** Forces a kernel variant (tests, benchmarks); by default 'tiled' on real GPUs, 'register' elsewhere. */
+  /** Forces a kernel variant (tests, benchmarks); by default 'wgtile' on real GPUs, 'register' elsewhere. */
   kernel?: MatmulKernel;
 }
 
@@ -42,7 +54,7 @@ function registerGrid(rowTiles: number, tilesN: number): Pick<Dispatch, 'constan
   };
 }
 
-interface GemmDims {
+export interface GemmDims {
   m: number;
   n: number;
   k: number;
@@ -82,15 +94,41 @@ function biasRegions(vec4: boolean): Record<string, string> {
   };
 }
 
-/** The GEMM dispatch for io's inputs [a, b, bias?] and output 0, with the variant the adapter wants. */
-function planGemm(io: KernelIO, attrs: MatmulAttrs, { m, n, k }: GemmDims): Dispatch[] {
+/** A GEMM kernel choice: the variant and, for 'wgtile', its workgroup tile. */
+export interface GemmChoice {
+  kernel: MatmulKernel;
+  tile?: WgTile;
+}
+
+/** The GEMM kernel when nothing was tuned or forced: 'register' on CPU adapters, 'wgtile' on GPUs. */
+export function chooseGemm(cpu: boolean): GemmChoice {
+  return cpu ? { kernel: 'register' } : { kernel: 'wgtile', tile: DEFAULT_WGTILE };
+}
+
+/** Every GEMM choice for a device with `limits`: what the tuner times. */
+export function gemmCandidates(limits: Readonly<Record<string, number>>): GemmChoice[] {
+  const tiled = WGTILE_CANDIDATES.filter((t) => tileFits(t, limits));
+  return [
+    { kernel: 'register' },
+    { kernel: 'tiled' },
+    ...tiled.map((tile) => ({ kernel: 'wgtile' as const, tile })),
+  ];
+}
+
+/** The GEMM dispatch for io's inputs [a, b, bias?] and output 0 with one kernel choice. */
+export function planGemm(
+  io: KernelIO,
+  attrs: Pick<MatmulAttrs, 'transposeA' | 'transposeB'>,
+  { m, n, k }: GemmDims,
+  choice: GemmChoice,
+): Dispatch[] {
   if (m === 0 || n === 0) return [];
   const withBias = io.inputs.length === 3;
   const buffers = [...io.inputs.map((t) => t.buffer), io.outputs[0].buffer];
   // Element strides of A(m, k) and B(k, n) in the stored layouts.
   const [aM, aK] = attrs.transposeA ? [1, m] : [k, 1];
   const [bK, bN] = attrs.transposeB ? [1, k] : [n, 1];
-  const kernel = attrs.kernel ?? (io.software ? 'register' : 'tiled');
+  const { kernel } = choice;
   const rowTiles = Math.ceil(m / 4);
   if (kernel === 'register' && n % 4 === 0 && !attrs.transposeB) {
     const tilesN = n / 4;
@@ -105,6 +143,20 @@ function planGemm(io: KernelIO, attrs: MatmulAttrs, { m, n, k }: GemmDims): Disp
     ];
   }
   const common = { buffers, regions: withBias ? biasRegions(false) : undefined };
+  if (kernel === 'wgtile') {
+    const tile = choice.tile ?? DEFAULT_WGTILE;
+    const { bm, bn } = tileBlock(tile);
+    const tilesN = Math.ceil(n / bn);
+    return [
+      {
+        shader: 'matmul_wgtile',
+        constants: tileConstants('matmul', tile),
+        uniforms: [m, n, k, aM, aK, bK, bN, tilesN],
+        workgroups: Math.ceil(m / bm) * tilesN,
+        ...common,
+      },
+    ];
+  }
   if (kernel === 'tiled') {
     const tile = 4 * TILED_TS;
     const tilesN = Math.ceil(n / tile);
@@ -129,6 +181,22 @@ function planGemm(io: KernelIO, attrs: MatmulAttrs, { m, n, k }: GemmDims): Disp
   ];
 }
 
+/** The forced kernel (with the default tile for 'wgtile'), else the tuner's choice for this shape. */
+function gemmChoice(io: KernelIO, attrs: MatmulAttrs, dims: GemmDims): GemmChoice {
+  if (attrs.kernel) {
+    return attrs.kernel === 'wgtile' ? { kernel: 'wgtile', tile: DEFAULT_WGTILE } : { kernel: attrs.kernel };
+  }
+  const { m, n, k } = dims;
+  const t = `${attrs.transposeA ? 'T' : 'N'}${attrs.transposeB ? 'T' : 'N'}`;
+  return io.tune({
+    op: 'matmul',
+    shapeClass: `${m}x${k}x${n} ${t} bias ${io.inputs.length === 3}`,
+    candidates: gemmCandidates(io.limits),
+    fallback: chooseGemm(io.software),
+    plan: (tio, c) => planGemm(tio, attrs, dims, c),
+  });
+}
+
 function gemmCost({ m, n, k }: GemmDims, bias: boolean) {
   return { flops: 2 * m * n * k + (bias ? m * n : 0), bytes: 4 * (m * k + k * n + m * n + (bias ? n : 0)) };
 }
@@ -141,7 +209,8 @@ export const matmulOp: OpDef<MatmulAttrs> = {
   },
   forward(io, attrs) {
     const [a, b] = io.inputs;
-    return planGemm(io, attrs, gemmDims('matmul', a.spec, b.spec, attrs, ['a', 'b']));
+    const dims = gemmDims('matmul', a.spec, b.spec, attrs, ['a', 'b']);
+    return planGemm(io, attrs, dims, gemmChoice(io, attrs, dims));
   },
   // C = op(A)·op(B): each gradient is one more matmul with transpose flags, so no transposed copies.
   backward: [
@@ -176,7 +245,10 @@ export const denseOp: OpDef<DenseAttrs> = {
     const { m, n } = denseDims(inputs);
     return [{ shape: [m, n], dtype: 'float32' }];
   },
-  forward: (io, attrs) => planGemm(io, attrs, denseDims(io.inputs.map((t) => t.spec))),
+  forward(io, attrs) {
+    const dims = denseDims(io.inputs.map((t) => t.spec));
+    return planGemm(io, {}, dims, gemmChoice(io, attrs, dims));
+  },
   backward: [
     ({ inputs: [, w], dys: [dy] }) => matmul(dy!, w, { transposeB: true }),
     ({ inputs: [x], dys: [dy] }) => matmul(x, dy!, { transposeA: true }),

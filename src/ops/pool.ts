@@ -1,4 +1,4 @@
-// Max and average pooling over NHWC windows (TensorFlow 'same'/'valid'), their gather backward passes, global average.
+// Max and average pooling over NHWC windows (TensorFlow 'same'/'valid', explicit padding, ceil mode), gather backward passes, global average.
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import type { Dispatch } from '../gpu/runtime.js';
 import { apply, record } from '../graph/record.js';
@@ -11,7 +11,7 @@ import {
   refMaxPoolBackward,
   type PoolGeometry,
 } from '../reference/pool.js';
-import { normalizePair, resolvePadding, type Pair } from './conv_geometry.js';
+import { normalizePair, resolvePadding, type Padding, type Pair } from './conv_geometry.js';
 import { channelLanes } from './lanes.js';
 import { mean } from './reduce.js';
 import { sizeOf, type OpDef, type TensorSpec } from './types.js';
@@ -22,8 +22,17 @@ export interface PoolOptions {
   size: Pair;
   /** Step between windows; defaults to the window size. */
   stride?: Pair;
-  /** 'valid' (default, as in tf): windows inside the input; 'same': out = ceil(in / stride), odd pad bottom/right. */
-  padding?: 'same' | 'valid';
+  /**
+   * 'valid' (default, as in tf): windows inside the input; 'same': out = ceil(in / stride), odd pad bottom/right;
+   * a number or [[top, bottom], [left, right]]: explicit padding as PyTorch's `padding`, each side smaller than
+   * the window. Padding never wins a max and is never counted by an average (PyTorch's count_include_pad=False).
+   */
+  padding?: Padding;
+  /**
+   * PyTorch's ceil_mode (explicit or 'valid' padding only): out = ceil((in + pads - k) / stride) + 1, minus one
+   * when the last window would start past the input and its leading padding.
+   */
+  ceilMode?: boolean;
 }
 
 interface PoolAttrs {
@@ -31,7 +40,8 @@ interface PoolAttrs {
   kw: number;
   sh: number;
   sw: number;
-  padding: 'same' | 'valid';
+  padding: Padding;
+  ceilMode: boolean;
 }
 
 /** A backward pass also needs the forward input's shape [N, H, W, C]. */
@@ -39,8 +49,31 @@ interface PoolBackwardAttrs extends PoolAttrs {
   inShape: readonly number[];
 }
 
+/**
+ * PyTorch's pooling output length along one axis in ceil mode: a last partial window is kept only if it starts
+ * inside the input or its leading padding.
+ */
+function ceilOut(len: number, padBefore: number, padAfter: number, k: number, s: number): number {
+  let out = Math.ceil((len + padBefore + padAfter - k) / s) + 1;
+  if ((out - 1) * s >= len + padBefore) out--;
+  return out;
+}
+
 function geometry(op: string, inShape: readonly number[], a: PoolAttrs): PoolGeometry {
   const g = resolvePadding(op, inShape[1], inShape[2], a.kh, a.kw, [a.sh, a.sw], [1, 1], a.padding);
+  if (
+    a.padding !== 'same' &&
+    (Math.max(g.padTop, g.padBottom) >= a.kh || Math.max(g.padLeft, g.padRight) >= a.kw)
+  ) {
+    // A window wholly inside the padding would have no tap: no maximum, nothing to average.
+    throw new ArgumentError(
+      `${op}: argument 'padding' must be smaller than the window ${a.kh}x${a.kw} on every side, got ${JSON.stringify(a.padding)}`,
+    );
+  }
+  if (a.ceilMode) {
+    g.outH = ceilOut(inShape[1], g.padTop, g.padBottom, a.kh, a.sh);
+    g.outW = ceilOut(inShape[2], g.padLeft, g.padRight, a.kw, a.sw);
+  }
   return { ...g, kh: a.kh, kw: a.kw, sh: a.sh, sw: a.sw };
 }
 
@@ -185,32 +218,40 @@ export const avgPool2dBackwardOp: OpDef<PoolBackwardAttrs> = {
 function poolAttrs(op: string, options: PoolOptions): PoolAttrs {
   if (options === null || typeof options !== 'object') {
     throw new ArgumentError(
-      `${op}: argument 'options' must be { size, stride?, padding? }, got ${String(options)}`,
+      `${op}: argument 'options' must be { size, stride?, padding?, ceilMode? }, got ${String(options)}`,
     );
   }
-  checkOptionKeys(op, options, ['size', 'stride', 'padding']);
-  const { size, stride = size, padding = 'valid' } = options;
+  checkOptionKeys(op, options, ['size', 'stride', 'padding', 'ceilMode']);
+  const { size, stride = size, padding = 'valid', ceilMode = false } = options;
   const [kh, kw] = normalizePair(op, 'size', size);
   const [sh, sw] = normalizePair(op, 'stride', stride);
-  if (padding !== 'same' && padding !== 'valid') {
+  if (typeof padding === 'string' && padding !== 'same' && padding !== 'valid') {
     throw new ArgumentError(
-      `${op}: argument 'padding' must be 'same' or 'valid', got ${JSON.stringify(padding)}`,
+      `${op}: argument 'padding' must be 'same' or 'valid', a non-negative integer or [[top,bottom],[left,right]], got ${JSON.stringify(padding)}`,
     );
   }
-  return { kh, kw, sh, sw, padding };
+  if (typeof ceilMode !== 'boolean' || (ceilMode && padding === 'same')) {
+    throw new ArgumentError(
+      `${op}: argument 'ceilMode' must be a boolean, and false with padding 'same' (which fixes the output size), got ${JSON.stringify(ceilMode)} with padding ${JSON.stringify(padding)}`,
+    );
+  }
+  return { kh, kw, sh, sw, padding, ceilMode };
 }
 
 /**
  * Max pooling with TensorFlow semantics: padding never wins, ties go to the first tap in row-major window order.
- * The forward saves the argmax; the backward gathers dy through it.
- * Shapes: x [N,H,W,C] → [N,OH,OW,C]; 'valid': OH = floor((H - KH) / SH) + 1, 'same': OH = ceil(H / SH).
+ * Explicit padding and ceilMode give PyTorch's MaxPool2d sizes. The forward saves the argmax; the backward
+ * gathers dy through it.
+ * Shapes: x [N,H,W,C] → [N,OH,OW,C]; 'valid': OH = floor((H - KH) / SH) + 1, 'same': OH = ceil(H / SH),
+ * explicit: OH = floor((H + padTop + padBottom - KH) / SH) + 1 (ceil in ceil mode, see PoolOptions).
  */
 export function maxPool2d(x: Tensor, options: PoolOptions): Tensor {
   return record(maxPool2dOp, [x], poolAttrs('maxPool2d', options), ['x'])[0];
 }
 
 /**
- * Average pooling with TensorFlow semantics: each window divides by its number of in-bounds taps.
+ * Average pooling with TensorFlow semantics: each window divides by its number of in-bounds taps (with explicit
+ * padding that is PyTorch's AvgPool2d with count_include_pad=False).
  * Shapes: x [N,H,W,C] → [N,OH,OW,C] as for maxPool2d.
  */
 export function avgPool2d(x: Tensor, options: PoolOptions): Tensor {

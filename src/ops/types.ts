@@ -1,6 +1,7 @@
 // The shape of one op definition: shape rule, forward plan, per-input backward, cost and float64 reference.
 import type { WebgradError } from '../errors.js';
 import type { Dispatch } from '../gpu/runtime.js';
+import type { TuneRequest } from '../gpu/tuner.js';
 import type { Tensor } from '../graph/tensor.js';
 
 export type DType = 'float32' | 'int32';
@@ -38,6 +39,11 @@ export interface KernelIO {
    * reject with. For checks the host cannot make when the op is recorded (labels computed on the device).
    */
   check(describe: (value: number) => WebgradError): { flags: GPUBuffer; slot: number };
+  /**
+   * The tuner's choice among kernel candidates for this op's shape class on this adapter (see gpu/tuner.ts):
+   * the fastest once timed, `req.fallback` until then or with `WEBGRAD_TUNE=0`.
+   */
+  tune<C>(req: TuneRequest<C>): C;
 }
 
 /** Everything a backward rule may use: the forward inputs, outputs and attributes, and the output gradients. */

@@ -36,15 +36,19 @@ function outShape(shape: readonly number[], g: PoolGeometry): number[] {
   return [shape[0], g.outH, g.outW, shape[3]];
 }
 
-/** Max pooling ignoring padding; argmax is the spatial index y*W + x of the first maximum. */
+/**
+ * Max pooling ignoring padding; argmax is the spatial index y*W + x of the first maximum. A NaN tap wins and
+ * stays (the first NaN), as in PyTorch.
+ */
 export function refMaxPool(x: RefTensor, g: PoolGeometry): [RefTensor, RefTensor] {
   const shape = outShape(x.shape, g);
   const size = shape.reduce((a, b) => a * b, 1);
   const y = new Float64Array(size).fill(-Infinity);
   const arg = new Float64Array(size).fill(-1);
   forEachTap(x.shape, g, (out, inp, spatial) => {
-    if (arg[out] < 0 || x.data[inp] > y[out]) {
-      y[out] = x.data[inp];
+    const v = x.data[inp];
+    if (arg[out] < 0 || (!Number.isNaN(y[out]) && (v > y[out] || Number.isNaN(v)))) {
+      y[out] = v;
       arg[out] = spatial;
     }
   });

@@ -9,13 +9,19 @@ import {
   writeSafetensorsFile,
   type SafetensorsEntry,
 } from '../io/safetensors.js';
-import { buildModel, type ModelConfig, type Network } from '../nn/models.js';
+import { Network, buildModel, type ModelConfig } from '../nn/models.js';
 import type { Optimizer } from '../optim/optimizer.js';
+import { requireNode } from '../platform.js';
+import { buildZoo } from '../zoo/build.js';
+import type { ZooConfig, ZooModel } from '../zoo/model.js';
+
+/** A model a checkpoint holds: one of webgrad's own networks or a zoo (torchvision) architecture. */
+export type CheckpointModel = Network | ZooModel;
 
 const FORMAT = 'webgrad-checkpoint/1';
 
-export interface LoadedCheckpoint {
-  model: Network;
+export interface LoadedCheckpoint<M extends CheckpointModel = Network> {
+  model: M;
   /** Optimizer state to pass to `optimizer.loadStateDict` (empty if none was saved). */
   optimizerState: Record<string, Tensor>;
   /** Free-form metadata given at save time, plus `format` and `config`. */
@@ -29,9 +35,10 @@ export interface LoadedCheckpoint {
  */
 export async function saveCheckpoint(
   path: string,
-  model: Network,
+  model: CheckpointModel,
   options: { optimizer?: Optimizer; metadata?: Record<string, string> } = {},
 ): Promise<void> {
+  requireNode('saveCheckpoint');
   const named = nameMap<Tensor>();
   for (const [n, t] of Object.entries(model.stateDict())) named[`model.${n}`] = t;
   const optimizerState = options.optimizer?.stateDict() ?? {};
@@ -54,21 +61,34 @@ export async function saveCheckpoint(
  * FormatError if it is not a webgrad checkpoint, is corrupt, or its weights do not fit its config.
  */
 export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
+  const loaded = await loadModelCheckpoint(path);
+  if (loaded.model instanceof Network) return loaded as LoadedCheckpoint;
+  const arch = (loaded.model.config as ZooConfig).arch;
+  loaded.model.dispose();
+  for (const t of Object.values(loaded.optimizerState)) t.dispose();
+  throw new FormatError(`${path}: holds a zoo model (${arch}); load it with loadModelCheckpoint`);
+}
+
+/**
+ * loadCheckpoint for any model kind: webgrad's own networks and zoo (torchvision) architectures, rebuilt from
+ * the stored config. Same errors as loadCheckpoint.
+ */
+export async function loadModelCheckpoint(path: string): Promise<LoadedCheckpoint<CheckpointModel>> {
   const { tensors, metadata } = await readSafetensorsFile('loadCheckpoint', path);
   if (metadata.format !== FORMAT) {
     throw new FormatError(
       `${path}: not a webgrad checkpoint (metadata format is '${metadata.format ?? 'missing'}')`,
     );
   }
-  let config: ModelConfig;
+  let config: ModelConfig | ZooConfig;
   try {
-    config = JSON.parse(metadata.config) as ModelConfig;
+    config = JSON.parse(metadata.config) as ModelConfig | ZooConfig;
   } catch {
     throw new FormatError(`${path}: the model config in the metadata is not valid JSON`);
   }
-  let model: Network;
+  let model: CheckpointModel;
   try {
-    model = buildModel(config);
+    model = config.kind === 'zoo' ? buildZoo(config) : buildModel(config);
   } catch (e) {
     throw new FormatError(
       `${path}: the model config in the metadata does not build a model (${(e as Error).message})`,

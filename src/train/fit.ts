@@ -1,8 +1,14 @@
 // Training and evaluation loops: one submit per step, metrics read back without extra submits.
+import type { BatchLoader } from '../augment/loader.js';
+import type { AugmentSpec } from '../augment/spec.js';
 import { ArgumentError, fmtShape } from '../errors.js';
+import { tensor } from '../graph/create.js';
 import type { Tensor } from '../graph/tensor.js';
 import { tidy } from '../graph/tidy.js';
 import { batches, type Dataset } from '../data/dataset.js';
+import type { ImageFolderIndex } from '../data/folder.js';
+import { add } from '../ops/arithmetic.js';
+import { scale } from '../ops/scale.js';
 import type { Module } from '../nn/module.js';
 import { softmaxCrossEntropy } from '../ops/softmax_cross_entropy.js';
 import type { Optimizer } from '../optim/optimizer.js';
@@ -21,6 +27,10 @@ export interface EpochRecord {
   imagesPerSecond: number;
   seconds: number;
   lr: number;
+  /** Seconds of the epoch the training loop waited for a batch (augmentation or decoding not done yet). */
+  dataWaitSeconds: number;
+  /** dataWaitSeconds / seconds: 0 when the workers keep up. */
+  dataWaitFraction: number;
 }
 
 export interface BatchProgress {
@@ -30,6 +40,8 @@ export interface BatchProgress {
   loss: number;
   accuracy: number;
   imagesPerSecond: number;
+  /** Share of the epoch so far spent waiting for batches. */
+  dataWaitFraction: number;
 }
 
 export interface FitOptions {
@@ -40,8 +52,22 @@ export interface FitOptions {
   schedule?: (step: number) => number;
   /** Evaluated after every epoch. */
   validation?: Dataset;
-  /** Seed of the per-epoch shuffles (default 0). */
+  /** Seed of the per-epoch shuffles and of the augmentation (default 0). */
   seed?: number;
+  /**
+   * Augmentation of the training batches: a preset ('standard', 'digits'), the text form
+   * ('crop:pad=4;flip;mixup:alpha=0.2') or steps (see docs/augmentation.md). Default none. With mixup or cutmix
+   * the loss is l CE(z, y) + (1 - l) CE(z, y[perm]), and accuracy counts the label with the larger weight.
+   */
+  augment?: string | AugmentSpec | null;
+  /**
+   * Worker threads that fill (read or decode, augment) batches while the device trains. Default: cores minus
+   * one (at least 1) with `augment` or a streamed folder, else 0 (batches gathered on this thread, between
+   * steps). The worker count never changes results.
+   */
+  workers?: number;
+  /** Batches filled ahead of the current one (default 2). */
+  prefetch?: number;
   onBatch?: (p: BatchProgress) => void;
   onEpoch?: (r: EpochRecord) => void;
 }
@@ -77,32 +103,76 @@ function positiveInt(name: string, v: number): void {
 
 /**
  * Trains `model` (logits [N,classes]) with softmax cross-entropy. Each step records forward, backward and
- * update and submits them once; the loss and logits of a step are read back with that same submit.
+ * update and submits them once; the loss and logits of a step are read back with that same submit. Batches
+ * come from a BatchLoader: the batch of (seed, epoch, step) is the same with any number of workers, and the
+ * workers are shut down when fit returns or throws.
  */
-export async function fit(model: Module, data: Dataset, options: FitOptions): Promise<EpochRecord[]> {
+export async function fit(
+  model: Module,
+  data: Dataset | ImageFolderIndex,
+  options: FitOptions,
+): Promise<EpochRecord[]> {
   positiveInt('epochs', options.epochs);
   positiveInt('batchSize', options.batchSize);
   if (data.length === 0) throw new ArgumentError('fit: the training set is empty');
+  // Loaded on first use: the augmentation code (and wgpu-matrix) stays out of the core module graph.
+  const { BatchLoader } = await import('../augment/loader.js');
+  const { defaultWorkers } = await import('../augment/pool.js');
+  const augment = options.augment ?? null;
+  const streamed = 'kind' in data;
+  const loader = await BatchLoader.open(data, {
+    batchSize: options.batchSize,
+    epochs: options.epochs,
+    augment,
+    workers: options.workers ?? (augment || streamed ? await defaultWorkers() : 0),
+    prefetch: options.prefetch ?? 2,
+    seed: options.seed ?? 0,
+  });
+  try {
+    return await trainEpochs(model, data, options, loader);
+  } finally {
+    await loader.close();
+  }
+}
+
+async function trainEpochs(
+  model: Module,
+  data: Dataset | ImageFolderIndex,
+  options: FitOptions,
+  loader: BatchLoader,
+): Promise<EpochRecord[]> {
   const { optimizer, schedule } = options;
   const k = data.classes.length;
+  const [h, w, c] = data.shape;
   const history: EpochRecord[] = [];
   let step = 0;
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
     model.train();
     const start = performance.now();
+    const waitAtStart = loader.waitSeconds;
     let seen = 0;
     let lossSum = 0;
     let correct = 0;
-    const total = Math.ceil(data.length / options.batchSize);
-    let batchIndex = 0;
+    const total = loader.stepsPerEpoch;
     let previous: Promise<void> | null = null;
-    for (const { x, y, labels } of batches(data, options.batchSize, {
-      shuffle: true,
-      seed: (options.seed ?? 0) * 1000 + epoch,
-    })) {
+    for (let batchIndex = 1; batchIndex <= total; batchIndex++) {
+      const batch = (await loader.next())!;
+      const n = batch.size;
+      const x = tensor(batch.images, [n, h, w, c]);
+      const y = tensor(batch.labels, [n], { dtype: 'int32' });
+      const mixed = batch.lambda < 1;
+      const y2 = mixed ? tensor(batch.mixLabels, [n], { dtype: 'int32' }) : null;
+      const lambda = batch.lambda;
+      // The labels that count for accuracy: the ones with the larger weight. Copied: the batch is reused.
+      const labels = (lambda >= 0.5 ? batch.labels : batch.mixLabels).slice();
       const { loss, logits } = tidy(() => {
         const logits: Tensor = model.forward(x);
-        const loss = softmaxCrossEntropy(logits, y);
+        const loss = y2
+          ? add(
+              scale(softmaxCrossEntropy(logits, y), lambda),
+              scale(softmaxCrossEntropy(logits, y2), 1 - lambda),
+            )
+          : softmaxCrossEntropy(logits, y);
         loss.backward();
         return { loss, logits };
       });
@@ -112,11 +182,9 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
       optimizer.step();
       optimizer.zeroGrad();
       step++;
-      for (const t of [x, y, loss, logits]) t.dispose();
+      for (const t of [x, y, y2, loss, logits]) t?.dispose();
       // Tally step i while step i+1 is being recorded: the device never waits for the CPU.
       await previous;
-      const n = labels.length;
-      batchIndex++;
       const at = batchIndex;
       previous = reads.then(([l, z]) => {
         lossSum += l[0] * n;
@@ -130,11 +198,13 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
           loss: lossSum / seen,
           accuracy: correct / seen,
           imagesPerSecond: seen / seconds,
+          dataWaitFraction: (loader.waitSeconds - waitAtStart) / seconds,
         });
       });
     }
     await previous;
     const seconds = (performance.now() - start) / 1000;
+    const dataWaitSeconds = loader.waitSeconds - waitAtStart;
     const record: EpochRecord = {
       epoch,
       loss: lossSum / seen,
@@ -142,6 +212,8 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
       imagesPerSecond: seen / seconds,
       seconds,
       lr: optimizer.lr,
+      dataWaitSeconds,
+      dataWaitFraction: dataWaitSeconds / seconds,
     };
     if (options.validation) {
       const v = await evaluate(model, options.validation);

@@ -56,6 +56,17 @@ describe('argument errors', () => {
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/webgrad: error: loadImageFolder: no .png\/.jpg\/.jpeg images/);
   });
+
+  it('rejects a folder with a single class (it would report 100% and mean nothing)', () => {
+    mkdirSync(join(work, 'one', 'cats'), { recursive: true });
+    const png = new PNG({ width: 4, height: 4 });
+    for (let i = 0; i < 5; i++) writeFileSync(join(work, 'one', 'cats', `${i}.png`), PNG.sync.write(png));
+    const run = webgrad('train', '--dataset', join(work, 'one'));
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(
+      /webgrad: error: --dataset '.*one' has 1 class subfolder \(cats\); a classifier needs at least two/,
+    );
+  });
 });
 
 describe('help and version', () => {
@@ -104,6 +115,8 @@ describe('training from an image folder', () => {
       '0.01',
       '--out',
       out,
+      '--seed',
+      '3',
       '--json',
     );
     expect(run.status, run.stderr).toBe(0);
@@ -126,6 +139,7 @@ describe('training from an image folder', () => {
       '--json',
       '--quiet',
     );
+    // eval holds out the images train held out with --seed 3 (the checkpoint records the seed).
     expect(evaluated.status, evaluated.stderr).toBe(0);
     expect(evaluated.stderr).not.toMatch(/^webgrad:/m);
     const again = JSON.parse(evaluated.stdout.trim());
@@ -133,6 +147,32 @@ describe('training from an image folder', () => {
     expect(again.testLoss).toBeCloseTo(summary.testLoss, 6);
     const plain = webgrad('eval', '--checkpoint', join(out, 'checkpoint.safetensors'), '--quiet');
     expect(plain.stdout.trim()).toMatch(/test accuracy 100\.00%, loss \d/);
+    // Members trained with other seeds held out other images of this folder: scoring them together is refused.
+    const other = join(work, 'run-seed-4');
+    const second = webgrad(
+      'train',
+      '--dataset',
+      join(work, 'shapes'),
+      '--epochs',
+      '1',
+      '--seed',
+      '4',
+      '--out',
+      other,
+      '--quiet',
+    );
+    expect(second.status, second.stderr).toBe(0);
+    const mixed = webgrad(
+      'eval',
+      '--checkpoint',
+      join(out, 'checkpoint.safetensors'),
+      '--checkpoint',
+      join(other, 'checkpoint.safetensors'),
+    );
+    expect(mixed.status).toBe(1);
+    expect(mixed.stderr).toMatch(
+      /webgrad: error: the checkpoints were trained with different --seed values \(3, 4\)/,
+    );
   });
 });
 

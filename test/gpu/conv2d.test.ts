@@ -3,30 +3,39 @@ import { describe, expect, it } from 'vitest';
 import { conv2d, gradcheck, mul, sum, tensor, type Tensor } from '../../src/index.js';
 import type { Dispatch } from '../../src/gpu/runtime.js';
 import { record } from '../../src/graph/record.js';
+import { state } from '../../src/graph/state.js';
 import {
   CONV2D_VARIANTS,
   chooseConv2d,
+  conv2dCandidates,
+  conv2dSupports,
   conv2dOp,
   conv2dPlan,
-  conv2dSupports,
-  conv2dTiles,
   convAttrs,
+  type Conv2dChoice,
   type Conv2dOptions,
 } from '../../src/ops/conv2d.js';
 import {
   BACKPROP_FILTER_VARIANTS,
+  backpropFilterCandidates,
   backpropFilterPlan,
   backpropFilterSupports,
+  chooseBackpropFilter,
   conv2dBackpropFilterOp,
   type BackpropFilterAttrs,
+  type BackpropFilterChoice,
 } from '../../src/ops/conv2d_backprop_filter.js';
 import {
   BACKPROP_INPUT_VARIANTS,
+  backpropInputCandidates,
   backpropInputPlan,
   backpropInputSupports,
+  chooseBackpropInput,
   conv2dBackpropInputOp,
   type BackpropInputAttrs,
+  type BackpropInputChoice,
 } from '../../src/ops/conv2d_backprop_input.js';
+import { DEFAULT_WGTILE, type WgTile } from '../../src/ops/wgtile.js';
 import { convDims, type ConvAttrs, type ConvDims } from '../../src/ops/conv_geometry.js';
 import type { KernelIO, OpDef } from '../../src/ops/types.js';
 import { expectMatchesReference, seeded, useGpu } from '../helpers.js';
@@ -44,6 +53,16 @@ function input(shape: readonly number[], seed: number, requiresGrad = false): Te
     { requiresGrad },
   );
 }
+
+const limits = () => state.runtime!.info.limits;
+
+/** A choice as a short label for failure messages. */
+function label(c: Conv2dChoice | BackpropInputChoice | BackpropFilterChoice): string {
+  return JSON.stringify(c);
+}
+
+/** A workgroup tile with a ragged edge everywhere (BM = 12 and BN = 10 divide no test shape) and a 3-deep K step. */
+const ODD_TILE: WgTile = { tx: 5, ty: 4, rm: 3, rn: 2, kt: 3 };
 
 /** The op with its forward plan replaced, so a test can run one particular kernel variant. */
 function forcing<A>(op: OpDef<A>, plan: (io: KernelIO, attrs: A) => Dispatch[]): OpDef<A> {
@@ -99,15 +118,19 @@ describe('forward variants', () => {
       const bias = input([ws[3]], 3);
       const attrs = convAttrs('conv2d', opts);
       const d = dimsOf(x, ws, attrs);
-      const variants = CONV2D_VARIANTS.filter((v) => conv2dSupports(v, d));
-      expect(variants).toContain(chooseConv2d(true, d).variant);
-      for (const variant of variants) {
-        for (const cpu of [true, false]) {
-          const op = forcing(conv2dOp, (io) => conv2dPlan(io, d, { variant, ...conv2dTiles(cpu, variant) }));
-          const [y] = record(op, [x, w], attrs);
-          const [yb] = record(op, [x, w, bias], attrs);
-          await expectMatchesReference([y, yb], tol, `${variant} ${cpu ? 'cpu' : 'gpu'} tiles`);
-        }
+      const choices: Conv2dChoice[] = [
+        ...conv2dCandidates(d, limits()),
+        chooseConv2d(true, d),
+        chooseConv2d(false, d),
+        { variant: 'wgtile', tile: ODD_TILE },
+      ];
+      const supported = CONV2D_VARIANTS.filter((v) => conv2dSupports(v, d));
+      expect(new Set(choices.map((c) => c.variant))).toEqual(new Set(supported));
+      for (const choice of choices) {
+        const op = forcing(conv2dOp, (io) => conv2dPlan(io, d, choice));
+        const [y] = record(op, [x, w], attrs);
+        const [yb] = record(op, [x, w, bias], attrs);
+        await expectMatchesReference([y, yb], tol, label(choice));
       }
     });
   }
@@ -120,15 +143,25 @@ describe('backprop input variants (strides split into phases)', () => {
       const d = convDims('conv2d', xs, ws, attrs);
       const dy = input([d.n, d.oh, d.ow, d.cout], 4);
       const w = input(ws, 5);
-      for (const variant of BACKPROP_INPUT_VARIANTS.filter((v) => backpropInputSupports(v, d))) {
+      const choices: BackpropInputChoice[] = [
+        ...backpropInputCandidates(d, limits()),
+        chooseBackpropInput(true, d),
+        chooseBackpropInput(false, d),
+        { variant: 'wgtile', tile: ODD_TILE },
+      ];
+      for (const variant of BACKPROP_INPUT_VARIANTS.filter(
+        (v) => v !== 'wgtile' && backpropInputSupports(v, d),
+      )) {
         for (const [tm, tn] of [
           [1, 1],
-          [4, 2],
           [8, 4],
         ]) {
-          const op = forcing(conv2dBackpropInputOp, (io) => backpropInputPlan(io, d, { variant, tm, tn }));
-          await expectMatchesReference(record(op, [dy, w], attrs), tol, `${variant} ${tm}x${tn}`);
+          choices.push({ variant: variant as 'vec4' | 'scalar', tm, tn });
         }
+      }
+      for (const choice of choices) {
+        const op = forcing(conv2dBackpropInputOp, (io) => backpropInputPlan(io, d, choice));
+        await expectMatchesReference(record(op, [dy, w], attrs), tol, label(choice));
       }
     });
   }
@@ -142,17 +175,23 @@ describe('backprop filter variants (split reduction)', () => {
       const x = input(xs, 6);
       const dy = input([d.n, d.oh, d.ow, d.cout], 7);
       const k = d.n * d.oh * d.ow;
-      for (const variant of BACKPROP_FILTER_VARIANTS.filter((v) => backpropFilterSupports(v, d))) {
-        for (const [tn, chunk] of [
-          [1, k],
-          [2, 7],
-          [4, Math.ceil(k / 3)],
-        ]) {
-          const op = forcing(conv2dBackpropFilterOp, (io) =>
-            backpropFilterPlan(io, d, { variant, tn, chunk }),
-          );
-          await expectMatchesReference(record(op, [x, dy], attrs), tol, `${variant} tn ${tn} chunk ${chunk}`);
+      const choices: BackpropFilterChoice[] = [
+        ...backpropFilterCandidates(d, limits()),
+        chooseBackpropFilter(true, d),
+        chooseBackpropFilter(false, d),
+      ];
+      for (const chunk of [k, 7, Math.ceil(k / 3)]) {
+        for (const variant of BACKPROP_FILTER_VARIANTS.filter((v) => backpropFilterSupports(v, d))) {
+          if (variant === 'wgtile') {
+            choices.push({ variant, chunk, tile: ODD_TILE }, { variant, chunk, tile: DEFAULT_WGTILE });
+          } else {
+            for (const tn of [1, 2, 4]) choices.push({ variant, tn, chunk });
+          }
         }
+      }
+      for (const choice of choices) {
+        const op = forcing(conv2dBackpropFilterOp, (io) => backpropFilterPlan(io, d, choice));
+        await expectMatchesReference(record(op, [x, dy], attrs), tol, label(choice));
       }
     });
   }
@@ -186,6 +225,27 @@ describe('grids past 65,535 workgroups', () => {
       record(bpf, [x, dy2], { ...attrs, filterShape: w.shape }),
       { atol: 1e-3, rtol: 1e-4 },
       'dw',
+    );
+
+    // The workgroup-tiled kernels with one output per workgroup: 67,600 workgroups each.
+    const one: WgTile = { tx: 1, ty: 1, rm: 1, rn: 1, kt: 1 };
+    const fwdTiled = forcing(conv2dOp, (io) => conv2dPlan(io, d, { variant: 'wgtile', tile: one }));
+    await expectMatchesReference(record(fwdTiled, [x, w], attrs), tol, 'forward wgtile');
+    const bpiTiled = forcing(conv2dBackpropInputOp, (io) =>
+      backpropInputPlan(io, dt, { variant: 'wgtile', tile: one }),
+    );
+    await expectMatchesReference(
+      record(bpiTiled, [dy, wt], { ...attrs, inputShape: xt.shape }),
+      tol,
+      'dx wgtile',
+    );
+    const bpfTiled = forcing(conv2dBackpropFilterOp, (io) =>
+      backpropFilterPlan(io, d, { variant: 'wgtile', tile: one, chunk: 2 }),
+    );
+    await expectMatchesReference(
+      record(bpfTiled, [x, dy2], { ...attrs, filterShape: w.shape }),
+      { atol: 1e-3, rtol: 1e-4 },
+      'dw wgtile',
     );
   });
 });

@@ -10,6 +10,9 @@ import {
   type MatmulKernel,
   type Tensor,
 } from '../../src/index.js';
+import { record } from '../../src/graph/record.js';
+import { matmulOp, planGemm } from '../../src/ops/matmul.js';
+import type { KernelIO } from '../../src/ops/types.js';
 import { expectMatchesReference, seeded, useGpu } from '../helpers.js';
 
 useGpu();
@@ -39,7 +42,7 @@ const shapes: [number, number, number][] = [
   [64, 129, 20],
 ];
 
-describe.each<MatmulKernel>(['register', 'tiled'])('matmul, %s kernel', (kernel) => {
+describe.each<MatmulKernel>(['register', 'tiled', 'wgtile'])('matmul, %s kernel', (kernel) => {
   for (const [m, k, n] of shapes) {
     it(`M=${m} K=${k} N=${n}, every transpose combination`, async () => {
       const outs: Tensor[] = [];
@@ -98,6 +101,19 @@ describe('matmul on large grids', () => {
         expect(got[r]).toBe(Math.fround(-1.5 * av[r]));
     },
   );
+
+  it('wgtile kernel past 65,535 workgroups (a 1x1 tile of one invocation each) spreads them over x and y', async () => {
+    const m = 65_600 + 3;
+    const a = tensor(seeded(m, 8), [m, 1]);
+    const tile = { tx: 1, ty: 1, rm: 1, rn: 1, kt: 1 };
+    const op = {
+      ...matmulOp,
+      forward: (io: KernelIO) => planGemm(io, {}, { m, n: 1, k: 1 }, { kernel: 'wgtile', tile }),
+    };
+    const [out] = record(op, [a, tensor([-1.5], [1, 1])], {});
+    const [got, av] = await Promise.all([out.data(), a.data()]);
+    for (const r of [0, 1, 65_534, 65_535, 65_536, m - 1]) expect(got[r]).toBe(Math.fround(-1.5 * av[r]));
+  });
 });
 
 it('uses one dispatch per matmul and per dense layer', async () => {

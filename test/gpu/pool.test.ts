@@ -51,6 +51,23 @@ describe('maxPool2d and avgPool2d', () => {
     [[1, 11, 10, 7], { size: 3, stride: 3, padding: 'valid' }],
     [[2, 4, 4, 2], { size: 1, stride: 3 }],
     [[1, 10, 10, 12], { size: 4, stride: 2, padding: 'same' }],
+    // PyTorch's explicit padding and ceil mode (torchvision's ResNet stem pool, GoogLeNet's pools).
+    [[2, 9, 9, 4], { size: 3, stride: 2, padding: 1 }],
+    [[1, 10, 7, 5], { size: 3, stride: 2, ceilMode: true }],
+    [[2, 7, 7, 8], { size: 2, stride: 2, ceilMode: true }],
+    [[1, 13, 11, 3], { size: 3, stride: 2, padding: 1, ceilMode: true }],
+    [
+      [1, 8, 6, 4],
+      {
+        size: [3, 2],
+        stride: [1, 2],
+        padding: [
+          [1, 0],
+          [0, 1],
+        ],
+        ceilMode: true,
+      },
+    ],
   ];
   for (const [shape, options] of cases) {
     it(`${JSON.stringify(shape)} ${JSON.stringify(options)}`, () =>
@@ -68,6 +85,32 @@ describe('maxPool2d and avgPool2d', () => {
       for (let ox = 0; ox < 3; ox++) expect(got[(oy * 3 + ox) * 4]).toBe(first[oy] * 5 + first[ox]);
     await expectMatchesReference([argmax], tol);
   });
+
+  for (const channels of [4, 3]) {
+    it(`propagates NaN as PyTorch: a NaN tap wins its window, and its gradient goes there (C=${channels})`, async () => {
+      // 4x4 image, 2x2 windows: the first window's NaN sits at its last tap, after larger numbers.
+      const values = new Float32Array(16 * channels).map((_, i) => i % 7);
+      const nanAt = 1 * 4 + 1; // spatial index of (1, 1)
+      for (let c = 0; c < channels; c++) values[nanAt * channels + c] = NaN;
+      values[0] = 100; // the first tap of channel 0 is large: NaN must still win
+      const x = tensor(values, [1, 4, 4, channels], { requiresGrad: true });
+      const y = maxPool2d(x, { size: 2, stride: 2 });
+      const argmax = y.node!.outputs[1];
+      sum(y).backward();
+      const [got, arg, dx] = await Promise.all([y.data(), argmax.int32Data(), x.grad!.data()]);
+      for (let c = 0; c < channels; c++) {
+        expect(Number.isNaN(got[c]), `channel ${c}`).toBe(true);
+        expect(arg[c]).toBe(nanAt);
+        expect(dx[nanAt * channels + c]).toBe(1);
+        expect(dx[c]).toBe(0);
+      }
+      // The other windows hold no NaN and stay numbers.
+      expect(Array.from(got.subarray(channels)).every(Number.isFinite)).toBe(true);
+      const node = y.node!;
+      const [ref] = node.op.reference([{ shape: x.shape, data: Float64Array.from(values) }], node.attrs);
+      expect(Array.from(got).map(String)).toEqual(Array.from(ref.data).map(String));
+    });
+  }
 
   it('covers grids past 65,535 workgroups', async () => {
     // 2*300*300*31 = 5.58M outputs at 64 per workgroup: about 87,000 workgroups (scalar lanes, C odd).

@@ -121,8 +121,8 @@ describe('encode and decode', () => {
       /not a Int32Array/,
     );
     expect(() =>
-      encodeSafetensors({ x: { dtype: 'F16' as never, shape: [1], data: new Float32Array(1) } }),
-    ).toThrow(/dtype F16/);
+      encodeSafetensors({ x: { dtype: 'F64' as never, shape: [1], data: new Float32Array(1) } }),
+    ).toThrow(/dtype F64/);
   });
 });
 
@@ -136,7 +136,11 @@ describe('corrupt data gives a FormatError naming the source and the problem', (
     ['header truncated mid-JSON', file('{"x":{"dtype":"F32"'), /not valid UTF-8 JSON/],
     ['header not an object', file('[1,2]'), /not a JSON object/],
     ['metadata not a string map', file({ __metadata__: { a: 1 } }), /value 'a' is not a string/],
-    ['unknown dtype', file({ x: { dtype: 'F16', shape: [2], data_offsets: [0, 4] } }, [0, 0, 0, 0]), /"F16"/],
+    [
+      'unknown dtype',
+      file({ x: { dtype: 'F64', shape: [1], data_offsets: [0, 8] } }, [0, 0, 0, 0, 0, 0, 0, 0]),
+      /"F64"/,
+    ],
     ['bad shape', file({ x: { dtype: 'F32', shape: [-1], data_offsets: [0, 0] } }), /bad shape \[-1\]/],
     [
       'offsets not a pair',
@@ -263,5 +267,49 @@ describe('files', () => {
     ]).toString();
     expect(JSON.parse(out)['conv.w'][0]).toBe('float32');
     expect(JSON.parse(out).step).toEqual(['int32', [], [-7]]);
+  });
+});
+
+describe('F16, BF16 and I64 entries', () => {
+  it('round-trip exactly representable values and widen to float32 / int32 in memory', () => {
+    const values = Float32Array.from([0, -0, 1, -2.5, 65504, 6.103515625e-5, 5.960464477539063e-8, Infinity]);
+    const bvalues = Float32Array.from([0, 1, -2.5, 3.3895313892515355e38, 1.1754943508222875e-38, -Infinity]);
+    const bytes = encodeSafetensors({
+      h: { dtype: 'F16', shape: [8], data: values },
+      b: { dtype: 'BF16', shape: [6], data: bvalues },
+      n: { dtype: 'I64', shape: [2], data: Int32Array.from([7, -3]) },
+    });
+    const { tensors } = decodeSafetensors(bytes);
+    expect(Array.from(tensors.h.data)).toEqual(Array.from(values));
+    expect(Array.from(tensors.b.data)).toEqual(Array.from(bvalues));
+    expect(tensors.n.data).toBeInstanceOf(Int32Array);
+    expect(Array.from(tensors.n.data)).toEqual([7, -3]);
+  });
+  it('rounds to nearest even when narrowing to F16 and BF16', () => {
+    // 1 + 2^-11 is halfway between halves 1 and 1 + 2^-10: ties go to the even mantissa (1).
+    const h = decodeSafetensors(
+      encodeSafetensors({
+        h: { dtype: 'F16', shape: [3], data: Float32Array.from([1 + 2 ** -11, 1 + 3 * 2 ** -11, 1e6]) },
+      }),
+    ).tensors.h.data;
+    expect(Array.from(h)).toEqual([1, 1 + 2 ** -9, Infinity]);
+    const b = decodeSafetensors(
+      encodeSafetensors({
+        b: { dtype: 'BF16', shape: [2], data: Float32Array.from([1 + 2 ** -8, 1 + 3 * 2 ** -8]) },
+      }),
+    ).tensors.b.data;
+    expect(Array.from(b)).toEqual([1, 1 + 2 ** -6]);
+  });
+  it('refuses an I64 value outside int32 with a FormatError', () => {
+    const header = JSON.stringify({ n: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } });
+    const pad = ' '.repeat((8 - (header.length % 8)) % 8);
+    const bytes = new Uint8Array(8 + header.length + pad.length + 8);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length + pad.length), true);
+    bytes.set(new TextEncoder().encode(header + pad), 8);
+    new DataView(bytes.buffer).setBigInt64(8 + header.length + pad.length, 2n ** 40n, true);
+    expect(() => decodeSafetensors(bytes, 'big.safetensors')).toThrow(FormatError);
+    expect(() => decodeSafetensors(bytes, 'big.safetensors')).toThrow(
+      /big.safetensors: tensor 'n': int64 value 1099511627776/,
+    );
   });
 });

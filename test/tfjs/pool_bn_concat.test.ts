@@ -57,11 +57,21 @@ const pair = (v: PoolOptions['size']): [number, number] => (typeof v === 'number
 const tfMax =
   (o: PoolOptions): Pool4 =>
   (x) =>
-    tf.maxPool(x, o.size as [number, number], (o.stride ?? o.size) as [number, number], o.padding ?? 'valid');
+    tf.maxPool(
+      x,
+      o.size as [number, number],
+      (o.stride ?? o.size) as [number, number],
+      (o.padding ?? 'valid') as 'same' | 'valid',
+    );
 const tfAvg =
   (o: PoolOptions): Pool4 =>
   (x) =>
-    tf.avgPool(x, o.size as [number, number], (o.stride ?? o.size) as [number, number], o.padding ?? 'valid');
+    tf.avgPool(
+      x,
+      o.size as [number, number],
+      (o.stride ?? o.size) as [number, number],
+      (o.padding ?? 'valid') as 'same' | 'valid',
+    );
 
 describe('maxPool2d and avgPool2d vs tf.maxPool / tf.avgPool', () => {
   const cases: [number[], PoolOptions][] = [

@@ -4,11 +4,11 @@ import { init } from '../../engine.js';
 import { ArgumentError, WebgradError } from '../../errors.js';
 import type { Module } from '../../nn/module.js';
 import { COMBINE_MODES, type CombineMode } from '../../ops/ensemble_combine.js';
-import { loadCheckpoint, type LoadedCheckpoint } from '../../train/checkpoint.js';
+import { loadModelCheckpoint, type CheckpointModel, type LoadedCheckpoint } from '../../train/checkpoint.js';
 import { ensemble } from '../../train/ensemble.js';
 import { evaluate } from '../../train/fit.js';
 import { fiveCrop, flips, tenCrop, type TestTimeAugmentation } from '../../tta/views.js';
-import { loadDataset } from '../datasets.js';
+import { loadDataset, splitsBySeed } from '../datasets.js';
 import { report, type Command, type Flags } from '../flags.js';
 import { percent } from '../format.js';
 
@@ -96,9 +96,9 @@ export const evalCommand: Command = {
       });
     }
     const info = await init();
-    const loaded: ({ path: string } & LoadedCheckpoint)[] = [];
+    const loaded: ({ path: string } & LoadedCheckpoint<CheckpointModel>)[] = [];
     for (const path of paths) {
-      const checkpoint = await loadCheckpoint(path);
+      const checkpoint = await loadModelCheckpoint(path);
       for (const t of Object.values(checkpoint.optimizerState)) t.dispose();
       loaded.push({ path, ...checkpoint });
     }
@@ -117,7 +117,20 @@ export const evalCommand: Command = {
     }
     const dataset = flags.string('dataset') ?? first.metadata.dataset;
     if (!dataset) throw new WebgradError('the checkpoint names no dataset; pass --dataset');
-    const testSet = await loadDataset(dataset, 'test', { limit: flags.number('limit') ?? null, seed: 0 });
+    // A single folder is split 80/20 by the training seed, which the checkpoint records; other datasets
+    // have fixed splits, so members trained with different seeds (train --ensemble) score on the same images.
+    const bySeed = await splitsBySeed(dataset);
+    const seeds = new Set(loaded.map((c) => (bySeed ? (c.metadata.splitSeed ?? '0') : '0')));
+    if (seeds.size > 1) {
+      throw new ArgumentError(
+        `the checkpoints were trained with different --seed values (${[...seeds].join(', ')}), so a single folder was split differently for each`,
+      );
+    }
+    const seed = Number([...seeds][0]);
+    // Folder images are read at the size and channels the model was trained on (RGB for a zoo model).
+    const [h, w, c] = first.model.config.inputShape;
+    const image = c === 1 || c === 3 ? { size: [h, w] as [number, number], channels: c as 1 | 3 } : undefined;
+    const testSet = await loadDataset(dataset, 'test', { limit: flags.number('limit') ?? null, seed, image });
     const combine = flags.choice<CombineMode>('combine')!;
     const tta = augmentation(flags, testSet.shape, combine);
     const model: Module =

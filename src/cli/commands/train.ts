@@ -9,7 +9,8 @@ import { cosineSchedule } from '../../optim/schedule.js';
 import { SGD } from '../../optim/sgd.js';
 import { saveCheckpoint } from '../../train/checkpoint.js';
 import { fit, type EpochRecord } from '../../train/fit.js';
-import { loadDataset } from '../datasets.js';
+import { defaultWorkers } from '../../augment/pool.js';
+import { loadDataset, loadTrainSource } from '../datasets.js';
 import { report, type Command } from '../flags.js';
 import { percent } from '../format.js';
 import { historySvg } from '../plot.js';
@@ -83,6 +84,25 @@ export const trainCommand: Command = {
     { name: 'seed', kind: 'int', min: 0, default: 0, help: 'seed of weights, shuffles and folder splits' },
     { name: 'json', kind: 'boolean', help: 'print the summary as one JSON object on stdout' },
     {
+      name: 'augment',
+      kind: 'string',
+      metavar: 'PRESET|SPEC',
+      help: "augment training batches: standard, digits, or steps like 'crop:pad=4;flip;mixup:alpha=0.2' (docs/augmentation.md)",
+    },
+    {
+      name: 'workers',
+      kind: 'int',
+      min: 0,
+      help: 'worker threads that read, decode and augment batches (default: cores minus one, at least 1; 0: none)',
+    },
+    {
+      name: 'prefetch',
+      kind: 'int',
+      min: 1,
+      default: 2,
+      help: 'batches prepared ahead of the one training',
+    },
+    {
       name: 'ensemble',
       kind: 'int',
       min: 1,
@@ -102,7 +122,7 @@ export const trainCommand: Command = {
     const seed = flags.number('seed')!;
     const out = flags.string('out')!;
     const limit = flags.number('limit') ?? null;
-    const trainSet = await loadDataset(datasetName, 'train', { limit, seed });
+    const trainSet = await loadTrainSource(datasetName, { limit, seed });
     const testSet = await loadDataset(datasetName, 'test', { limit, seed });
     const info = await init();
     io.message(
@@ -130,17 +150,20 @@ export const trainCommand: Command = {
       schedule,
       validation: testSet,
       seed,
+      augment: flags.string('augment') ?? null,
+      workers: flags.number('workers') ?? (await defaultWorkers()),
+      prefetch: flags.number('prefetch')!,
       onBatch: (p) => {
         if (!io.progress) return;
         if (p.batch === 1) bar = new ProgressBar(io.progress, `epoch ${p.epoch}/${epochs}`, p.batches);
         bar?.update(
           p.batch,
-          `loss ${p.loss.toFixed(4)} acc ${percent(p.accuracy)} ${p.imagesPerSecond.toFixed(0)} img/s`,
+          `loss ${p.loss.toFixed(4)} acc ${percent(p.accuracy)} ${p.imagesPerSecond.toFixed(0)} img/s, data wait ${percent(p.dataWaitFraction)}`,
         );
       },
       onEpoch: (r) =>
         bar?.finish(
-          `loss ${r.loss.toFixed(4)} acc ${percent(r.accuracy)} | test loss ${r.valLoss!.toFixed(4)} acc ${percent(r.valAccuracy!)} | ${r.imagesPerSecond.toFixed(0)} img/s, ${r.seconds.toFixed(1)} s`,
+          `loss ${r.loss.toFixed(4)} acc ${percent(r.accuracy)} | test loss ${r.valLoss!.toFixed(4)} acc ${percent(r.valAccuracy!)} | ${r.imagesPerSecond.toFixed(0)} img/s, ${r.seconds.toFixed(1)} s, data wait ${percent(r.dataWaitFraction)}`,
         ),
     });
     // The last epoch's validation already evaluated the final weights on the test set.
@@ -152,6 +175,8 @@ export const trainCommand: Command = {
       optimizer,
       metadata: {
         dataset: datasetName,
+        // A single folder is split by this seed: eval must hold out the same images.
+        splitSeed: String(seed),
         classes: JSON.stringify(trainSet.classes),
         epochs: String(epochs),
       },
@@ -182,6 +207,7 @@ export const trainCommand: Command = {
       epochs,
       seconds,
       imagesPerSecond: (trainSet.length * epochs) / trainSeconds,
+      dataWaitFraction: history.reduce((s, h) => s + h.dataWaitSeconds, 0) / trainSeconds,
       adapter: `${info.backend} (${info.description})`,
       checkpoint,
     });

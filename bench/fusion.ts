@@ -1,0 +1,115 @@
+// Fusion table: per workload, dispatches, bytes moved, step time and host CPU per step, fusion passes off/on.
+// Run: npx tsx bench/fusion.ts [--steps N] [--repeats N] [--filter REGEX] [--profile]
+import { parseArgs } from 'node:util';
+import * as wg from '../src/index.js';
+import { FUSION_PASSES } from '../src/options.js';
+
+const { values: args } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '10' },
+    repeats: { type: 'string', default: '3' },
+    filter: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+  },
+});
+const steps = Number(args.steps);
+const repeats = Number(args.repeats);
+
+interface FusionWorkload {
+  name: string;
+  train: boolean;
+  batch: number;
+  build(): wg.Network;
+}
+
+const WORKLOADS: FusionWorkload[] = [
+  { name: 'resnet train b32', train: true, batch: 32, build: () => wg.resnet() },
+  { name: 'inception train b32', train: true, batch: 32, build: () => wg.inception() },
+  { name: 'resnet train b1', train: true, batch: 1, build: () => wg.resnet() },
+  { name: 'resnet infer b1', train: false, batch: 1, build: () => wg.resnet() },
+  { name: 'resnet infer b32', train: false, batch: 32, build: () => wg.resnet() },
+];
+
+/** The settings compared: fusion all off, each pass alone off, all on; then all on without replay. */
+function configs(): [string, wg.InitOptions][] {
+  const list: [string, wg.InitOptions][] = [['fusion off', { fusion: false }]];
+  if (FUSION_PASSES.length > 1) {
+    for (const p of FUSION_PASSES) list.push([`${p} off`, { fusion: { [p]: false } }]);
+  }
+  list.push(['all on', {}], ['all on, replay off', { replay: false }]);
+  return list;
+}
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+/** A step as fit() records it: fresh batch tensors, forward (+ backward and update), the loss read on flush. */
+function stepper(w: FusionWorkload) {
+  const model = w.build();
+  if (!w.train) model.eval();
+  const optimizer = new wg.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+  const rng = new wg.Rng(7);
+  const pixels = Float32Array.from({ length: w.batch * 28 * 28 }, () => rng.next());
+  const labels = Int32Array.from({ length: w.batch }, (_, i) => i % 10);
+  return async () => {
+    const x = wg.tensor(pixels, [w.batch, 28, 28, 1]);
+    const y = wg.tensor(labels, [w.batch], { dtype: 'int32' });
+    if (w.train) {
+      const loss = wg.tidy(() => {
+        const l = wg.softmaxCrossEntropy(model.forward(x), y);
+        l.backward();
+        return l;
+      });
+      const read = loss.dataOnFlush();
+      void optimizer.step();
+      optimizer.zeroGrad();
+      loss.dispose();
+      await read;
+    } else {
+      const z = wg.tidy(() => model.forward(x));
+      await z.data();
+      z.dispose();
+    }
+    x.dispose();
+    y.dispose();
+  };
+}
+
+const info = await wg.init();
+wg.release();
+console.log(`adapter: ${info.backend} (${info.description}); ${steps} steps x ${repeats} repeats, medians`);
+console.log(
+  '| workload | fusion | dispatches/step | MB moved/step | ms/step | CPU ms/step (record+plan+encode) | in queue.submit ms/step |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
+const filter = args.filter ? new RegExp(args.filter) : null;
+for (const w of WORKLOADS.filter((x) => !filter || filter.test(x.name))) {
+  for (const [label, options] of configs()) {
+    await wg.init(options);
+    const step = stepper(w);
+    for (let i = 0; i < 2; i++) await step();
+    const plan = await wg.explain(step);
+    const times: number[] = [];
+    const cpu: number[] = [];
+    const submit: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      const before = wg.stats().cpu;
+      const start = performance.now();
+      for (let i = 0; i < steps; i++) await step();
+      times.push((performance.now() - start) / steps);
+      const after = wg.stats().cpu;
+      const spent = (k: keyof typeof after) => after[k] - before[k];
+      cpu.push((spent('recordMs') + spent('planMs') + spent('encodeMs')) / steps);
+      submit.push(spent('submitMs') / steps);
+    }
+    const c = wg.stats().cpu;
+    const total = c.recordMs + c.planMs + c.encodeMs;
+    const pct = (v: number) => `${((100 * v) / total).toFixed(0)}%`;
+    const split = `record ${pct(c.recordMs)}, plan ${pct(c.planMs)}, encode ${pct(c.encodeMs)}`;
+    const mb = (plan.bytesRead + plan.bytesWritten) / 2 ** 20;
+    console.log(
+      `| ${w.name} | ${label} | ${plan.dispatches} | ${mb.toFixed(1)} | ${median(times).toFixed(2)} | ${median(cpu).toFixed(2)} (${split}) | ${median(submit).toFixed(2)} |`,
+    );
+    if (args.profile && label === 'all on') console.log((await wg.profile(step, { runs: 3 })).text);
+    wg.release();
+  }
+}

@@ -1,0 +1,187 @@
+// wg.explain: the plan of a forward and of a training step, without running anything; WEBGRAD_DEBUG output.
+import { describe, expect, it, vi } from 'vitest';
+import {
+  DisposedError,
+  SGD,
+  add,
+  batchNorm,
+  conv2d,
+  explain,
+  init,
+  release,
+  type FusionOptions,
+  mean,
+  ones,
+  opTable,
+  randn,
+  relu,
+  stats,
+  tidy,
+  zeros,
+  type Tensor,
+} from '../../src/index.js';
+import { setDebugLevel } from '../../src/graph/plan_text.js';
+import { useGpu } from '../helpers.js';
+
+useGpu();
+
+/** conv → batch norm (inference) → relu → add → relu: the epilogue pass folds both relus. */
+function block(training: boolean) {
+  const x = randn([2, 6, 5, 3], { seed: 1 });
+  const w = randn([3, 3, 3, 4], { seed: 2, requiresGrad: true });
+  const bn = {
+    gamma: ones([4], { requiresGrad: true }),
+    beta: zeros([4], { requiresGrad: true }),
+    runningMean: zeros([4]),
+    runningVar: ones([4]),
+  };
+  // In a tidy scope the intermediates are disposed before the flush, so nothing else holds them.
+  const inner = (): Tensor => {
+    const h = relu(batchNorm(conv2d(x, w, { padding: 'same' }), { ...bn, training }));
+    return relu(add(h, h));
+  };
+  const forward = (): Tensor => tidy(inner);
+  /** Forward and backward in one scope; returns the loss. */
+  const lossAndGrads = (): Tensor =>
+    tidy(() => {
+      const loss = mean(inner());
+      loss.backward();
+      return loss;
+    });
+  return { x, w, bn, forward, lossAndGrads };
+}
+
+describe('explain', () => {
+  it('returns every kernel with the nodes it covers, FLOPs and bytes, and runs nothing', async () => {
+    const { forward } = block(false);
+    await forward().data(); // uploads the leaves, warms the pipelines
+    const before = stats();
+    const plan = await explain(() => forward());
+    const after = stats();
+    expect(after.submits).toBe(before.submits);
+    expect(after.dispatches).toBe(before.dispatches);
+    const ops = plan.kernels.map((k) => k.nodes.map((n) => n.op).join('+'));
+    expect(ops).toEqual(['conv2d', 'batchNormInference+relu', 'add+relu']);
+    expect(plan.fusions.map((f) => f.pass)).toEqual(['epilogue', 'epilogue']);
+    expect(plan.passes).toContain('epilogue');
+    const conv = plan.kernels[0];
+    // Conv FLOPs from the op's cost rule: 2 * N*OH*OW*Cout * KH*KW*Cin.
+    const convCost = opTable.conv2d.cost(
+      [
+        { shape: [2, 6, 5, 3], dtype: 'float32' },
+        { shape: [3, 3, 3, 4], dtype: 'float32' },
+      ],
+      { stride: [1, 1], padding: 'same', dilation: [1, 1] },
+    );
+    expect(conv.flops).toBe(convCost.flops);
+    expect(conv.flops).toBe(2 * 2 * 6 * 5 * 4 * 3 * 3 * 3);
+    // Reads x (2*6*5*3 floats) and w (3*3*3*4), writes y (2*6*5*4).
+    expect(conv.bytesRead).toBe(4 * (2 * 6 * 5 * 3 + 3 * 3 * 3 * 4));
+    expect(conv.bytesWritten).toBe(4 * 2 * 6 * 5 * 4);
+    expect(conv.workgroups).toBeGreaterThan(0);
+    expect(plan.dispatches).toBe(3);
+    expect(plan.peakBytes).toBeGreaterThanOrEqual(plan.memory.startBytes);
+    expect(plan.text).toContain('batch_norm_apply');
+    expect(plan.text).toMatch(/3 kernels for 5 nodes/);
+    expect(plan.kernels[0].wgsl).toBeUndefined();
+  });
+
+  it('leaves nothing of fn pending: its values cannot be read, a later flush runs only new work', async () => {
+    const { forward } = block(false);
+    let y: Tensor | null = null;
+    await explain(() => {
+      y = forward();
+    });
+    await expect(y!.data()).rejects.toThrow(DisposedError);
+    await expect(y!.data()).rejects.toThrow(/planned by explain\(\) and never computed/);
+    const before = stats();
+    const z = forward();
+    expect((await z.data()).length).toBe(2 * 6 * 5 * 4);
+    expect(stats().dispatches - before.dispatches).toBe(3);
+  });
+
+  it('plans a training step with its optimizer update and changes no parameter', async () => {
+    const { w, bn, lossAndGrads } = block(true);
+    const opt = new SGD([w, bn.gamma, bn.beta], { lr: 0.1 });
+    const w0 = await w.data();
+    const rm0 = await bn.runningMean.data();
+    const plan = await explain(async () => {
+      lossAndGrads();
+      await opt.step();
+      opt.zeroGrad();
+    });
+    expect(plan.flushes.length).toBe(1);
+    const shaders = plan.kernels.map((k) => k.shader);
+    expect(shaders).toContain('sgd_update');
+    expect(shaders.some((s) => s.startsWith('conv2d_bpf'))).toBe(true);
+    expect(shaders.some((s) => s.startsWith('conv2d_bpi'))).toBe(false); // x needs no gradient
+    expect(plan.nodes).toBeGreaterThan(plan.fusions.length);
+    expect(Array.from(await w.data())).toEqual(Array.from(w0));
+    expect(Array.from(await bn.runningMean.data())).toEqual(Array.from(rm0));
+    // The step still runs for real afterwards and changes w.
+    lossAndGrads();
+    await opt.step();
+    opt.zeroGrad();
+    expect(Array.from(await w.data())).not.toEqual(Array.from(w0));
+  });
+
+  it('includes the WGSL of each kernel on request and refuses bad options', async () => {
+    const { forward } = block(false);
+    const plan = await explain(() => forward(), { wgsl: true });
+    expect(plan.kernels[1].wgsl).toContain('fn main');
+    expect(plan.text).toContain('--- kernel 1: batch_norm_apply');
+    await expect(explain(() => forward(), { wgsl: 1 } as never)).rejects.toThrow(
+      /option 'wgsl' must be a boolean/,
+    );
+    await expect(explain(() => forward(), { wsgl: true } as never)).rejects.toThrow(/unknown option 'wsgl'/);
+  });
+
+  it('WEBGRAD_DEBUG prints a line per flush at level 1 and the kernel table at level 2', async () => {
+    const { forward } = block(false);
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((s: string) => void lines.push(s));
+    try {
+      setDebugLevel(1);
+      await forward().data();
+      setDebugLevel(2);
+      await forward().data();
+    } finally {
+      setDebugLevel(0);
+      spy.mockRestore();
+    }
+    expect(lines.length).toBe(2);
+    expect(lines[0]).toMatch(/^\[webgrad\] flush: 3 kernels for 5 nodes/);
+    expect(lines[1]).toContain('shader');
+    expect(lines[1]).toContain('batchNormInference#');
+  });
+
+  it('switches fusion passes one by one: false is all off, true and {} all on', async () => {
+    const kernels = async (fusion: FusionOptions) => {
+      release();
+      await init({ poisonBuffers: true, fusion });
+      const plan = await explain(() => block(false).forward());
+      return plan.kernels.map((k) => k.nodes.map((n) => n.op).join('+'));
+    };
+    const unfused = ['conv2d', 'batchNormInference', 'relu', 'add', 'relu'];
+    const fused = ['conv2d', 'batchNormInference+relu', 'add+relu'];
+    try {
+      expect(await kernels({ epilogue: false })).toEqual(unfused);
+      expect(await kernels(false)).toEqual(unfused);
+      expect(await kernels({ epilogue: true })).toEqual(fused);
+      expect(await kernels({})).toEqual(fused);
+      expect(await kernels(true)).toEqual(fused);
+      await expect(init({ fusion: { epilogue: false } })).rejects.toThrow(/already open with other fusion/);
+      await expect(init({ fusion: { epilogue: true } })).resolves.toBeDefined();
+      release();
+      await expect(init({ fusion: { epilog: true } as never })).rejects.toThrow(
+        /init: option 'fusion': unknown option 'epilog' \(known: epilogue/,
+      );
+      await expect(init({ fusion: { epilogue: 1 } as never })).rejects.toThrow(
+        /fusion pass 'epilogue' must be a boolean/,
+      );
+    } finally {
+      release();
+      await init({ poisonBuffers: true });
+    }
+  });
+});

@@ -1,0 +1,90 @@
+// Replay: a flush shaped like an earlier one reuses its dispatches, buffers and bind groups; values unchanged.
+import { describe, expect, it } from 'vitest';
+import {
+  SGD,
+  add,
+  mul,
+  relu,
+  init,
+  release,
+  softmaxCrossEntropy,
+  tensor,
+  tidy,
+  resnet,
+  type Tensor,
+} from '../../src/index.js';
+import { replayStats } from '../../src/graph/scheduler.js';
+import { state } from '../../src/graph/state.js';
+import { expectMatchesReference, seeded } from '../helpers.js';
+
+/** `steps` SGD steps of a small ResNet at `batches[i]`; returns the first weight and the replay hit rate. */
+async function train(replay: boolean, batches: number[]): Promise<{ w: Float32Array; hitRate: number }> {
+  await init({ poisonBuffers: true, replay });
+  try {
+    const model = resnet({ inputShape: [12, 12, 1], classes: 4, seed: 3 });
+    const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
+    let hits = 0;
+    let total = 0;
+    for (const [i, b] of batches.entries()) {
+      const x = tensor(seeded(b * 144, 10 + i), [b, 12, 12, 1]);
+      const y = tensor(
+        Int32Array.from({ length: b }, (_, k) => (k + i) % 4),
+        [b],
+        { dtype: 'int32' },
+      );
+      const cache = replayStats(state.runtime!);
+      const [h0, m0] = [cache.hits, cache.misses];
+      const loss = tidy(() => {
+        const l = softmaxCrossEntropy(model.forward(x), y);
+        l.backward();
+        return l;
+      });
+      await opt.step();
+      opt.zeroGrad();
+      expect(Number.isFinite((await loss.data())[0])).toBe(true);
+      if (i >= 2) {
+        hits += cache.hits - h0;
+        total += cache.hits - h0 + cache.misses - m0;
+      }
+      for (const t of [x, y, loss]) t.dispose();
+    }
+    const w = await model.parameters()[0].data();
+    return { w, hitRate: total > 0 ? hits / total : 0 };
+  } finally {
+    release();
+  }
+}
+
+describe('replay', () => {
+  it('replays identical training steps with the values of planning every step anew', async () => {
+    const batches = [2, 2, 2, 2, 2];
+    const on = await train(true, batches);
+    const off = await train(false, batches);
+    expect(Array.from(on.w)).toEqual(Array.from(off.w));
+    expect(on.hitRate).toBeGreaterThan(0.9);
+    expect(off.hitRate).toBe(0);
+  }, 60_000);
+
+  it('plans anew when the structure changes (another batch size) and still matches', async () => {
+    const batches = [2, 2, 3, 2, 3, 3];
+    const on = await train(true, batches);
+    const off = await train(false, batches);
+    expect(Array.from(on.w)).toEqual(Array.from(off.w));
+  }, 60_000);
+
+  it('a replayed elementwise chain on new leaf values matches the float64 reference', async () => {
+    await init({ poisonBuffers: true });
+    try {
+      for (let i = 0; i < 4; i++) {
+        const a = tensor(seeded(37, i), [37]);
+        const b = tensor(seeded(37, 100 + i), [37]);
+        const outs: Tensor[] = [tidy(() => relu(add(mul(a, b), a)))];
+        await expectMatchesReference(outs, { atol: 1e-6, rtol: 1e-6 }, `step ${i}`);
+        for (const t of [a, b, ...outs]) t.dispose();
+      }
+      expect(replayStats(state.runtime!).hits).toBeGreaterThan(0);
+    } finally {
+      release();
+    }
+  });
+});

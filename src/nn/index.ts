@@ -14,6 +14,13 @@ export {
   type BatchNormOptions,
   type PoolOptions,
 } from './layers.js';
+export {
+  Dropout,
+  DepthwiseConv2d,
+  LayerNorm,
+  GroupNorm,
+  type DepthwiseConv2dOptions,
+} from './layers_extra.js';
 export { ConvBN, ResidualBlock, InceptionBlock, type InceptionWidths } from './blocks.js';
 export {
   Network,

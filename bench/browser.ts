@@ -11,20 +11,10 @@ import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { bundle } from './bundle.js';
 import type { PageOptions, PageResult } from './page.js';
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from './chromium.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const PAGE_BUNDLE = join(ROOT, 'node_modules/.cache/webgrad-bench/page.mjs');
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--enable-unsafe-swiftshader',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const HTML = `<!doctype html>
 <meta charset="utf-8">
@@ -88,9 +78,9 @@ await bundle('bench/page.ts', PAGE_BUNDLE, 'browser');
 const server = await serve();
 const profile = mkdtempSync(join(tmpdir(), 'webgrad-chromium-'));
 const context = await chromium.launchPersistentContext(profile, {
-  executablePath: CHROMIUM,
+  executablePath: CHROMIUM_PATH,
   headless: true,
-  args: FLAGS,
+  args: CHROMIUM_FLAGS,
 });
 let result: PageResult;
 try {

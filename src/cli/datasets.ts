@@ -25,6 +25,27 @@ export interface FolderImage {
   channels: 1 | 3;
 }
 
+/**
+ * The folder image format `train` reads from its `--image-size S` (default 28) and `--channels 1|3` (default 1)
+ * flags; both apply to image folders only (mnist and fashion-mnist are 28x28 grayscale).
+ */
+export function folderImage(
+  dataset: string,
+  imageSize: number | undefined,
+  channels: number | undefined,
+): FolderImage {
+  if (
+    (dataset === 'mnist' || dataset === 'fashion-mnist') &&
+    (imageSize !== undefined || channels !== undefined)
+  ) {
+    throw new ArgumentError(
+      `--image-size and --channels apply to image folders; ${dataset} is 28x28 grayscale`,
+    );
+  }
+  const size = imageSize ?? FOLDER_IMAGE.size[0];
+  return { size: [size, size], channels: channels === 3 ? 3 : 1 };
+}
+
 /** Whether `name` is a single folder, split 80/20 by the seed (not mnist, fashion-mnist or a train/ + test/ folder). */
 export async function splitsBySeed(name: string): Promise<boolean> {
   if (name === 'mnist' || name === 'fashion-mnist' || !(await isFolder(name))) return false;

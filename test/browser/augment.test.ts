@@ -8,20 +8,10 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from '../../bench/chromium.js';
 import { runAugment } from './augment_page.js';
 
 const root = resolve(__dirname, '..', '..');
-// The flags DESIGN.md gives for headless Chromium (WebGPU is not needed here; the flags keep it quiet).
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--enable-unsafe-swiftshader',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const SPEC =
   'crop:pad=2,mode=reflect;flip;affine:degrees=12,scale=0.9..1.1,shear=4;jitter:brightness=0.1;erase:p=0.5;mixup:alpha=0.4;cutmix:alpha=1';
 const HTML = `<!doctype html><meta charset="utf-8"><script type="module">
@@ -72,9 +62,9 @@ beforeAll(async () => {
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   profile = mkdtempSync(join(tmpdir(), 'webgrad-chromium-'));
   context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM_PATH,
     headless: true,
-    args: FLAGS,
+    args: CHROMIUM_FLAGS,
   });
 });
 

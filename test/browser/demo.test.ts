@@ -8,21 +8,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from '../../bench/chromium.js';
 // @ts-expect-error: a plain ES module without types (the demo has no build step).
 import { serveDemo } from '../../demo/serve.mjs';
 
 const root = resolve(__dirname, '..', '..');
-/** The flags DESIGN.md gives for WebGPU in headless Chromium. */
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--enable-unsafe-swiftshader',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const SCREENSHOT = join(root, 'node_modules', '.cache', 'webgrad-demo', 'demo.png');
 
 interface DemoState {
@@ -59,9 +49,9 @@ beforeAll(async () => {
   server = await serveDemo(0);
   profile = mkdtempSync(join(tmpdir(), 'webgrad-demo-chromium-'));
   context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM_PATH,
     headless: true,
-    args: FLAGS,
+    args: CHROMIUM_FLAGS,
     viewport: { width: 1000, height: 720 },
   });
   page = context.pages()[0] ?? (await context.newPage());

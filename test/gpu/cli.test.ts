@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeSafetensors } from '../../src/io/safetensors.js';
 
 const root = resolve(__dirname, '..', '..');
 const bin = join(root, 'dist', 'cli', 'main.js');
@@ -29,6 +30,11 @@ describe('argument errors', () => {
     [['train', '--lr', 'fast'], /--lr must be a positive number/],
     [['train', '--bogus'], /unknown option '--bogus'/],
     [['train', '--model', 'inception', '--width', '16'], /--width applies to --model resnet only/],
+    [
+      ['train', '--image-size', '32'],
+      /--image-size and --channels apply to image folders; mnist is 28x28 grayscale/,
+    ],
+    [['train', '--channels', '2'], /--channels must be one of 1, 3, got '2'/],
     [['fly'], /unknown command 'fly'/],
     [['eval'], /eval needs --checkpoint FILE/],
     [['eval', '--checkpoint', 'missing.safetensors'], /checkpoint 'missing.safetensors' does not exist/],
@@ -173,6 +179,35 @@ describe('training from an image folder', () => {
     expect(mixed.stderr).toMatch(
       /webgrad: error: the checkpoints were trained with different --seed values \(3, 4\)/,
     );
+  });
+});
+
+describe('RGB image folders at their own size', () => {
+  it('train --image-size 12 --channels 3 trains on colour and eval reads the folder the same way', () => {
+    // Two classes told apart by colour only (red vs blue, same brightness), so grayscale could not learn them.
+    for (const [k, name] of ['red', 'blue'].entries()) {
+      for (const split of ['train', 'test']) {
+        mkdirSync(join(work, 'colours', split, name), { recursive: true });
+        for (let i = 0; i < 6; i++) {
+          const png = new PNG({ width: 20, height: 16 });
+          for (let p = 0; p < 320; p++) {
+            const v = 150 + ((p + i) % 50);
+            png.data.set(k === 0 ? [v, 0, 0, 255] : [0, 0, v, 255], p * 4);
+          }
+          writeFileSync(join(work, 'colours', split, name, `${i}.png`), PNG.sync.write(png));
+        }
+      }
+    }
+    const args = ['--dataset', 'colours', '--epochs', '3', '--batch-size', '4', '--width', '2', '--json'];
+    const run = webgrad('train', ...args, '--image-size', '12', '--channels', '3', '--out', 'rgb', '--quiet');
+    expect(run.status, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    const { metadata } = decodeSafetensors(readFileSync(join(work, summary.checkpoint)));
+    expect(JSON.parse(metadata.config).inputShape).toEqual([12, 12, 3]);
+    const scored = webgrad('eval', '--checkpoint', summary.checkpoint, '--json', '--quiet');
+    expect(scored.status, scored.stderr).toBe(0);
+    const evaluation = JSON.parse(scored.stdout.trim().split('\n').at(-1)!);
+    expect(evaluation.testLoss).toBeCloseTo(summary.testLoss, 5);
   });
 });
 

@@ -10,7 +10,7 @@ import { SGD } from '../../optim/sgd.js';
 import { saveCheckpoint } from '../../train/checkpoint.js';
 import { fit, type EpochRecord } from '../../train/fit.js';
 import { defaultWorkers } from '../../augment/pool.js';
-import { loadDataset, loadTrainSource } from '../datasets.js';
+import { folderImage, loadDataset, loadTrainSource } from '../datasets.js';
 import { report, type Command } from '../flags.js';
 import { percent } from '../format.js';
 import { historySvg } from '../plot.js';
@@ -82,6 +82,19 @@ export const trainCommand: Command = {
     { name: 'out', kind: 'string', metavar: 'DIR', default: TRAIN_DEFAULTS.out, help: 'where results go' },
     { name: 'limit', kind: 'int', min: 1, help: 'keep the first N images of each split (a quick run)' },
     { name: 'seed', kind: 'int', min: 0, default: 0, help: 'seed of weights, shuffles and folder splits' },
+    {
+      name: 'image-size',
+      kind: 'int',
+      min: 8,
+      metavar: 'S',
+      help: 'image folders: resize images to SxS (default 28)',
+    },
+    {
+      name: 'channels',
+      kind: 'choice',
+      choices: ['1', '3'],
+      help: 'image folders: 1 (grayscale, the default) or 3 (RGB)',
+    },
     { name: 'json', kind: 'boolean', help: 'print the summary as one JSON object on stdout' },
     {
       name: 'augment',
@@ -122,8 +135,10 @@ export const trainCommand: Command = {
     const seed = flags.number('seed')!;
     const out = flags.string('out')!;
     const limit = flags.number('limit') ?? null;
-    const trainSet = await loadTrainSource(datasetName, { limit, seed });
-    const testSet = await loadDataset(datasetName, 'test', { limit, seed });
+    const channels = flags.choice<'1' | '3'>('channels');
+    const image = folderImage(datasetName, flags.number('image-size'), channels && Number(channels));
+    const trainSet = await loadTrainSource(datasetName, { limit, seed, image });
+    const testSet = await loadDataset(datasetName, 'test', { limit, seed, image });
     const info = await init();
     io.message(
       `webgrad: ${modelName} on ${datasetName} (${trainSet.length} train, ${testSet.length} test images)`,

@@ -6,7 +6,7 @@ import type { Network } from '../../nn/models.js';
 import { loadCheckpoint } from '../../train/checkpoint.js';
 import { ensemble } from '../../train/ensemble.js';
 import { evaluate } from '../../train/fit.js';
-import { loadDataset } from '../datasets.js';
+import { folderImage, loadDataset } from '../datasets.js';
 import { report, type Command, type CommandIO, type Flags } from '../flags.js';
 import { percent } from '../format.js';
 
@@ -61,7 +61,9 @@ export async function trainEnsemble(train: Command, flags: Flags, io: CommandIO)
     for (const t of Object.values(optimizerState)) t.dispose();
     models.push(model);
   }
-  const testSet = await loadDataset(dataset, 'test', { limit: flags.number('limit') ?? null, seed });
+  const channels = flags.choice<'1' | '3'>('channels');
+  const image = folderImage(dataset, flags.number('image-size'), channels && Number(channels));
+  const testSet = await loadDataset(dataset, 'test', { limit: flags.number('limit') ?? null, seed, image });
   const result = await evaluate(ensemble(models), testSet);
   const seconds = (performance.now() - started) / 1000;
   const line = `ensemble of ${count}: test accuracy ${percent(result.accuracy)}, loss ${result.loss.toFixed(4)}; members ${members.map((m) => percent(m.testAccuracy)).join(', ')}; ${seconds.toFixed(0)} s in all`;

@@ -9,12 +9,13 @@ import { refConv2d } from '../reference/conv.js';
 import { conv2dBackpropFilter } from './conv2d_backprop_filter.js';
 import { conv2dBackpropInput } from './conv2d_backprop_input.js';
 import {
-  convDims,
-  normalizePair,
   type ConvAttrs,
+  convDims,
   type ConvDims,
-  type Pair,
+  convUniforms,
+  normalizePair,
   type Padding,
+  type Pair,
 } from './conv_geometry.js';
 import { sum } from './reduce.js';
 import { sizeOf, type KernelIO, type OpDef, type TensorSpec } from './types.js';
@@ -128,7 +129,7 @@ export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dis
   const uniforms =
     variant === 'gemm1x1'
       ? [...head, d.sh, d.sw, hasBias ? 1 : 0, m, nGroups]
-      : [...head, d.kh, d.kw, d.sh, d.sw, d.dh, d.dw, d.padTop, d.padLeft, hasBias ? 1 : 0, m, nGroups];
+      : [...convUniforms(d), hasBias ? 1 : 0, m, nGroups];
   const shader =
     variant === 'gemm1x1' ? 'conv2d_fwd_1x1' : variant === 'vec4' ? 'conv2d_fwd_vec4' : 'conv2d_fwd_scalar';
   return [
@@ -147,12 +148,11 @@ function wgtilePlan(io: KernelIO, d: ConvDims, tile: WgTile, hasBias: boolean): 
   const m = d.n * d.oh * d.ow;
   const { bm, bn } = tileBlock(tile);
   const tilesN = Math.ceil(d.cout / bn);
-  const head = [d.n, d.h, d.w, d.cin, d.oh, d.ow, d.cout, d.kh, d.kw, d.sh, d.sw, d.dh, d.dw];
   return [
     {
       shader: 'conv2d_fwd_wgtile',
       constants: tileConstants('conv2d', tile),
-      uniforms: [...head, d.padTop, d.padLeft, hasBias ? 1 : 0, m, d.kh * d.kw * d.cin, tilesN],
+      uniforms: [...convUniforms(d), hasBias ? 1 : 0, m, d.kh * d.kw * d.cin, tilesN],
       buffers: [
         io.inputs[0].buffer,
         io.inputs[1].buffer,

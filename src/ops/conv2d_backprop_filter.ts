@@ -5,7 +5,7 @@ import { apply } from '../graph/record.js';
 import type { Tensor } from '../graph/tensor.js';
 import { refConv2dBackpropFilter } from '../reference/conv.js';
 import { CONV_WG, checkConvArgs, checkDy, convFlops, convKey } from './conv2d.js';
-import { convDims, type ConvAttrs, type ConvDims } from './conv_geometry.js';
+import { type ConvAttrs, convDims, type ConvDims, convUniforms } from './conv_geometry.js';
 import { sizeOf, type KernelIO, type OpDef } from './types.js';
 import { ELEMENTWISE_WG, workgroupsFor } from './util.js';
 import {
@@ -150,11 +150,10 @@ function wgtileDispatch(io: KernelIO, d: ConvDims, tile: WgTile, chunk: number, 
   const rows = d.kh * d.kw * d.cin;
   const tilesM = Math.ceil(rows / bm);
   const tilesN = Math.ceil(d.cout / bn);
-  const head = [d.n, d.h, d.w, d.cin, d.oh, d.ow, d.cout, d.kh, d.kw, d.sh, d.sw, d.dh, d.dw];
   return {
     shader: 'conv2d_bpf_wgtile',
     constants: tileConstants('conv2dBackpropFilter', tile),
-    uniforms: [...head, d.padTop, d.padLeft, k, chunk, rows, tilesM, tilesN, splits],
+    uniforms: [...convUniforms(d), k, chunk, rows, tilesM, tilesN, splits],
     buffers: [io.inputs[0].buffer, io.inputs[1].buffer, part],
     workgroups: splits * tilesM * tilesN,
   };
@@ -177,28 +176,7 @@ function registerDispatch(
   return {
     shader: `conv2d_bpf_${variant}`,
     constants: { WG: CONV_WG, TN: tn },
-    uniforms: [
-      d.n,
-      d.h,
-      d.w,
-      d.cin,
-      d.oh,
-      d.ow,
-      d.cout,
-      d.kh,
-      d.kw,
-      d.sh,
-      d.sw,
-      d.dh,
-      d.dw,
-      d.padTop,
-      d.padLeft,
-      k,
-      chunk,
-      rows,
-      nGroups,
-      total,
-    ],
+    uniforms: [...convUniforms(d), k, chunk, rows, nGroups, total],
     buffers: [io.inputs[0].buffer, io.inputs[1].buffer, part],
     workgroups: workgroupsFor(total, CONV_WG),
   };

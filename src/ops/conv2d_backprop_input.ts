@@ -5,7 +5,7 @@ import { apply } from '../graph/record.js';
 import type { Tensor } from '../graph/tensor.js';
 import { refConv2dBackpropInput } from '../reference/conv.js';
 import { CONV_WG, checkConvArgs, checkDy, convFlops, convKey } from './conv2d.js';
-import { convDims, type ConvAttrs, type ConvDims } from './conv_geometry.js';
+import { type ConvAttrs, convDims, type ConvDims, convUniforms } from './conv_geometry.js';
 import { sizeOf, type KernelIO, type OpDef } from './types.js';
 import { workgroupsFor } from './util.js';
 import {
@@ -96,28 +96,7 @@ export function backpropInputPlan(io: KernelIO, d: ConvDims, choice: BackpropInp
     {
       shader: variant === 'vec4' ? 'conv2d_bpi_vec4' : 'conv2d_bpi_scalar',
       constants: { WG: CONV_WG, TM: tm, TN: tn },
-      uniforms: [
-        d.n,
-        d.h,
-        d.w,
-        d.cin,
-        d.oh,
-        d.ow,
-        d.cout,
-        d.kh,
-        d.kw,
-        d.sh,
-        d.sw,
-        d.dh,
-        d.dw,
-        d.padTop,
-        d.padLeft,
-        d.sh / gcd(d.sh, d.dh),
-        d.sw / gcd(d.sw, d.dw),
-        blocks,
-        nGroups,
-        total,
-      ],
+      uniforms: [...convUniforms(d), d.sh / gcd(d.sh, d.dh), d.sw / gcd(d.sw, d.dw), blocks, nGroups, total],
       buffers: [io.inputs[0].buffer, io.inputs[1].buffer, io.outputs[0].buffer],
       workgroups: workgroupsFor(total, CONV_WG),
     },
@@ -142,7 +121,6 @@ function wgtilePlan(io: KernelIO, d: ConvDims, tile: WgTile): Dispatch[] {
   const { bm, bn } = tileBlock(tile);
   const constants = tileConstants('conv2dBackpropInput', tile);
   const tilesN = Math.ceil(d.cin / bn);
-  const head = [d.n, d.h, d.w, d.cin, d.oh, d.ow, d.cout, d.kh, d.kw, d.sh, d.sw, d.dh, d.dw];
   const dispatches: Dispatch[] = [];
   for (let ph = 0; ph < Math.min(d.sh, d.h); ph++) {
     for (let pw = 0; pw < Math.min(d.sw, d.w); pw++) {
@@ -155,9 +133,7 @@ function wgtilePlan(io: KernelIO, d: ConvDims, tile: WgTile): Dispatch[] {
         shader: 'conv2d_bpi_wgtile',
         constants,
         uniforms: [
-          ...head,
-          d.padTop,
-          d.padLeft,
+          ...convUniforms(d),
           ph,
           pw,
           hq,

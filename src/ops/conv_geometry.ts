@@ -115,6 +115,14 @@ export interface ConvDims {
 }
 
 /**
+ * The geometry every conv kernel's `Params` struct starts with, in this order:
+ * N, H, W, Cin, OH, OW, Cout, KH, KW, SH, SW, DH, DW, padTop, padLeft.
+ */
+export function convUniforms(d: ConvDims): number[] {
+  return [d.n, d.h, d.w, d.cin, d.oh, d.ow, d.cout, d.kh, d.kw, d.sh, d.sw, d.dh, d.dw, d.padTop, d.padLeft];
+}
+
+/**
  * Resolves conv2d geometry from the input and filter shapes (both already rank-checked).
  * Shapes: x [N,H,W,Cin], w [KH,KW,Cin,Cout] → output [N,OH,OW,Cout].
  */

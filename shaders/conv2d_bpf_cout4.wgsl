@@ -1,6 +1,6 @@
 // conv2d_bpf_cout4: backprop to the filter (dw) as a split-reduction GEMM, vec4 along Cout only (any Cin).
 //   part[s,kh,kw,ci,co] = sum_{k in chunk s} x[n, oh*SH - padTop + kh*DH, ow*SW - padLeft + kw*DW, ci] * dy[n,oh,ow,co],
-//   k = (n*OH + oh)*OW + ow; a second pass (reduce_sum) adds the parts over s (none when there is one chunk).
+//   k = (n*OH + oh)*OW + ow; a second pass (reduce, sum) adds the parts over s (none when there is one chunk).
 //   Chunks and part counts stay <= 65,535: llvmpipe ends any loop after that many iterations.
 // Layout: x NHWC as f32; dy NHWC and part [S,KH,KW,Cin,Cout] as vec4 along Cout (Cout % 4 == 0).
 // Tiling: one invocation owns one (tap, ci) row x TN vec4 groups of output channels, in registers.

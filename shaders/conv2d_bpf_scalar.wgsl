@@ -1,6 +1,6 @@
 // conv2d_bpf_scalar: backprop to the filter (dw) as a split-reduction GEMM with scalar loads, any channel counts.
 //   part[s,kh,kw,ci,co] = sum_{k in chunk s} x[n, oh*SH - padTop + kh*DH, ow*SW - padLeft + kw*DW, ci] * dy[n,oh,ow,co],
-//   k = (n*OH + oh)*OW + ow; a second pass (reduce_sum) adds the parts over s (none when there is one chunk).
+//   k = (n*OH + oh)*OW + ow; a second pass (reduce, sum) adds the parts over s (none when there is one chunk).
 //   Chunks and part counts stay <= 65,535: llvmpipe ends any loop after that many iterations.
 // Layout: x NHWC, dy NHWC, part [S,KH,KW,Cin,Cout] as plain f32 (the fallback when Cin or Cout % 4 != 0).
 // Tiling: one invocation owns one (tap, ci) row x TN consecutive output channels, in registers.

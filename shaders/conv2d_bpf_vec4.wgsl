@@ -1,6 +1,6 @@
 // conv2d_bpf_vec4: backprop to the filter (dw) as a GEMM whose reduction over N*OH*OW is split in chunks.
 //   part[s,kh,kw,ci,co] = sum_{k in chunk s} x[n, oh*SH - padTop + kh*DH, ow*SW - padLeft + kw*DW, ci] * dy[n,oh,ow,co],
-//   k = (n*OH + oh)*OW + ow; a second pass (reduce_sum) adds the parts over s (none when there is one chunk).
+//   k = (n*OH + oh)*OW + ow; a second pass (reduce, sum) adds the parts over s (none when there is one chunk).
 //   Chunks and part counts stay <= 65,535: llvmpipe ends any loop after that many iterations.
 // Layout: x NHWC, dy NHWC, part [S,KH,KW,Cin,Cout], as vec4 along channels (Cin % 4 == 0, Cout % 4 == 0).
 // Tiling: one invocation owns 4 input channels (one x vec4) of one tap x TN vec4 groups of Cout: a 4 x 4*TN

@@ -1,5 +1,5 @@
 // conv2d_bpf_wgtile: conv2d's gradient to the filter (dw) as a GEMM with workgroup-memory tiles (GPUs), the
-// N*OH*OW reduction split into chunks whose partial sums a reduce_sum pass adds.
+// N*OH*OW reduction split into chunks whose partial sums a sum pass of `reduce` adds.
 //   dw[kh,kw,ci,co] = sum_{n,oh,ow} x[n, oh*SH - padTop + kh*DH, ow*SW - padLeft + kw*DW, ci] * dy[n,oh,ow,co]
 // GEMM rows m = (kh*KW + kw)*Cin + ci (the HWIO order, so dw[m*Cout + co]), columns co, reduction index
 // k = (n*OH + oh)*OW + ow over [split*chunk, min(K, (split+1)*chunk)). Any channel counts.

@@ -1,4 +1,4 @@
-// conv2d's backward pass to the filter (dw): a GEMM reducing over N*OH*OW in chunks, then a reduce_sum pass.
+// conv2d's backward pass to the filter (dw): a GEMM reducing over N*OH*OW in chunks, then a sum pass of the reduce kernel.
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import type { Dispatch } from '../gpu/runtime.js';
 import { apply } from '../graph/record.js';
@@ -130,10 +130,10 @@ export function backpropFilterPlan(io: KernelIO, d: ConvDims, choice: BackpropFi
       : registerDispatch(io, d, choice.variant, choice.tn, chunk, part),
   ];
   if (splits > 1) {
-    // The parts are [S, size]: one pass of reduce_sum over S with a single group adds them in a fixed order.
+    // The parts are [S, size]: one sum pass of `reduce` over S with a single group adds them in a fixed order.
     dispatches.push({
-      shader: 'reduce_sum',
-      constants: { WG: ELEMENTWISE_WG },
+      shader: 'reduce',
+      constants: { WG: ELEMENTWISE_WG, OP: 0 },
       uniforms: [1, splits, size, splits, 1, { f32: 1 }],
       buffers: [part, dw],
       workgroups: workgroupsFor(size),

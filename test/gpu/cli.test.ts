@@ -1,22 +1,21 @@
 // The `webgrad` command end to end: argument errors as one line, a short training run, eval of its checkpoint.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSafetensors } from '../../src/io/safetensors.js';
+import { ensureCliBuilt, runCli } from '../cli.js';
 
 const root = resolve(__dirname, '..', '..');
-const bin = join(root, 'dist', 'cli', 'main.js');
 let work = '';
 
 function webgrad(...args: string[]) {
-  return spawnSync(process.execPath, [bin, ...args], { cwd: work, encoding: 'utf8', timeout: 300_000 });
+  return runCli(work, ...args);
 }
 
 beforeAll(() => {
-  if (!existsSync(bin)) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  ensureCliBuilt();
   work = mkdtempSync(join(tmpdir(), 'webgrad-cli-'));
 });
 

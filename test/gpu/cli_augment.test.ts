@@ -1,21 +1,20 @@
 // `webgrad train --augment/--workers/--prefetch` from the built package: summary, errors, exit on errors and Ctrl-C.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_BIN, ensureCliBuilt, runCli } from '../cli.js';
 
-const root = resolve(__dirname, '..', '..');
-const bin = join(root, 'dist', 'cli', 'main.js');
 let work = '';
 
 function webgrad(...args: string[]) {
-  return spawnSync(process.execPath, [bin, ...args], { cwd: work, encoding: 'utf8', timeout: 300_000 });
+  return runCli(work, ...args);
 }
 
 beforeAll(() => {
-  if (!existsSync(bin)) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  ensureCliBuilt();
   work = mkdtempSync(join(tmpdir(), 'webgrad-cli-augment-'));
 });
 
@@ -100,7 +99,7 @@ describe('train --augment', () => {
     const child = spawn(
       process.execPath,
       [
-        bin,
+        CLI_BIN,
         'train',
         '--limit',
         '4000',

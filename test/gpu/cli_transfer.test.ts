@@ -1,19 +1,18 @@
 // `webgrad transfer` end to end: a torchvision ResNet-18 file from disk onto a folder of RGB images, cached
 // features, the merged checkpoint read by `webgrad eval`; and from a webgrad checkpoint on MNIST.
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { torchFixtures, torchMissing } from '../torch.js';
+import { ensureCliBuilt, runCli } from '../cli.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
-const bin = join(root, 'dist', 'cli', 'main.js');
 const work = mkdtempSync(join(tmpdir(), 'webgrad-transfer-cli-'));
 
 function webgrad(...args: string[]) {
-  return spawnSync(process.execPath, [bin, ...args], { cwd: work, encoding: 'utf8', timeout: 300_000 });
+  return runCli(work, ...args);
 }
 
 /** Two classes of 40x40 RGB PNGs: reddish and bluish noise. */
@@ -36,7 +35,7 @@ function writeFolder(dir: string): void {
 }
 
 beforeAll(() => {
-  if (!existsSync(bin)) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  ensureCliBuilt();
 });
 
 describe.skipIf(torchMissing)('webgrad transfer from a torchvision file', () => {

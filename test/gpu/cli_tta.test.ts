@@ -1,20 +1,18 @@
 // `webgrad train --ensemble` and `webgrad eval` with several checkpoints and --tta, end to end on a small folder.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resnet, saveCheckpoint } from '../../src/index.js';
 import { useGpu } from '../helpers.js';
+import { ensureCliBuilt, runCli } from '../cli.js';
 
 useGpu();
-const root = resolve(__dirname, '..', '..');
-const bin = join(root, 'dist', 'cli', 'main.js');
 let work = '';
 
 function webgrad(...args: string[]) {
-  return spawnSync(process.execPath, [bin, ...args], { cwd: work, encoding: 'utf8', timeout: 300_000 });
+  return runCli(work, ...args);
 }
 
 function json(run: ReturnType<typeof webgrad>) {
@@ -23,7 +21,7 @@ function json(run: ReturnType<typeof webgrad>) {
 }
 
 beforeAll(() => {
-  if (!existsSync(bin)) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  ensureCliBuilt();
   work = mkdtempSync(join(tmpdir(), 'webgrad-tta-'));
   // Two classes, bright left half vs bright right half (a mirror turns one into the other: flips are wrong
   // for them, which the test does not rely on), train/ and test/ subfolders.

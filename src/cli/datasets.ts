@@ -49,7 +49,12 @@ export function folderImage(
 /** Whether `name` is a single folder, split 80/20 by the seed (not mnist, fashion-mnist or a train/ + test/ folder). */
 export async function splitsBySeed(name: string): Promise<boolean> {
   if (name === 'mnist' || name === 'fashion-mnist' || !(await isFolder(name))) return false;
-  return !((await isFolder(join(name, 'train'))) && (await isFolder(join(name, 'test'))));
+  return !(await hasTrainTest(name));
+}
+
+/** Whether folder `dir` holds train/ and test/ subfolders, which the CLI uses as its splits. */
+export async function hasTrainTest(dir: string): Promise<boolean> {
+  return (await isFolder(join(dir, 'train'))) && (await isFolder(join(dir, 'test')));
 }
 
 /** A listed subset of a folder's images (nothing decoded). */
@@ -74,7 +79,7 @@ async function listFolder(
     throw new ArgumentError(`--dataset '${dir}' is neither mnist, fashion-mnist nor an existing folder`);
   }
   let index: ImageFolderIndex;
-  if ((await isFolder(join(dir, 'train'))) && (await isFolder(join(dir, 'test')))) {
+  if (await hasTrainTest(dir)) {
     index = await listImageFolder(join(dir, split), image);
   } else {
     // One folder: a seeded split, the same for train and test on every run with this seed.

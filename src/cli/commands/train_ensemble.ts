@@ -1,12 +1,11 @@
 // `webgrad train --ensemble K`: K runs of train with consecutive seeds, then the score of their ensemble.
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArgumentError } from '../../errors.js';
 import type { Network } from '../../nn/models.js';
 import { loadCheckpoint } from '../../train/checkpoint.js';
 import { ensemble } from '../../train/ensemble.js';
 import { evaluate } from '../../train/fit.js';
-import { folderImage, loadDataset } from '../datasets.js';
+import { folderImage, hasTrainTest, loadDataset } from '../datasets.js';
 import { report, type Command, type CommandIO, type Flags } from '../flags.js';
 import { percent } from '../format.js';
 
@@ -20,12 +19,6 @@ interface MemberSummary {
   adapter: string;
 }
 
-const isFolder = (path: string) =>
-  stat(path).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
-
 /**
  * Trains the members one after another (measured faster here than interleaving them in one step: see
  * docs/test-time.md), member k exactly as `train --seed <seed + k> --out <out>/member-<k>` would, then
@@ -38,7 +31,7 @@ export async function trainEnsemble(train: Command, flags: Flags, io: CommandIO)
   const out = flags.string('out')!;
   const dataset = flags.string('dataset')!;
   const builtIn = dataset === 'mnist' || dataset === 'fashion-mnist';
-  if (!builtIn && !((await isFolder(join(dataset, 'train'))) && (await isFolder(join(dataset, 'test'))))) {
+  if (!builtIn && !(await hasTrainTest(dataset))) {
     // A single folder is split by --seed: members with other seeds would train on each other's test images.
     throw new ArgumentError(
       '--ensemble needs mnist, fashion-mnist or a folder with train/ and test/ subfolders',

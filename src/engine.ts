@@ -7,6 +7,7 @@ import {
   type AdapterInfo,
   type InitOptions,
 } from './gpu/device.js';
+import { checkPlanningLimits } from './gpu/limits.js';
 import { GpuRuntime } from './gpu/runtime.js';
 import { debug } from './graph/checks.js';
 import { cancelReads } from './graph/scheduler.js';
@@ -45,6 +46,7 @@ function checkInitOptions(options: InitOptions): void {
   }
   resolveFusion(options.fusion);
   readBackendOption(options);
+  checkPlanningLimits(options.limits);
 }
 
 /** Throws unless `options` ask for nothing that differs from the engine opened (or opening) with `current`. */
@@ -54,6 +56,12 @@ function checkCompatible(options: InitOptions, current: InitOptions, backend: st
       ? ['poisonBuffers']
       : [];
   if (options.replay !== undefined && options.replay !== (current.replay ?? true)) differs.push('replay');
+  if (
+    options.limits !== undefined &&
+    JSON.stringify(options.limits) !== JSON.stringify(current.limits ?? {})
+  ) {
+    differs.push('limits');
+  }
   if (
     options.fusion !== undefined &&
     JSON.stringify(resolveFusion(options.fusion)) !== JSON.stringify(resolveFusion(current.fusion))

@@ -6,6 +6,7 @@
  * @module webgrad
  */
 export { init, info, stats, release, type Stats, type AdapterInfo, type InitOptions } from './engine.js';
+export type { PlanningLimits } from './gpu/limits.js';
 export type { Backend } from './gpu/device.js';
 export * from './errors.js';
 export { Tensor } from './graph/tensor.js';

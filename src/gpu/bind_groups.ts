@@ -26,7 +26,11 @@ export class BindGroupCache {
   get(d: EncodedDispatch, ubuf: GPUBuffer, cached = true): GPUBindGroup {
     if (!cached) return this.create(d, ubuf);
     let key = `${this.id(d.pipeline)}:${this.id(ubuf)}:${d.uniformOffset}:${d.uniformSize}`;
-    for (const b of d.buffers) key += `:${this.id(b)}`;
+    d.buffers.forEach((b, i) => {
+      key += `:${this.id(b)}`;
+      const r = d.ranges?.[i];
+      if (r) key += `@${r.offset}+${r.size}`;
+    });
     let group = this.groups.get(key);
     if (group) {
       this.hits++;
@@ -43,8 +47,10 @@ export class BindGroupCache {
     const entries: GPUBindGroupEntry[] = [
       { binding: 0, resource: { buffer: ubuf, offset: d.uniformOffset, size: d.uniformSize } },
     ];
-    // A pooled buffer is never larger than the binding limit (see BufferPool), so it binds whole.
-    d.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    // A pooled buffer binds whole unless the op bound a window of it (a tensor larger than one binding).
+    d.buffers.forEach((buffer, i) =>
+      entries.push({ binding: i + 1, resource: { buffer, ...d.ranges?.[i] } }),
+    );
     return this.device.createBindGroup({ layout: d.pipeline.getBindGroupLayout(0), entries });
   }
 

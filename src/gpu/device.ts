@@ -1,6 +1,7 @@
 // Adapter and device choice: a real GPU first, then Dawn's OpenGL backend on llvmpipe, then SwiftShader.
 import type { FusionOptions } from '../options.js';
 import { ArgumentError, GpuError, MissingPackageError } from '../errors.js';
+import { applyPlanningLimits, type PlanningLimits } from './limits.js';
 
 /** Which WebGPU implementation to run on. `auto` tries them in the order listed in `BACKEND_ORDER`. */
 export type Backend = 'auto' | 'browser' | 'gpu' | 'llvmpipe' | 'swiftshader';
@@ -42,6 +43,11 @@ export interface InitOptions {
    * dispatch per op output and a readback per flush: a debugging aid, not for timed runs.
    */
   checkFinite?: boolean;
+  /**
+   * Lower limits to plan against than the device's (see PlanningLimits): `info().limits` reports them, tensor
+   * sizes are checked against them, and matmul, dense and the conv passes split their work to fit them.
+   */
+  limits?: PlanningLimits;
 }
 
 /** The option names `init` knows (anything else is refused, so a typo is not silently ignored). */
@@ -52,6 +58,7 @@ export const INIT_OPTIONS: readonly (keyof InitOptions)[] = [
   'fusion',
   'checkFinite',
   'replay',
+  'limits',
 ];
 
 /** What `info()` reports about the adapter in use. */
@@ -270,6 +277,13 @@ export async function openDevice(options: InitOptions = {}): Promise<OpenedDevic
         cause: e,
       });
     }
+    let planned: Record<string, number>;
+    try {
+      planned = applyPlanningLimits(limits, options.limits);
+    } catch (e) {
+      device.destroy();
+      throw e;
+    }
     const described = describe(adapter);
     const info: AdapterInfo = {
       backend: candidate,
@@ -280,7 +294,7 @@ export async function openDevice(options: InitOptions = {}): Promise<OpenedDevic
         candidate === 'swiftshader' ||
         SOFTWARE_ADAPTER.test(JSON.stringify(described)),
       features: [...device.features].sort(),
-      limits,
+      limits: planned,
     };
     // A message, not a result: stderr, so stdout stays parseable.
     if (options.verbose) console.error(`webgrad: using ${candidate} adapter: ${info.description}`);

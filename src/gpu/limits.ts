@@ -1,5 +1,69 @@
-// Size checks against the device's limits, made when ops are recorded and tensors created, not inside Dawn.
-import { LimitError } from '../errors.js';
+// Size checks against the device's limits, made when ops are recorded and tensors created, not inside Dawn; and
+// the lower limits an engine can be told to plan against (InitOptions.limits).
+import { ArgumentError, LimitError } from '../errors.js';
+import { checkOptionKeys } from '../options.js';
+
+/**
+ * Limits the engine plans against instead of the device's: each may only be stricter than the device's (a
+ * smaller buffer or binding, a coarser offset alignment). Ops that split large tensors (matmul, dense, conv2d
+ * and its backward passes) then split at these sizes; every other op refuses larger tensors with a LimitError.
+ * Uses: keep every binding small on a device whose driver struggles with large ones, and test the splitting
+ * without allocating gigabytes.
+ */
+export interface PlanningLimits {
+  /** Largest byte size one kernel binds: a positive multiple of 4, at least 256. */
+  maxStorageBufferBindingSize?: number;
+  /** Largest byte size of one buffer (one tensor): a positive multiple of 4, at least 256. */
+  maxBufferSize?: number;
+  /** Byte alignment of a bound window's offset: a power of two, at least the device's. */
+  minStorageBufferOffsetAlignment?: number;
+}
+
+const PLANNING_LIMITS: readonly (keyof PlanningLimits)[] = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'minStorageBufferOffsetAlignment',
+];
+
+/** Throws ArgumentError unless `caps` is a valid InitOptions.limits (keys, integer values, their form). */
+export function checkPlanningLimits(caps: PlanningLimits | undefined): void {
+  if (caps === undefined) return;
+  checkOptionKeys("init: option 'limits'", caps, PLANNING_LIMITS);
+  for (const key of PLANNING_LIMITS) {
+    const v = caps[key];
+    if (v === undefined) continue;
+    const align = key === 'minStorageBufferOffsetAlignment';
+    const ok = Number.isSafeInteger(v) && (align ? v >= 4 && (v & (v - 1)) === 0 : v >= 256 && v % 4 === 0);
+    if (!ok) {
+      const want = align ? 'a power of two of at least 4' : 'an integer multiple of 4 of at least 256';
+      throw new ArgumentError(`init: limit '${key}' must be ${want}, got ${JSON.stringify(v)}`);
+    }
+  }
+}
+
+/**
+ * The device's limits with `caps` applied: what the engine plans against. Throws ArgumentError for a cap less
+ * strict than the device's own limit (the engine cannot bind more than the device allows).
+ */
+export function applyPlanningLimits(
+  device: Readonly<Record<string, number>>,
+  caps: PlanningLimits | undefined,
+): Record<string, number> {
+  const out = { ...device };
+  for (const key of PLANNING_LIMITS) {
+    const v = caps?.[key];
+    if (v === undefined) continue;
+    const own = device[key];
+    const align = key === 'minStorageBufferOffsetAlignment';
+    if (own !== undefined && (align ? v < own : v > own)) {
+      throw new ArgumentError(
+        `init: limit '${key}' of ${v} is ${align ? 'finer' : 'larger'} than the device's ${own}; it can only be ${align ? 'coarser' : 'smaller'}`,
+      );
+    }
+    out[key] = v;
+  }
+  return out;
+}
 
 /** Formats a byte count for messages: `134217728 bytes (128 MiB)`. */
 export function fmtBytes(bytes: number): string {

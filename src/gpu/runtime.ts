@@ -10,6 +10,12 @@ import { encodeSnapshot, encodeTimestamped, type EncodedDispatch, type TimingRec
 /** A uniform field: a plain number is a u32; `{ f32 }` and `{ i32 }` say otherwise. */
 export type UniformValue = number | { f32: number } | { i32: number };
 
+/** A window of a storage buffer: byte offset (a multiple of minStorageBufferOffsetAlignment) and byte size. */
+export interface BufferRange {
+  offset: number;
+  size: number;
+}
+
 /** One compute dispatch, recorded by an op's forward plan and encoded later by the scheduler. */
 export interface Dispatch {
   /** A built-in shader, or `op:<name>` for a user op's WGSL (then in `code`). */
@@ -24,6 +30,11 @@ export interface Dispatch {
   uniforms: UniformValue[];
   /** Storage buffers at bindings 1, 2, ...: inputs first, then outputs. */
   buffers: GPUBuffer[];
+  /**
+   * Per binding of `buffers`, the window bound instead of the whole buffer (ops that split a tensor larger than
+   * one binding: see ops/split.ts); absent or undefined entries bind whole.
+   */
+  ranges?: readonly (BufferRange | undefined)[];
   /** Number of workgroups; spread over x and y when past the per-dimension limit. */
   workgroups: number;
 }
@@ -297,6 +308,7 @@ export class GpuRuntime {
       uniformOffset: offsets[k],
       uniformSize: uniformBytes(d),
       buffers: d.buffers,
+      ranges: d.ranges,
       grid: grid(d.workgroups, this.maxGrid),
     }));
     const result = { dispatches, data, encoded };

@@ -1,4 +1,5 @@
 // Per-kernel GPU time: timestamp queries around each dispatch, or, without them, a timed kernel-by-kernel replay.
+import type { BufferRange } from './runtime.js';
 
 /** How kernel times were taken. */
 export type TimingMode = 'timestamp-query' | 'kernel-by-kernel';
@@ -10,6 +11,8 @@ export interface EncodedDispatch {
   uniformOffset: number;
   uniformSize: number;
   buffers: readonly GPUBuffer[];
+  /** The window bound per buffer, where not the whole buffer (see Dispatch.ranges). */
+  ranges?: readonly (BufferRange | undefined)[];
   grid: [number, number];
   /** The bind group last made for it, and the uniform buffer it binds (a replayed submit reuses both). */
   bindGroup?: GPUBindGroup;
@@ -140,7 +143,7 @@ export async function replayTimed(device: GPUDevice, snap: Snapshot): Promise<nu
         { binding: 0, resource: { buffer: ubuf, offset: d.uniformOffset, size: d.uniformSize } },
       ];
       d.buffers.forEach((b, i) =>
-        entries.push({ binding: i + 1, resource: { buffer: snap.copies.get(b)! } }),
+        entries.push({ binding: i + 1, resource: { buffer: snap.copies.get(b)!, ...d.ranges?.[i] } }),
       );
       const bindGroup = device.createBindGroup({ layout: d.pipeline.getBindGroupLayout(0), entries });
       const encoder = device.createCommandEncoder();

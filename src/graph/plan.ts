@@ -144,7 +144,8 @@ export function describePlan(
     d.buffers.forEach((b, i) => {
       if (seen.has(b)) return;
       seen.add(b);
-      const bytes = logicalBytes(b);
+      // A window of a tensor larger than one binding (ops/split.ts) moves only its own bytes.
+      const bytes = d.ranges?.[i]?.size ?? logicalBytes(b);
       if (access[i] === false) bytesWritten += bytes;
       else bytesRead += bytes;
     });

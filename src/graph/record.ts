@@ -39,7 +39,7 @@ function recordNode<A>(
     inputs.map((t) => ({ shape: t.shape, dtype: t.dtype })),
     attrs,
   );
-  if (op.forward !== 'alias') checkSizes(op, inputs, specs, argNames);
+  if (op.forward !== 'alias') checkSizes(op, inputs, specs, attrs, argNames);
   const writes = (op.writesInputs ?? []).map((i) => {
     if (inputs[i].node) {
       throw new ShapeError(
@@ -83,6 +83,7 @@ function checkSizes<A>(
   op: OpDef<A>,
   inputs: readonly Tensor[],
   outputs: readonly TensorSpec[],
+  attrs: A,
   argNames?: readonly string[],
 ): void {
   const runtime = state.runtime;
@@ -102,6 +103,12 @@ function checkSizes<A>(
       whole,
     );
   });
+  // An op that splits its work must still find a split that fits one binding per dispatch.
+  op.checkSplit?.(
+    inputs.map((t) => ({ shape: t.shape, dtype: t.dtype })),
+    attrs,
+    limits,
+  );
 }
 
 /** Records a single-output op and returns that output. */

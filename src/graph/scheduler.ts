@@ -195,7 +195,7 @@ function planNode(plan: FlushPlan, n: Node, epilogue?: Node): void {
       checked = true;
       return plan.checks.slot(describe);
     },
-    tune: (req) => tunerFor(runtime).choose(io, req),
+    tune: (req, shapes = io) => tunerFor(runtime).choose(shapes, req),
   };
   const forward = n.op.forward;
   if (forward === 'alias') throw new GpuError(`scheduler: view op ${n.op.name} cannot be pending`);

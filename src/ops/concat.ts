@@ -23,7 +23,8 @@ function outerInner(shape: readonly number[], axis: number): { outer: number; in
   return { outer: sizeOf(shape.slice(0, axis)), inner: sizeOf(shape.slice(axis + 1)) };
 }
 
-function copyRows(
+/** A concat_copy dispatch: `outer` rows of `len` floats from `src` to `dst`, each at its stride and offset. */
+export function copyRows(
   src: GPUBuffer,
   dst: GPUBuffer,
   outer: number,

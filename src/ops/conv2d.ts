@@ -18,6 +18,7 @@ import {
   type Pair,
 } from './conv_geometry.js';
 import { sum } from './reduce.js';
+import { type BatchLayout, checkBatchSplit, splitBatch } from './split_parts.js';
 import { sizeOf, type KernelIO, type OpDef, type TensorSpec } from './types.js';
 import { expectFloat, expectRank, workgroupsFor } from './util.js';
 import {
@@ -209,6 +210,9 @@ export function convFlops(d: ConvDims): number {
   return 2 * d.n * d.oh * d.ow * d.kh * d.kw * d.cin * d.cout;
 }
 
+/** conv2d splits by batch: x and the output per image; w and bias whole. */
+const CONV2D_BATCH: BatchLayout = { batched: [0], names: ['x', 'w', 'bias'], sums: false };
+
 export const conv2dOp: OpDef<ConvAttrs> = {
   name: 'conv2d',
   check([x, w, bias], attrs) {
@@ -224,15 +228,22 @@ export const conv2dOp: OpDef<ConvAttrs> = {
     return [{ shape: [d.n, d.oh, d.ow, d.cout], dtype: 'float32' }];
   },
   forward(io, attrs) {
-    const d = convDims('conv2d', io.inputs[0].spec.shape, io.inputs[1].spec.shape, attrs);
-    const choice = io.tune({
-      op: 'conv2d',
-      shapeClass: `${convKey(d)} bias ${io.inputs.length === 3}`,
-      candidates: conv2dCandidates(d, io.limits),
-      fallback: chooseConv2d(io.software, d),
-      plan: (tio, c) => conv2dPlan(tio, d, c),
+    return splitBatch(io, 'conv2d', CONV2D_BATCH, (sub) => {
+      const d = convDims('conv2d', sub.inputs[0].spec.shape, sub.inputs[1].spec.shape, attrs);
+      const choice = sub.tune({
+        op: 'conv2d',
+        shapeClass: `${convKey(d)} bias ${sub.inputs.length === 3}`,
+        candidates: conv2dCandidates(d, sub.limits),
+        fallback: chooseConv2d(sub.software, d),
+        plan: (tio, c) => conv2dPlan(tio, d, c),
+      });
+      return conv2dPlan(sub, d, choice);
     });
-    return conv2dPlan(io, d, choice);
+  },
+  bindsRanges: true,
+  checkSplit(inputs, attrs, limits) {
+    const output = this.check(inputs, attrs)[0];
+    checkBatchSplit('conv2d', inputs, output, CONV2D_BATCH, limits);
   },
   backward: [
     ({ inputs: [x, w], dys, attrs }) => conv2dBackpropInput(dys[0]!, w, x.shape, attrs),

@@ -6,6 +6,7 @@ import type { Tensor } from '../graph/tensor.js';
 import { refConv2dBackpropFilter } from '../reference/conv.js';
 import { CONV_WG, checkConvArgs, checkDy, convFlops, convKey } from './conv2d.js';
 import { type ConvAttrs, convDims, type ConvDims, convUniforms } from './conv_geometry.js';
+import { type BatchLayout, checkBatchSplit, splitBatch } from './split_parts.js';
 import { sizeOf, type KernelIO, type OpDef } from './types.js';
 import { ELEMENTWISE_WG, workgroupsFor } from './util.js';
 import {
@@ -186,6 +187,9 @@ function dimsOf(xShape: readonly number[], filterShape: readonly number[], attrs
   return convDims('conv2dBackpropFilter', xShape, filterShape, attrs);
 }
 
+/** dw splits by batch: x and dy per image, one partial dw per part, added in order. */
+const BACKPROP_FILTER_BATCH: BatchLayout = { batched: [0, 1], names: ['x', 'dy'], sums: true };
+
 export const conv2dBackpropFilterOp: OpDef<BackpropFilterAttrs> = {
   name: 'conv2dBackpropFilter',
   check([x, dy], attrs) {
@@ -205,15 +209,22 @@ export const conv2dBackpropFilterOp: OpDef<BackpropFilterAttrs> = {
     return [{ shape: [...attrs.filterShape], dtype: 'float32' }];
   },
   forward(io, attrs) {
-    const d = dimsOf(io.inputs[0].spec.shape, attrs.filterShape, attrs);
-    const choice = io.tune({
-      op: 'conv2dBackpropFilter',
-      shapeClass: convKey(d),
-      candidates: backpropFilterCandidates(d, io.limits),
-      fallback: chooseBackpropFilter(io.software, d),
-      plan: (tio, c) => backpropFilterPlan(tio, d, c),
+    return splitBatch(io, 'conv2dBackpropFilter', BACKPROP_FILTER_BATCH, (sub) => {
+      const d = dimsOf(sub.inputs[0].spec.shape, attrs.filterShape, attrs);
+      const choice = sub.tune({
+        op: 'conv2dBackpropFilter',
+        shapeClass: convKey(d),
+        candidates: backpropFilterCandidates(d, sub.limits),
+        fallback: chooseBackpropFilter(sub.software, d),
+        plan: (tio, c) => backpropFilterPlan(tio, d, c),
+      });
+      return backpropFilterPlan(sub, d, choice);
     });
-    return backpropFilterPlan(io, d, choice);
+  },
+  bindsRanges: true,
+  checkSplit(inputs, attrs, limits) {
+    const output = this.check(inputs, attrs)[0];
+    checkBatchSplit('conv2dBackpropFilter', inputs, output, BACKPROP_FILTER_BATCH, limits);
   },
   backward: null,
   cost([x, dy], attrs) {

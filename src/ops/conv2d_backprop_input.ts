@@ -6,6 +6,7 @@ import type { Tensor } from '../graph/tensor.js';
 import { refConv2dBackpropInput } from '../reference/conv.js';
 import { CONV_WG, checkConvArgs, checkDy, convFlops, convKey } from './conv2d.js';
 import { type ConvAttrs, convDims, type ConvDims, convUniforms } from './conv_geometry.js';
+import { type BatchLayout, checkBatchSplit, splitBatch } from './split_parts.js';
 import { sizeOf, type KernelIO, type OpDef } from './types.js';
 import { workgroupsFor } from './util.js';
 import {
@@ -160,6 +161,9 @@ function dimsOf(inputShape: readonly number[], wShape: readonly number[], attrs:
   return convDims('conv2dBackpropInput', inputShape, wShape, attrs);
 }
 
+/** dx splits by batch: dy and dx per image; w whole. */
+const BACKPROP_INPUT_BATCH: BatchLayout = { batched: [0], names: ['dy', 'w'], sums: false };
+
 export const conv2dBackpropInputOp: OpDef<BackpropInputAttrs> = {
   name: 'conv2dBackpropInput',
   check([dy, w], attrs) {
@@ -173,15 +177,22 @@ export const conv2dBackpropInputOp: OpDef<BackpropInputAttrs> = {
     return [{ shape: [...attrs.inputShape], dtype: 'float32' }];
   },
   forward(io, attrs) {
-    const d = dimsOf(attrs.inputShape, io.inputs[1].spec.shape, attrs);
-    const choice = io.tune({
-      op: 'conv2dBackpropInput',
-      shapeClass: convKey(d),
-      candidates: backpropInputCandidates(d, io.limits),
-      fallback: chooseBackpropInput(io.software, d),
-      plan: (tio, c) => backpropInputPlan(tio, d, c),
+    return splitBatch(io, 'conv2dBackpropInput', BACKPROP_INPUT_BATCH, (sub, images) => {
+      const d = dimsOf([images, ...attrs.inputShape.slice(1)], sub.inputs[1].spec.shape, attrs);
+      const choice = sub.tune({
+        op: 'conv2dBackpropInput',
+        shapeClass: convKey(d),
+        candidates: backpropInputCandidates(d, sub.limits),
+        fallback: chooseBackpropInput(sub.software, d),
+        plan: (tio, c) => backpropInputPlan(tio, d, c),
+      });
+      return backpropInputPlan(sub, d, choice);
     });
-    return backpropInputPlan(io, d, choice);
+  },
+  bindsRanges: true,
+  checkSplit(inputs, attrs, limits) {
+    const output = this.check(inputs, attrs)[0];
+    checkBatchSplit('conv2dBackpropInput', inputs, output, BACKPROP_INPUT_BATCH, limits);
   },
   backward: null,
   cost([dy, w], attrs) {

@@ -6,6 +6,8 @@ import { checkOptionKeys } from '../options.js';
 import type { Tensor } from '../graph/tensor.js';
 import { refMatmul } from '../reference/matmul.js';
 import { sum } from './reduce.js';
+import type { GemmLayout } from './split.js';
+import { checkGemmSplit, splitGemm } from './split_parts.js';
 import { type KernelIO, type OpDef, type TensorSpec } from './types.js';
 import { expectFloat, expectRank } from './util.js';
 import {
@@ -58,6 +60,10 @@ export interface GemmDims {
   m: number;
   n: number;
   k: number;
+  /** Stored row length of a (K, or M transposed) when it differs: a part of a split GEMM (ops/split_parts.ts). */
+  lda?: number;
+  /** Stored row length of b (N, or K transposed) when it differs. */
+  ldb?: number;
 }
 
 /** Checks a [M,K] (or [K,M]) against b [K,N] (or [N,K]) and returns M, N, K. */
@@ -119,18 +125,18 @@ export function gemmCandidates(limits: Readonly<Record<string, number>>): GemmCh
 export function planGemm(
   io: KernelIO,
   attrs: Pick<MatmulAttrs, 'transposeA' | 'transposeB'>,
-  { m, n, k }: GemmDims,
+  { m, n, k, lda, ldb }: GemmDims,
   choice: GemmChoice,
 ): Dispatch[] {
   if (m === 0 || n === 0) return [];
   const withBias = io.inputs.length === 3;
   const buffers = [...io.inputs.map((t) => t.buffer), io.outputs[0].buffer];
   // Element strides of A(m, k) and B(k, n) in the stored layouts.
-  const [aM, aK] = attrs.transposeA ? [1, m] : [k, 1];
-  const [bK, bN] = attrs.transposeB ? [1, k] : [n, 1];
+  const [aM, aK] = attrs.transposeA ? [1, lda ?? m] : [lda ?? k, 1];
+  const [bK, bN] = attrs.transposeB ? [1, ldb ?? k] : [ldb ?? n, 1];
   const { kernel } = choice;
   const rowTiles = Math.ceil(m / 4);
-  if (kernel === 'register' && n % 4 === 0 && !attrs.transposeB) {
+  if (kernel === 'register' && n % 4 === 0 && !attrs.transposeB && (ldb ?? n) === n) {
     const tilesN = n / 4;
     return [
       {
@@ -193,8 +199,12 @@ function gemmChoice(io: KernelIO, attrs: MatmulAttrs, dims: GemmDims): GemmChoic
     shapeClass: `${m}x${k}x${n} ${t} bias ${io.inputs.length === 3}`,
     candidates: gemmCandidates(io.limits),
     fallback: chooseGemm(io.software),
-    plan: (tio, c) => planGemm(tio, attrs, dims, c),
+    plan: (tio, c) => planGemm(tio, attrs, { m, n, k }, c),
   });
+}
+
+function matmulLayout(attrs: MatmulAttrs): GemmLayout {
+  return { transposeA: !!attrs.transposeA, transposeB: !!attrs.transposeB, bias: false, names: ['a', 'b'] };
 }
 
 function gemmCost({ m, n, k }: GemmDims, bias: boolean) {
@@ -210,8 +220,13 @@ export const matmulOp: OpDef<MatmulAttrs> = {
   forward(io, attrs) {
     const [a, b] = io.inputs;
     const dims = gemmDims('matmul', a.spec, b.spec, attrs, ['a', 'b']);
-    return planGemm(io, attrs, dims, gemmChoice(io, attrs, dims));
+    return splitGemm(io, 'matmul', matmulLayout(attrs), dims, (sub, part) =>
+      planGemm(sub, attrs, part, gemmChoice(sub, attrs, part)),
+    );
   },
+  bindsRanges: true,
+  checkSplit: ([a, b], attrs, limits) =>
+    checkGemmSplit('matmul', gemmDims('matmul', a, b, attrs, ['a', 'b']), matmulLayout(attrs), limits),
   // C = op(A)·op(B): each gradient is one more matmul with transpose flags, so no transposed copies.
   backward: [
     ({ inputs: [, b], dys: [dy], attrs: { transposeA: tA, transposeB: tB } }) =>
@@ -227,6 +242,8 @@ export interface DenseAttrs {
   /** Forces a kernel variant (tests, benchmarks); by default chosen per adapter as for matmul. */
   kernel?: MatmulKernel;
 }
+
+const DENSE_LAYOUT: GemmLayout = { transposeA: false, transposeB: false, bias: true, names: ['x', 'w'] };
 
 function denseDims([x, w, bias]: readonly TensorSpec[]): GemmDims {
   const dims = gemmDims('dense', x, w, {}, ['x', 'w']);
@@ -247,8 +264,12 @@ export const denseOp: OpDef<DenseAttrs> = {
   },
   forward(io, attrs) {
     const dims = denseDims(io.inputs.map((t) => t.spec));
-    return planGemm(io, {}, dims, gemmChoice(io, attrs, dims));
+    return splitGemm(io, 'dense', DENSE_LAYOUT, dims, (sub, part) =>
+      planGemm(sub, {}, part, gemmChoice(sub, attrs, part)),
+    );
   },
+  bindsRanges: true,
+  checkSplit: (inputs, _attrs, limits) => checkGemmSplit('dense', denseDims(inputs), DENSE_LAYOUT, limits),
   backward: [
     ({ inputs: [, w], dys: [dy] }) => matmul(dy!, w, { transposeB: true }),
     ({ inputs: [x], dys: [dy] }) => matmul(x, dy!, { transposeA: true }),

@@ -41,9 +41,10 @@ export interface KernelIO {
   check(describe: (value: number) => WebgradError): { flags: GPUBuffer; slot: number };
   /**
    * The tuner's choice among kernel candidates for this op's shape class on this adapter (see gpu/tuner.ts):
-   * the fastest once timed, `req.fallback` until then or with `WEBGRAD_TUNE=0`.
+   * the fastest once timed, `req.fallback` until then or with `WEBGRAD_TUNE=0`. `shapes` are the tensors the
+   * candidates are timed on when not this io's own (one part of a split op: see ops/split.ts).
    */
-  tune<C>(req: TuneRequest<C>): C;
+  tune<C>(req: TuneRequest<C>, shapes?: Pick<KernelIO, 'inputs' | 'outputs'>): C;
 }
 
 /** Everything a backward rule may use: the forward inputs, outputs and attributes, and the output gradients. */
@@ -91,6 +92,11 @@ export interface OpDef<A = Record<string, never>> {
    * must fit one binding, which is checked when the op is recorded.
    */
   bindsRanges?: boolean;
+  /**
+   * With `bindsRanges`: throws LimitError, naming the op, the tensor and the limit, when these shapes cannot be
+   * split to fit `limits` (called when the op is recorded and a tensor is larger than one binding).
+   */
+  checkSplit?(inputs: readonly TensorSpec[], attrs: A, limits: Readonly<Record<string, number>>): void;
   /** One rule per input; null for an input that gets no gradient. The whole field is null for backward passes. */
   backward: readonly (BackwardRule<A> | null)[] | null;
   cost(inputs: readonly TensorSpec[], attrs: A): Cost;

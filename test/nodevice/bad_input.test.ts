@@ -45,6 +45,7 @@ import {
   zeros,
   type Tensor,
 } from '../../src/index.js';
+import { ProgressBar } from '../../src/cli/progress.js';
 
 const f32 = (shape: number[], requiresGrad = false) => randn(shape, { seed: 1, requiresGrad });
 const int32 = (v: number[]) => tensor(v, [v.length], { dtype: 'int32' });
@@ -703,6 +704,53 @@ describe('init refuses bad options before touching any device', () => {
     );
     await expect(init({ fusion: 'off' } as never)).rejects.toThrow(/init: option 'fusion' must be a boolean/);
     await expect(init(null as never)).rejects.toThrow(/init: options must be an object/);
+    // Planning limits (docs/errors.md#size-limits): their form is checked before any device is opened.
+    await expect(init({ limits: 4096 } as never)).rejects.toThrow(
+      /init: option 'limits': options must be an object/,
+    );
+    await expect(init({ limits: { maxStorageBufferBindingSize: -4 } })).rejects.toThrow(
+      /init: limit 'maxStorageBufferBindingSize' must be an integer multiple of 4 of at least 256, got -4/,
+    );
+    await expect(init({ limits: { maxBufferSize: Infinity } })).rejects.toThrow(
+      /limit 'maxBufferSize' must be/,
+    );
+    await expect(init({ limits: { minStorageBufferOffsetAlignment: 0 } })).rejects.toThrow(
+      /limit 'minStorageBufferOffsetAlignment' must be a power of two of at least 4, got 0/,
+    );
+    await expect(init({ limits: { maxStorageBufferBindingSize: '4096' } as never })).rejects.toThrow(
+      ArgumentError,
+    );
     expectStillWorks();
+  });
+});
+
+describe('the front door: the CLI progress bar follows the terminal', () => {
+  /** A fake stream that records what is written. */
+  function stream(isTTY: boolean, columns?: number) {
+    const out: string[] = [];
+    return { out, s: { isTTY, columns, write: (t: string) => out.push(t) } as unknown as NodeJS.WriteStream };
+  }
+
+  it('fits redrawn lines to the terminal width, never wrapping; prints per 10% when not a terminal', () => {
+    for (const columns of [120, 60, 30, 12]) {
+      const { out, s } = stream(true, columns);
+      const bar = new ProgressBar(s, 'epoch 1/3', 500);
+      for (let i = 0; i <= 500; i += 50) bar.update(i, 'loss 0.1234 acc 0.9876');
+      for (const line of out) {
+        const text = line.replace(/^\r/, '').replace(/\x1b\[K$/, '');
+        expect(text.length, `width ${columns}: ${JSON.stringify(text)}`).toBeLessThan(columns);
+      }
+      expect(out.at(-1)).toMatch(/^\repoch 1\/3 \[/);
+    }
+    // A wide terminal gets the widest bar; an unknown width the plain one.
+    const wide = stream(true, 200);
+    new ProgressBar(wide.s, 'e', 10).update(10, 'm');
+    expect(wide.out[0]).toContain(`[${'#'.repeat(32)}]`);
+    const piped = stream(false);
+    const bar = new ProgressBar(piped.s, 'epoch 1/1', 100);
+    for (let i = 0; i <= 100; i++) bar.update(i, 'loss 1');
+    expect(piped.out).toHaveLength(11);
+    expect(piped.out.every((l) => l.endsWith('\n') && !l.includes('\r'))).toBe(true);
+    expect(piped.out[10]).toContain(`[${'#'.repeat(24)}] 100/100`);
   });
 });

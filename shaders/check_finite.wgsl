@@ -1,11 +1,13 @@
 // check_finite: flags[slot] = min over i of (i << 1 | isInfinity) for every element x[i] that is NaN or ±Infinity.
 // The bits are tested (exponent all ones), not the float, because shader compilers may assume no NaN exists.
 // flags[slot] starts at 0xffffffff (nothing found); the host reads it back after the flush (debug.checkFinite).
-// Shapes: x has n f32 elements (read as u32 bits); flags has one u32 per check slot of the flush.
+// Shapes: x has n f32 elements (read as u32 bits), element 0 being element `offset` of the tensor (a tensor larger
+// than one binding is checked window by window); flags has one u32 per check slot of the flush.
 // Dispatch: ceil(n / WG) workgroups, linearized over x and y; one invocation per element.
 struct Params {
   n: u32,
   slot: u32,
+  offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -24,6 +26,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let bits = x[i];
   if ((bits & 0x7f800000u) == 0x7f800000u) {
     let infinity = select(0u, 1u, (bits & 0x007fffffu) == 0u);
-    atomicMin(&flags[p.slot], (min(i, 0x7fffffffu) << 1u) | infinity);
+    atomicMin(&flags[p.slot], (min(i + p.offset, 0x7fffffffu) << 1u) | infinity);
   }
 }

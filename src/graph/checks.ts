@@ -1,6 +1,7 @@
 // Checks that ride along with a flush: u32 flags written by check kernels, read back with the flush's verdict.
 import { NonFiniteError, fmtShape, type WebgradError } from '../errors.js';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime.js';
+import { splitLimits } from '../ops/split.js';
 import { ELEMENTWISE_WG, workgroupsFor } from '../ops/util.js';
 import type { Tensor } from './tensor.js';
 
@@ -55,7 +56,7 @@ export class FlushChecks {
    * The dispatch that flags NaN or Infinity in `t`'s values (bound as `buffer`), written by `op` as `target`
    * (`output 0`, `input 0 (in place)`); `where` says which op of the flush it was.
    */
-  finite(op: string, where: string, target: string, t: Tensor, buffer: GPUBuffer): Dispatch {
+  finite(op: string, where: string, target: string, t: Tensor, buffer: GPUBuffer): Dispatch[] {
     const { flags, slot } = this.slot((value) => {
       const index = value >>> 1;
       const kind = value & 1 ? 'Infinity' : 'NaN';
@@ -66,13 +67,23 @@ export class FlushChecks {
         target,
       );
     });
-    return {
-      shader: 'check_finite',
-      constants: { WG: ELEMENTWISE_WG },
-      uniforms: [t.size, slot],
-      buffers: [buffer, flags],
-      workgroups: workgroupsFor(t.size),
-    };
+    // One dispatch per window of at most one binding, at aligned offsets (outputs of split ops: ops/split.ts).
+    const lim = splitLimits(this.runtime.info.limits);
+    const window = Math.max(1, Math.floor(lim.bytes / lim.align)) * (lim.align / 4);
+    const dispatches: Dispatch[] = [];
+    for (let start = 0; start < t.size; start += window) {
+      const n = Math.min(window, t.size - start);
+      const whole = start === 0 && n === t.size;
+      dispatches.push({
+        shader: 'check_finite',
+        constants: { WG: ELEMENTWISE_WG },
+        uniforms: [n, slot, start],
+        buffers: [buffer, flags],
+        ranges: whole ? undefined : [{ offset: start * 4, size: n * 4 }, undefined],
+        workgroups: workgroupsFor(n),
+      });
+    }
+    return dispatches;
   }
 
   /** Copies the flags for reading, if any slot was used; call once, before the submit is encoded. */

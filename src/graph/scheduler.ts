@@ -243,13 +243,13 @@ function planNode(plan: FlushPlan, n: Node, epilogue?: Node): void {
     const checked = (dispatch: Dispatch) => plan.planned.push({ dispatch, nodes: [] });
     n.outputs.forEach((t, i) => {
       if (t.dtype === 'float32' && t.size > 0)
-        checked(plan.checks.finite(name, where, `output ${i}`, t, outputs[i].buffer!));
+        plan.checks.finite(name, where, `output ${i}`, t, outputs[i].buffer!).forEach(checked);
     });
     n.writes.forEach((s, i) => {
       const input = n.op.writesInputs![i];
       const t = n.inputs[input];
       if (t.dtype === 'float32' && t.size > 0)
-        checked(plan.checks.finite(name, where, `input ${input} (in place)`, t, s.buffer!));
+        plan.checks.finite(name, where, `input ${input} (in place)`, t, s.buffer!).forEach(checked);
     });
   }
   // Dispatches run in order, so buffers released here can be reused by later nodes of the same pass.

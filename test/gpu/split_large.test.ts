@@ -3,7 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   ArgumentError,
   LimitError,
+  NonFiniteError,
   backward,
+  debug,
   conv2d,
   conv2dBackpropFilter,
   dense,
@@ -231,6 +233,35 @@ describe('conv2d and its backward passes split by batch', () => {
       },
       false,
     );
+  });
+});
+
+describe('the finite check reads outputs larger than one binding window by window', () => {
+  it('names the split matmul and the first non-finite element, in a later window', async () => {
+    await init({ limits: SMALL, checkFinite: true });
+    try {
+      // Finite leaves (the check refuses non-finite ones on upload) whose product overflows in row 250 only.
+      const a = seeded(300 * 7, 32);
+      a[250 * 7 + 3] = 1e30;
+      const b = seeded(7 * 9, 33).map((v, i) => (i >= 3 * 9 && i < 4 * 9 ? 1e10 : v));
+      const y = matmul(tensor(a, [300, 7]), tensor(b, [7, 9]));
+      let error: unknown;
+      try {
+        await y.data();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(NonFiniteError);
+      expect((error as NonFiniteError).op).toBe('matmul');
+      // Row 250 of the [300,9] output: element 2250, in the third window of 1024 floats.
+      expect((error as Error).message).toMatch(
+        /matmul \(op 1 of the flush\) wrote Infinity to output 0 \[300,9\] \(first at element 2250\)/,
+      );
+      // A finite split product passes the check.
+      expect((await matmul(input([300, 7], 34), input([7, 9], 35)).data()).length).toBe(2700);
+    } finally {
+      debug.checkFinite = false;
+    }
   });
 });
 

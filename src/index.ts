@@ -86,6 +86,12 @@ export { maxPool2d, avgPool2d, globalAvgPool, type PoolOptions } from './ops/poo
 export { batchNorm, type BatchNormOptions } from './ops/batchnorm.js';
 export { concat } from './ops/concat.js';
 export { conv2d, type Conv2dOptions } from './ops/conv2d.js';
+export {
+  depthwiseConv2d,
+  depthwiseBackpropFilter,
+  depthwiseBackpropInput,
+  type DepthwiseConv2dOptions,
+} from './ops/depthwise.js';
 export { conv2dBackpropInput } from './ops/conv2d_backprop_input.js';
 export { conv2dBackpropFilter } from './ops/conv2d_backprop_filter.js';
 export type { ConvAttrs, Padding, Pair } from './ops/conv_geometry.js';

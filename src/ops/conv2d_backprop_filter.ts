@@ -130,17 +130,22 @@ export function backpropFilterPlan(io: KernelIO, d: ConvDims, choice: BackpropFi
       ? wgtileDispatch(io, d, choice.tile, chunk, part)
       : registerDispatch(io, d, choice.variant, choice.tn, chunk, part),
   ];
-  if (splits > 1) {
-    // The parts are [S, size]: one sum pass of `reduce` over S with a single group adds them in a fixed order.
-    dispatches.push({
-      shader: 'reduce',
-      constants: { WG: ELEMENTWISE_WG, OP: 0 },
-      uniforms: [1, splits, size, splits, 1, { f32: 1 }],
-      buffers: [part, dw],
-      workgroups: workgroupsFor(size),
-    });
-  }
+  if (splits > 1) dispatches.push(sumPartsDispatch(part, dw, splits, size));
   return dispatches;
+}
+
+/**
+ * Adds `splits` partial results [S, size] into `out` [size]: one sum pass of `reduce` over S with a single
+ * group, in a fixed order (deterministic). Shared by the split reductions of conv and depthwise dw.
+ */
+export function sumPartsDispatch(part: GPUBuffer, out: GPUBuffer, splits: number, size: number): Dispatch {
+  return {
+    shader: 'reduce',
+    constants: { WG: ELEMENTWISE_WG, OP: 0 },
+    uniforms: [1, splits, size, splits, 1, { f32: 1 }],
+    buffers: [part, out],
+    workgroups: workgroupsFor(size),
+  };
 }
 
 /** The GEMM of the workgroup-tiled dw: rows KH*KW*Cin, columns Cout, one workgroup per tile and chunk. */

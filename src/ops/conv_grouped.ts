@@ -1,11 +1,13 @@
-// Grouped convolution (depthwise when groups = Cin): the channels split into groups, one conv2d per group on
-// its slice of the filter, concatenated. Built from conv2d, slice and concat, so every backward pass is theirs.
+// Grouped convolution: groups = Cin runs the depthwise kernels (depthwise.ts); other groups split the channels,
+// one conv2d per group on its slice of the filter, concatenated, so every backward pass is conv2d's and concat's.
 import { ShapeError, fmtShape } from '../errors.js';
 import type { Tensor } from '../graph/tensor.js';
 import { add } from './arithmetic.js';
 import { concat } from './concat.js';
 import { conv2d, type Conv2dOptions } from './conv2d.js';
+import { depthwiseConv2d } from './depthwise.js';
 import { split } from './layout.js';
+import { reshape } from './reshape.js';
 
 /**
  * Shapes: x [N,H,W,Cin], w [KH,KW,Cin/groups,Cout] with Cout a multiple of groups → [N,OH,OW,Cout]; output
@@ -21,6 +23,11 @@ export function groupedConv2d(x: Tensor, w: Tensor, groups: number, options: Con
     throw new ShapeError(
       `conv2d: with groups ${groups}, x [N,H,W,Cin] and w [KH,KW,Cin/groups,Cout] need Cin and Cout divisible by groups; got x ${fmtShape(x?.shape ?? [])} and w ${fmtShape(w?.shape ?? [])}`,
     );
+  }
+  if (groups === cin) {
+    // [KH,KW,1,C*M] and [KH,KW,C,M] are the same memory: the reshape is a view.
+    const [kh, kw] = w.shape;
+    return depthwiseConv2d(x, reshape(w, [kh, kw, cin, cout / cin]), options);
   }
   const { bias, ...conv } = options;
   const xs = split(x, groups, 3);

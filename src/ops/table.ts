@@ -18,6 +18,11 @@ import { conv2dBackpropFilterOp } from './conv2d_backprop_filter.js';
 import { conv2dBackpropInputOp } from './conv2d_backprop_input.js';
 import { conv2dTransposeOp } from './conv_transpose.js';
 import { dropoutOp } from './dropout.js';
+import {
+  depthwiseConv2dBackpropFilterOp,
+  depthwiseConv2dBackpropInputOp,
+  depthwiseConv2dOp,
+} from './depthwise.js';
 import { fillOp } from './fill.js';
 import { gatherBackwardOp, gatherOp } from './gather.js';
 import { padOp, sliceBackwardOp, sliceOp, transposeOp } from './layout.js';
@@ -150,7 +155,10 @@ export type OpName =
   | 'gather'
   | 'gatherBackward'
   | 'dropout'
-  | 'conv2dTranspose';
+  | 'conv2dTranspose'
+  | 'depthwiseConv2d'
+  | 'depthwiseConv2dBackpropInput'
+  | 'depthwiseConv2dBackpropFilter';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const opTable: { readonly [K in OpName]: OpDef<any> } = {
@@ -237,4 +245,7 @@ export const opTable: { readonly [K in OpName]: OpDef<any> } = {
   gatherBackward: gatherBackwardOp,
   dropout: dropoutOp,
   conv2dTranspose: conv2dTransposeOp,
+  depthwiseConv2d: depthwiseConv2dOp,
+  depthwiseConv2dBackpropInput: depthwiseConv2dBackpropInputOp,
+  depthwiseConv2dBackpropFilter: depthwiseConv2dBackpropFilterOp,
 };

@@ -51,6 +51,49 @@ describe('grouped and depthwise conv2d', () => {
     });
   }
 
+  // wg.depthwiseConv2d (the dedicated kernels) on edge shapes: vec4 and scalar lanes, 1x1 spatial, odd sizes,
+  // even sizes with stride 2 'same' (the odd pixel bottom/right), explicit padding. Dilation is left to the
+  // float64 reference tests (test/gpu/depthwise.test.ts): tfjs has no gradient for dilated depthwise convs.
+  type Pad = 'same' | 'valid' | [[number, number], [number, number]];
+  for (const [xs, k, mult, stride, padding] of [
+    [[2, 8, 8, 8], 3, 1, 2, 'same'],
+    [[1, 9, 7, 4], 3, 1, 2, 'valid'],
+    [[3, 1, 1, 8], 3, 1, 1, 'same'],
+    [[2, 6, 5, 5], 5, 2, 1, 'same'],
+    [
+      [1, 7, 6, 4],
+      3,
+      1,
+      1,
+      [
+        [1, 2],
+        [0, 1],
+      ],
+    ],
+  ] as [number[], number, number, number, Pad][]) {
+    it(`depthwiseConv2d x ${xs.join('x')} ${k}x${k} multiplier ${mult} stride ${stride} ${JSON.stringify(padding)} = tf.depthwiseConv2d`, async () => {
+      const x = leaf(xs, 11);
+      const w = leaf([k, k, xs[3], mult], 12);
+      const b = leaf([xs[3] * mult], 13);
+      await compare(
+        [x, w, b],
+        (a, f, c) => wg.depthwiseConv2d(a, f, { stride, padding, bias: c }),
+        (a, f, c) =>
+          tf.add(
+            tf.depthwiseConv2d(
+              a as tf.Tensor4D,
+              f as tf.Tensor4D,
+              stride,
+              // tfjs spells explicit padding with the batch and channel axes too.
+              typeof padding === 'string' ? padding : [[0, 0], ...padding, [0, 0]],
+            ),
+            c,
+          ),
+        'depthwiseConv2d',
+      );
+    });
+  }
+
   it('groups 2 equals two convs on channel halves, with bias', async () => {
     const x = leaf([1, 5, 5, 4], 3);
     const w = leaf([3, 3, 2, 6], 4);

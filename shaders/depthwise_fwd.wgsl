@@ -1,0 +1,63 @@
+// depthwise_fwd: depthwise convolution, each input channel with its own M filters (channel multiplier M).
+//   y[n,oh,ow,c*M+m] = bias[c*M+m] + sum_{kh,kw} x[n, oh*SH - padTop + kh*DH, ow*SW - padLeft + kw*DW, c] * w[kh,kw,c,m]
+// Layout: x NHWC, w [KH,KW,C,M] (tfjs's depthwise layout, the same memory as conv2d's [KH,KW,1,C*M] with
+// groups = C), y NHWC. V is vec4<f32> when M == 1 and C % 4 == 0 (cvIn = cvOut = C / 4), else f32 (cvIn = C,
+// cvOut = C*M). The input channel group of output group co is co / mult (mult = M for f32, 1 for vec4).
+// Dispatch: ceil(N*OH*OW*cvOut / WG) workgroups, linearized over x and y; one output V per invocation, no barriers.
+// @region VEC
+alias V = vec4<f32>;
+// @end VEC
+
+struct Params {
+  n: u32, h: u32, w: u32, cin: u32,
+  oh: u32, ow: u32, cout: u32, kh: u32,
+  kw: u32, sh: u32, sw: u32, dh: u32,
+  dw: u32, padTop: u32, padLeft: u32, hasBias: u32,
+  cvIn: u32, cvOut: u32, mult: u32, total: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<V>;
+@group(0) @binding(2) var<storage, read> wt: array<V>;
+// Without a bias the plan binds w here; hasBias = 0 keeps it unread.
+@group(0) @binding(3) var<storage, read> bias: array<V>;
+@group(0) @binding(4) var<storage, read_write> y: array<V>;
+
+override WG: u32 = 64;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (i >= p.total) {
+    return;
+  }
+  let co = i % p.cvOut;
+  let t = i / p.cvOut;
+  let ow = t % p.ow;
+  let t2 = t / p.ow;
+  let oh = t2 % p.oh;
+  let n = t2 / p.oh;
+  let ci = co / p.mult;
+  let ih0 = i32(oh * p.sh) - i32(p.padTop);
+  let iw0 = i32(ow * p.sw) - i32(p.padLeft);
+  var acc = V(0.0);
+  for (var kh = 0u; kh < p.kh; kh++) {
+    let ih = ih0 + i32(kh * p.dh);
+    if (ih < 0 || ih >= i32(p.h)) {
+      continue;
+    }
+    let row = (n * p.h + u32(ih)) * p.w;
+    for (var kw = 0u; kw < p.kw; kw++) {
+      let iw = iw0 + i32(kw * p.dw);
+      if (iw < 0 || iw >= i32(p.w)) {
+        continue;
+      }
+      acc += x[(row + u32(iw)) * p.cvIn + ci] * wt[(kh * p.kw + kw) * p.cvOut + co];
+    }
+  }
+  if (p.hasBias != 0u) {
+    acc += bias[co];
+  }
+  y[i] = acc;
+}

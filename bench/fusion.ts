@@ -28,6 +28,7 @@ const WORKLOADS: FusionWorkload[] = [
   { name: 'resnet train b1', train: true, batch: 1, build: () => wg.resnet() },
   { name: 'resnet infer b1', train: false, batch: 1, build: () => wg.resnet() },
   { name: 'resnet infer b32', train: false, batch: 32, build: () => wg.resnet() },
+  { name: 'inception infer b32', train: false, batch: 32, build: () => wg.inception() },
 ];
 
 /** The settings compared: fusion all off, each pass alone off, all on; then all on without replay. */

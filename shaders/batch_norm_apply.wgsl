@@ -2,16 +2,17 @@
 // inference: running averages).
 // Layout: x, y [rows, C] (NHWC flattened); V is vec4<f32> when C % 4 == 0 (cv = C / 4), else f32 (cv = C).
 // Shapes: x, y total V; gamma, beta, mean, variance [cv] V. Dispatch: ceil(total / WG) workgroups, linearized over x and y.
-// The ACTIVATION region is the identity unless the scheduler fused a following ReLU into this kernel.
+// The EPILOGUE and BINDINGS regions are the identity and `y` alone unless ops/epilogue.ts generates them for what
+// the scheduler fused into the store: a residual add (of y's shape), then ReLU.
 // @region VEC
 alias V = vec4<f32>;
 // @end VEC
 
-// @region ACTIVATION
-fn activate(v: V) -> V {
-  return v;
+// @region EPILOGUE
+fn epilogue(acc: V, i: u32, c: u32) -> V {
+  return acc;
 }
-// @end ACTIVATION
+// @end EPILOGUE
 
 struct Params {
   total: u32,
@@ -25,7 +26,9 @@ struct Params {
 @group(0) @binding(3) var<storage, read> beta: array<V>;
 @group(0) @binding(4) var<storage, read> mean: array<V>;
 @group(0) @binding(5) var<storage, read> variance: array<V>;
+// @region BINDINGS
 @group(0) @binding(6) var<storage, read_write> y: array<V>;
+// @end BINDINGS
 
 override WG: u32 = 64;
 
@@ -37,5 +40,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     return;
   }
   let c = i % p.cv;
-  y[i] = activate((x[i] - mean[c]) * (gamma[c] * inverseSqrt(variance[c] + p.eps)) + beta[c]);
+  y[i] = epilogue((x[i] - mean[c]) * (gamma[c] * inverseSqrt(variance[c] + p.eps)) + beta[c], i, c);
 }

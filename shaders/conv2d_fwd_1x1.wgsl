@@ -1,5 +1,7 @@
 // conv2d_fwd_1x1: 1x1 convolution (channel mixing, optionally strided) as a register-tiled GEMM, vec4 channels.
-//   out[n,oh,ow,co] = bias[co] + sum_ci x[n, oh*SH, ow*SW, ci] * w[0,0,ci,co]   (no padding)
+//   out[n,oh,ow,co] = epilogue(sum_ci x[n, oh*SH, ow*SW, ci] * w[0,0,ci,co])   (no padding)
+// The EPILOGUE and BINDINGS regions are the identity and `out` alone unless ops/epilogue.ts generates them: the
+// conv's bias, then what the scheduler fused into the store (batch-norm apply, residual add, ReLU).
 // Layout: x NHWC, w [1,1,Cin,Cout], out NHWC, as vec4 along channels (Cin % 4 == 0, Cout % 4 == 0).
 // Tiling: rows m = (n*OH + oh)*OW + ow; one invocation computes TM rows x TN vec4 columns in registers, with no
 // window bounds checks (the input row of every output row exists).
@@ -7,15 +9,21 @@
 struct Params {
   n: u32, h: u32, w: u32, cin: u32,
   oh: u32, ow: u32, cout: u32, sh: u32,
-  sw: u32, hasBias: u32, m: u32, nGroups: u32,
+  sw: u32, m: u32, nGroups: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4f>;
 @group(0) @binding(2) var<storage, read> wt: array<vec4f>;
-// Without a bias the plan binds w here; hasBias = 0 keeps it unread.
-@group(0) @binding(3) var<storage, read> bias: array<vec4f>;
-@group(0) @binding(4) var<storage, read_write> out: array<vec4f>;
+// @region BINDINGS
+@group(0) @binding(3) var<storage, read_write> out: array<vec4f>;
+// @end BINDINGS
+
+// @region EPILOGUE
+fn epilogue(acc: vec4f, i: u32, c: u32) -> vec4f {
+  return acc;
+}
+// @end EPILOGUE
 
 override WG: u32 = 64;
 override TM: u32 = 4;
@@ -74,13 +82,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     if (co >= cout4) {
       break;
     }
-    var b = vec4f(0.0);
-    if (p.hasBias != 0u) {
-      b = bias[co];
-    }
     for (var i = 0u; i < TM; i++) {
       if (m0 + i < p.m) {
-        out[(m0 + i) * cout4 + co] = acc[i * MAX_TN + j] + b;
+        let o = (m0 + i) * cout4 + co;
+        out[o] = epilogue(acc[i * MAX_TN + j], o, co);
       }
     }
   }

@@ -1,5 +1,7 @@
 // conv2d_fwd_scalar: forward convolution as an implicit GEMM with scalar loads, for any channel counts.
-//   out[n,oh,ow,co] = bias[co] + sum_{kh,kw,ci} x[n, oh*SH - padTop + kh*DH, ow*SW - padLeft + kw*DW, ci] * w[kh,kw,ci,co]
+//   out[n,oh,ow,co] = epilogue(sum_{kh,kw,ci} x[n, oh*SH - padTop + kh*DH, ow*SW - padLeft + kw*DW, ci] * w[kh,kw,ci,co])
+// The EPILOGUE and BINDINGS regions are the identity and `out` alone unless ops/epilogue.ts generates them: the
+// conv's bias, then what the scheduler fused into the store (batch-norm apply, residual add, ReLU).
 // Layout: x NHWC, w HWIO, out NHWC as plain f32 (the fallback when Cin or Cout is not a multiple of 4).
 // Tiling: GEMM rows m = (n*OH + oh)*OW + ow, columns co. One invocation computes TM consecutive rows x TN
 // consecutive columns in registers, without workgroup memory.
@@ -8,16 +10,22 @@ struct Params {
   n: u32, h: u32, w: u32, cin: u32,
   oh: u32, ow: u32, cout: u32, kh: u32,
   kw: u32, sh: u32, sw: u32, dh: u32,
-  dw: u32, padTop: u32, padLeft: u32, hasBias: u32,
+  dw: u32, padTop: u32, padLeft: u32,
   m: u32, nGroups: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
-// Without a bias the plan binds w here; hasBias = 0 keeps it unread.
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+// @region BINDINGS
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// @end BINDINGS
+
+// @region EPILOGUE
+fn epilogue(acc: f32, i: u32, c: u32) -> f32 {
+  return acc;
+}
+// @end EPILOGUE
 
 override WG: u32 = 64;
 override TM: u32 = 4;
@@ -85,13 +93,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     if (c >= p.cout) {
       break;
     }
-    var b = 0.0;
-    if (p.hasBias != 0u) {
-      b = bias[c];
-    }
     for (var i = 0u; i < TM; i++) {
       if (m0 + i < p.m) {
-        out[(m0 + i) * p.cout + c] = acc[i * MAX_TN + j] + b;
+        let o = (m0 + i) * p.cout + c;
+        out[o] = epilogue(acc[i * MAX_TN + j], o, c);
       }
     }
   }

@@ -1,5 +1,7 @@
 // conv2d_fwd_vec4: forward convolution as an implicit GEMM, register-tiled, vec4 along channels.
-//   out[n,oh,ow,co] = bias[co] + sum_{kh,kw,ci} x[n, oh*SH - padTop + kh*DH, ow*SW - padLeft + kw*DW, ci] * w[kh,kw,ci,co]
+//   out[n,oh,ow,co] = epilogue(sum_{kh,kw,ci} x[n, oh*SH - padTop + kh*DH, ow*SW - padLeft + kw*DW, ci] * w[kh,kw,ci,co])
+// The EPILOGUE and BINDINGS regions are the identity and `out` alone unless ops/epilogue.ts generates them: the
+// conv's bias, then what the scheduler fused into the store (batch-norm apply, residual add, ReLU).
 // Layout: x NHWC, w HWIO, out NHWC, all as vec4 along the channel axis (Cin % 4 == 0, Cout % 4 == 0).
 // Tiling: GEMM rows m = (n*OH + oh)*OW + ow, columns co. One invocation computes TM consecutive rows x TN vec4
 // columns (TM*TN*4 outputs) in registers, no workgroup memory and no barriers (the fast path on llvmpipe).
@@ -8,16 +10,22 @@ struct Params {
   n: u32, h: u32, w: u32, cin: u32,
   oh: u32, ow: u32, cout: u32, kh: u32,
   kw: u32, sh: u32, sw: u32, dh: u32,
-  dw: u32, padTop: u32, padLeft: u32, hasBias: u32,
+  dw: u32, padTop: u32, padLeft: u32,
   m: u32, nGroups: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4f>;
 @group(0) @binding(2) var<storage, read> wt: array<vec4f>;
-// Without a bias the plan binds w here; hasBias = 0 keeps it unread.
-@group(0) @binding(3) var<storage, read> bias: array<vec4f>;
-@group(0) @binding(4) var<storage, read_write> out: array<vec4f>;
+// @region BINDINGS
+@group(0) @binding(3) var<storage, read_write> out: array<vec4f>;
+// @end BINDINGS
+
+// @region EPILOGUE
+fn epilogue(acc: vec4f, i: u32, c: u32) -> vec4f {
+  return acc;
+}
+// @end EPILOGUE
 
 override WG: u32 = 64;
 override TM: u32 = 4;
@@ -92,13 +100,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     if (co >= cout4) {
       break;
     }
-    var b = vec4f(0.0);
-    if (p.hasBias != 0u) {
-      b = bias[co];
-    }
     for (var i = 0u; i < TM; i++) {
       if (m0 + i < p.m) {
-        out[(m0 + i) * cout4 + co] = acc[i * MAX_TN + j] + b;
+        let o = (m0 + i) * cout4 + co;
+        out[o] = epilogue(acc[i * MAX_TN + j], o, co);
       }
     }
   }

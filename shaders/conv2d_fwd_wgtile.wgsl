@@ -1,5 +1,7 @@
 // conv2d_fwd_wgtile: forward convolution as an implicit GEMM with double-buffered workgroup-memory tiles (GPUs).
-//   out[n,oh,ow,co] = bias[co] + sum_{kh,kw,ci} x[n, oh*SH - padTop + kh*DH, ow*SW - padLeft + kw*DW, ci] * w[kh,kw,ci,co]
+//   out[n,oh,ow,co] = epilogue(sum_{kh,kw,ci} x[n, oh*SH - padTop + kh*DH, ow*SW - padLeft + kw*DW, ci] * w[kh,kw,ci,co])
+// The EPILOGUE and BINDINGS regions are the identity and `out` alone unless ops/epilogue.ts generates them: the
+// conv's bias, then what the scheduler fused into the store (batch-norm apply, residual add, ReLU).
 // Layout: x NHWC, w HWIO, out NHWC, any channel counts. GEMM rows m = (n*OH + oh)*OW + ow, columns co, and
 // K = (kh*KW + kw)*Cin + ci, so B(k, co) = w[k*Cout + co] and A(m, k) is the input pixel of the window (zero in
 // the padding): the im2col matrix, gathered while the slab is loaded, never stored.
@@ -10,16 +12,22 @@ struct Params {
   n: u32, h: u32, w: u32, cin: u32,
   oh: u32, ow: u32, cout: u32, kh: u32,
   kw: u32, sh: u32, sw: u32, dh: u32,
-  dw: u32, padTop: u32, padLeft: u32, hasBias: u32,
+  dw: u32, padTop: u32, padLeft: u32,
   m: u32, k: u32, tilesN: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
-// Without a bias the plan binds w here; hasBias = 0 keeps it unread.
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+// @region BINDINGS
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// @end BINDINGS
+
+// @region EPILOGUE
+fn epilogue(acc: f32, i: u32, c: u32) -> f32 {
+  return acc;
+}
+// @end EPILOGUE
 
 override TX: u32 = 16;
 override TY: u32 = 16;
@@ -109,14 +117,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     if (co >= p.cout) {
       break;
     }
-    var b = 0.0;
-    if (p.hasBias != 0u) {
-      b = bias[co];
-    }
     for (var i = 0u; i < RM; i++) {
       let m = mBase + lid3.y + i * TY;
       if (m < p.m) {
-        out[m * p.cout + co] = acc[i * MAX_R + j] + b;
+        out[m * p.cout + co] = epilogue(acc[i * MAX_R + j], m * p.cout + co, co);
       }
     }
   }

@@ -1,7 +1,7 @@
 // matmul_register: barrier-free GEMM, each invocation keeps a 4x4 output tile in registers (llvmpipe, CPUs).
-// Formula: out[m, n] = epilogue(sum_k A(m, k) * B(k, n), n), with A(m, k) = a[m * aM + k * aK] and
+// Formula: out[m, n] = epilogue(sum_k A(m, k) * B(k, n)), with A(m, k) = a[m * aM + k * aK] and
 // B(k, n) = b[k * bK + n * bN]: the strides express tf.matMul's transposeA / transposeB without copies.
-// The epilogue region is identity by default; dense() substitutes a fused bias add (out += bias[n]).
+// The EPILOGUE region is identity by default; ops/epilogue.ts generates dense()'s bias and fused ReLU/add.
 // Per k step an invocation loads 4 values of A and 4 of B for 16 FMAs; edge tiles clamp their loads
 // to the last row/column and drop the extra results at the store, so no branch sits in the inner loop.
 // Shapes: A [M, K], B [K, N], out [M, N] row-major; tilesN = ceil(N / 4).
@@ -26,8 +26,8 @@ struct Params {
 // @end BINDINGS
 
 // @region EPILOGUE
-fn epilogue(v: f32, col: u32) -> f32 {
-  return v;
+fn epilogue(acc: f32, i: u32, c: u32) -> f32 {
+  return acc;
 }
 // @end EPILOGUE
 
@@ -74,7 +74,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     for (var j = 0u; j < 4u; j++) {
       let n = n0 + j;
       if (n < p.n) {
-        out[m * p.n + n] = epilogue(rows[i][j], n);
+        out[m * p.n + n] = epilogue(rows[i][j], m * p.n + n, n);
       }
     }
   }

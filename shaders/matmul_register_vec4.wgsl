@@ -1,7 +1,7 @@
 // matmul_register_vec4: the barrier-free 4x4 register-tiled GEMM with vec4 loads of B and vec4 stores.
-// Formula: out[m, n] = epilogue(sum_k A(m, k) * B(k, n), n), A(m, k) = a[m * aM + k * aK] (either layout),
-// B(k, n) = b[k * N + n] (not transposed). The epilogue region is identity by default; dense() substitutes
-// a fused bias add. Needs N % 4 == 0, so each row of B and of out is a whole number of vec4s.
+// Formula: out[m, n] = epilogue(sum_k A(m, k) * B(k, n)), A(m, k) = a[m * aM + k * aK] (either layout),
+// B(k, n) = b[k * N + n] (not transposed). The EPILOGUE region is identity by default; ops/epilogue.ts
+// generates dense()'s bias and a fused ReLU/add. Needs N % 4 == 0, so each row of B and of out is a whole number of vec4s.
 // Per k step an invocation loads 4 scalars of A and one vec4 of B for 16 FMAs; edge rows clamp their
 // A loads and are dropped at the store.
 // Shapes: A [M, K], B [K, N], out [M, N] row-major; tilesN = N / 4.
@@ -23,8 +23,8 @@ struct Params {
 // @end BINDINGS
 
 // @region EPILOGUE
-fn epilogue(v: vec4f, tile: u32) -> vec4f {
-  return v;
+fn epilogue(acc: vec4f, i: u32, c: u32) -> vec4f {
+  return acc;
 }
 // @end EPILOGUE
 
@@ -63,6 +63,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     if (m >= p.m) {
       break;
     }
-    out[m * p.tilesN + tn] = epilogue(rows[i], tn);
+    out[m * p.tilesN + tn] = epilogue(rows[i], m * p.tilesN + tn, tn);
   }
 }

@@ -1,7 +1,7 @@
 // matmul_tiled: shared-memory GEMM for real GPUs; a workgroup computes a (4*TS) x (4*TS) output tile.
-// Formula: out[m, n] = epilogue(sum_k A(m, k) * B(k, n), n), with A(m, k) = a[m * aM + k * aK] and
-// B(k, n) = b[k * bK + n * bN] (strides express the transposes). The epilogue region is identity by
-// default; dense() substitutes a fused bias add.
+// Formula: out[m, n] = epilogue(sum_k A(m, k) * B(k, n)), with A(m, k) = a[m * aM + k * aK] and
+// B(k, n) = b[k * bK + n * bN] (strides express the transposes). The EPILOGUE region is identity by
+// default; ops/epilogue.ts generates dense()'s bias and a fused ReLU/add.
 // Per K step of KT the workgroup stages a [4*TS, KT] slab of A and a [KT, 4*TS] slab of B in workgroup
 // memory (zero-filled past the edges), then each of its TS x TS invocations accumulates a 4x4 tile
 // in registers. Two barriers per K step: cheap on GPUs, expensive on llvmpipe (use matmul_register there).
@@ -26,8 +26,8 @@ struct Params {
 // @end BINDINGS
 
 // @region EPILOGUE
-fn epilogue(v: f32, col: u32) -> f32 {
-  return v;
+fn epilogue(acc: f32, i: u32, c: u32) -> f32 {
+  return acc;
 }
 // @end EPILOGUE
 
@@ -81,7 +81,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     for (var j = 0u; j < 4u; j++) {
       let n = nBase + lid3.x * 4u + j;
       if (m < p.m && n < p.n) {
-        out[m * p.n + n] = epilogue(acc[i][j], n);
+        out[m * p.n + n] = epilogue(acc[i][j], m * p.n + n, n);
       }
     }
   }

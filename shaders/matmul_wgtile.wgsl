@@ -1,7 +1,7 @@
 // matmul_wgtile: GPU GEMM with double-buffered workgroup-memory tiles; a workgroup computes a BM x BN output tile.
-// Formula: out[m, n] = epilogue(sum_k A(m, k) * B(k, n), n), with A(m, k) = a[m * aM + k * aK] and
-// B(k, n) = b[k * bK + n * bN] (strides express the transposes). The epilogue region is identity by default;
-// dense() substitutes a fused bias add.
+// Formula: out[m, n] = epilogue(sum_k A(m, k) * B(k, n)), with A(m, k) = a[m * aM + k * aK] and
+// B(k, n) = b[k * bK + n * bN] (strides express the transposes). The EPILOGUE region is identity by default;
+// ops/epilogue.ts generates dense()'s bias and a fused ReLU/add.
 // Tiling: BM = TY*RM rows, BN = TX*RN columns; TX x TY invocations, each accumulating RM x RN outputs in
 // registers at rows ty + i*TY and columns tx + j*TX (neighbouring invocations store neighbouring columns). The K
 // loop stages KT-deep slabs of A and B in two workgroup buffers: while one is read, the next slab is loaded into
@@ -27,8 +27,8 @@ struct Params {
 // @end BINDINGS
 
 // @region EPILOGUE
-fn epilogue(v: f32, col: u32) -> f32 {
-  return v;
+fn epilogue(acc: f32, i: u32, c: u32) -> f32 {
+  return acc;
 }
 // @end EPILOGUE
 
@@ -104,7 +104,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     for (var j = 0u; j < RN; j++) {
       let n = nBase + lid3.x + j * TX;
       if (m < p.m && n < p.n) {
-        out[m * p.n + n] = epilogue(acc[i * MAX_R + j], n);
+        out[m * p.n + n] = epilogue(acc[i * MAX_R + j], m * p.n + n, n);
       }
     }
   }

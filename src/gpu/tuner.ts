@@ -158,6 +158,7 @@ export class Tuner {
         limits: rt.info.limits,
         software: rt.info.software,
         relu: false,
+        epilogue: { bn: null, residual: null, relu: false },
         check: () => {
           throw new Error('tuner: ops with device checks are not tuned');
         },

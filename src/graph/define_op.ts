@@ -1,6 +1,8 @@
 // wg.defineOp: a user's op (shape rule, WGSL kernel, dispatch, backward, float64 reference) in the same scheduler.
 import { ArgumentError, ShapeError } from '../errors.js';
-import type { UniformValue } from '../gpu/runtime.js';
+import type { Dispatch, UniformValue } from '../gpu/runtime.js';
+import { substituteRegions } from '../gpu/shaders.js';
+import { epilogueBuffers, epilogueRegions, type Epilogue } from '../ops/epilogue.js';
 import { opTable } from '../ops/table.js';
 import {
   sizeOf,
@@ -35,6 +37,15 @@ export interface UserOpDefinition<A extends object = Record<string, never>> {
   reference(inputs: readonly RefTensor[], attrs: A): RefTensor[];
   /** FLOPs and bytes (default: 0 FLOPs, the bytes of inputs and outputs). */
   cost?(inputs: readonly TensorSpec[], attrs: A): Cost;
+  /**
+   * The kernel stores its one output through an epilogue in the built-in convention (ops/epilogue.ts), so the
+   * scheduler's epilogue pass may run a following inference batch norm, same-shape add and ReLU inside it: the
+   * WGSL wraps the output's declaration (`array<f32>`, read_write) in `// @region BINDINGS` ... `// @end BINDINGS`,
+   * defines `fn epilogue(acc: f32, i: u32, c: u32) -> f32 { return acc; }` inside `// @region EPILOGUE` ...
+   * `// @end EPILOGUE`, and stores `out[i] = epilogue(value, i, c)`, `c` being the channel (last-axis index) of
+   * element `i`. Default false.
+   */
+  epilogue?: boolean;
 }
 
 /** A user op: call it with its input tensors, then optionally its attributes. */
@@ -42,7 +53,44 @@ export type UserOp<A extends object> = ((...args: (Tensor | A)[]) => Tensor) & {
 
 const userOps = new Map<string, OpDef<object>>();
 
-const KEYS = ['name', 'check', 'wgsl', 'dispatch', 'backward', 'reference', 'cost'];
+const KEYS = ['name', 'check', 'wgsl', 'dispatch', 'backward', 'reference', 'cost', 'epilogue'];
+
+/** Where a user op's WGSL declares its output inside the BINDINGS region: the binding and the variable. */
+interface EpilogueSlot {
+  first: number;
+  out: string;
+}
+
+/**
+ * Checks the epilogue convention of a user op's WGSL (see UserOpDefinition.epilogue) and returns its output
+ * binding, where the generated epilogue's buffers start.
+ */
+function epilogueSlot(name: string, wgsl: string): EpilogueSlot {
+  const owner = `defineOp '${name}'`;
+  const region = /\/\/ @region BINDINGS\n([\s\S]*?)\/\/ @end BINDINGS\n/.exec(wgsl);
+  const decl =
+    region && /@binding\((\d+)\)\s*var<storage,\s*read_write>\s*(\w+)\s*:\s*array<f32>/.exec(region[1]);
+  if (!decl) {
+    throw new ArgumentError(
+      `${owner}: with epilogue: true the WGSL must declare its output (var<storage, read_write> NAME: array<f32>) between '// @region BINDINGS' and '// @end BINDINGS' lines`,
+    );
+  }
+  if (!/\/\/ @region EPILOGUE\n[\s\S]*?fn\s+epilogue\s*\([\s\S]*?\/\/ @end EPILOGUE\n/.test(wgsl)) {
+    throw new ArgumentError(
+      `${owner}: with epilogue: true the WGSL must define fn epilogue(acc: f32, i: u32, c: u32) -> f32 between '// @region EPILOGUE' and '// @end EPILOGUE' lines`,
+    );
+  }
+  return { first: Number(decl[1]), out: decl[2] };
+}
+
+/** The WGSL of a user op with `e` generated into its epilogue regions. */
+function withEpilogue(name: string, wgsl: string, slot: EpilogueSlot, e: Epilogue): string {
+  return substituteRegions(
+    wgsl,
+    epilogueRegions('f32', slot.first, false, e, slot.out),
+    `defineOp '${name}'`,
+  );
+}
 
 /** Checks the binding convention in the source (the compiler checks the rest). */
 function checkConvention(name: string, wgsl: string): void {
@@ -96,6 +144,16 @@ export async function defineOp<A extends object = Record<string, never>>(
   }
   checkConvention(name, def.wgsl);
   await compile(name, def.wgsl);
+  if (def.epilogue !== undefined && typeof def.epilogue !== 'boolean') {
+    throw new ArgumentError(`defineOp '${name}': 'epilogue' must be a boolean, got ${String(def.epilogue)}`);
+  }
+  const slot = def.epilogue ? epilogueSlot(name, def.wgsl) : null;
+  if (slot) {
+    // The longest epilogue the scheduler can generate must compile too: its errors belong to the definition.
+    const buffer = null as unknown as GPUBuffer;
+    const bn = { gamma: buffer, beta: buffer, mean: buffer, variance: buffer, epsilon: 1e-5 };
+    await compile(name, withEpilogue(name, def.wgsl, slot, { bn, residual: buffer, relu: true }));
+  }
   const shader = `op:${name}` as const;
   const op: OpDef<A> = {
     name,
@@ -103,6 +161,11 @@ export async function defineOp<A extends object = Record<string, never>>(
       const out = def.check(inputs, attrs);
       if (!Array.isArray(out) || out.length === 0) {
         throw new ShapeError(`${name}: check must return at least one output spec`);
+      }
+      if (slot && out.length !== 1) {
+        throw new ShapeError(
+          `${name}: an op with an epilogue must have one output, check returned ${out.length}`,
+        );
       }
       return out;
     },
@@ -112,9 +175,20 @@ export async function defineOp<A extends object = Record<string, never>>(
       if (!Number.isInteger(workgroups) || workgroups < 0) {
         throw new ShapeError(`${name}: dispatch returned workgroups ${workgroups}; expected an integer >= 0`);
       }
-      const buffers = [...io.inputs.map((i) => i.buffer), ...io.outputs.map((o) => o.buffer)];
+      const inputs = io.inputs.map((i) => i.buffer);
+      const e = io.epilogue;
+      if (slot && (e.bn || e.residual || e.relu)) {
+        const regions = epilogueRegions('f32', slot.first, false, e, slot.out);
+        const code = withEpilogue(name, def.wgsl, slot, e);
+        const buffers = [...inputs, ...epilogueBuffers(null, e, io.outputs[0].buffer)];
+        // The regions are part of the pipeline's cache key; the code already carries them.
+        const d: Dispatch = { shader, code, regions, uniforms: [...uniforms], buffers, workgroups };
+        return [d];
+      }
+      const buffers = [...inputs, ...io.outputs.map((o) => o.buffer)];
       return [{ shader, code: def.wgsl, uniforms: [...uniforms], buffers, workgroups }];
     },
+    ...(slot ? { epilogues: ['bn', 'add', 'relu'] as const } : {}),
     backward: def.backward,
     cost:
       def.cost ??

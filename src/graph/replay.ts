@@ -6,7 +6,8 @@ import type { Node } from './state.js';
 export interface PlannedEntry {
   op: Node['op'];
   attrs: string;
-  relu: boolean;
+  /** What the scheduler fused into its store (ops/epilogue.ts's epilogueKey; '' for nothing). */
+  epilogue: string;
   shapes: readonly (readonly number[])[];
   /** Input buffers, then output buffers. */
   buffers: readonly GPUBuffer[];
@@ -70,14 +71,14 @@ export function attrsKey(attrs: unknown): string {
 export function matches(
   entry: PlannedEntry | null,
   n: Node,
-  relu: boolean,
+  epilogue: string,
   buffers: readonly GPUBuffer[],
 ): entry is PlannedEntry {
   if (
     !entry ||
     !entry.replayable ||
     entry.op !== n.op ||
-    entry.relu !== relu ||
+    entry.epilogue !== epilogue ||
     entry.buffers.length !== buffers.length
   )
     return false;

@@ -5,7 +5,9 @@ import type { Dispatch, GpuRuntime } from '../gpu/runtime.js';
 import { tunerFor } from '../gpu/tuner.js';
 import type { KernelIO } from '../ops/types.js';
 import { FlushChecks, debug, firstNonFinite } from './checks.js';
-import { fuseEpilogues } from './fusion/epilogue.js';
+import { chainEpilogue, fuseEpilogues } from './fusion/epilogue.js';
+import { foldBatchNorm } from './fusion/fold_bn.js';
+import { epilogueKey } from '../ops/epilogue.js';
 import { describePlan, type Plan, type PlanFusion, type PlannedDispatch } from './plan.js';
 import { debugLevel, printPlan } from './plan_text.js';
 import { ReplayCache, attrsKey, matches, type FlushEntries } from './replay.js';
@@ -103,6 +105,7 @@ function upload(plan: FlushPlan, t: Tensor): void {
   const u = s.upload;
   plan.runtime.device.queue.writeBuffer(s.buffer, 0, u.buffer, u.byteOffset, u.byteLength);
   s.upload = null;
+  s.version++;
 }
 
 /** Marks nodes whose outputs nobody holds or reads as dead, back to front, so their inputs may die too. */
@@ -134,29 +137,33 @@ function dependentFailure(what: string, cause: WebgradError): GpuError {
 }
 
 /**
- * Plans buffers for one node and returns its dispatches; frees what no later node reads. With `epilogue`, the
- * node stores output 0 through it, straight into the epilogue node's output. A node whose input failed runs
- * nothing: its outputs fail too, and what it would overwrite in place keeps its values.
+ * Plans buffers for one node and returns its dispatches; frees what no later node reads. With a `chain` (the
+ * epilogue pass's followers), the node stores output 0 through them, straight into the last one's output.
+ * `covers` are the graph nodes the kernel stands for when a pass made `n` (default: `n`). A node whose input
+ * failed runs nothing: its outputs fail too, and what it would overwrite in place keeps its values.
  */
-function planNode(plan: FlushPlan, n: Node, epilogue?: Node): void {
+function planNode(
+  plan: FlushPlan,
+  n: Node,
+  chain: readonly Node[] = [],
+  covers: readonly Node[] = [n],
+): void {
   const { runtime } = plan;
-  const stored = (i: number) => (i === 0 && epilogue ? epilogue.outputs[0].storage : n.outputs[i].storage);
+  const tail = chain.at(-1);
+  const stored = (i: number) => (i === 0 && tail ? tail.outputs[0].storage : n.outputs[i].storage);
   const outputs = n.outputs.map((_, i) => stored(i));
+  const group = [n, ...chain];
   const finish = () => {
-    retire(n);
+    for (const m of group) retire(m);
     for (const s of outputs) maybeFree(s);
-    if (epilogue) {
-      retire(epilogue);
-      maybeFree(epilogue.outputs[0].storage);
-    }
   };
-  const failed = n.inputs.find((t) => t.storage.failure)?.storage.failure;
+  const failed = group.flatMap((m) => m.inputs).find((t) => t.storage.failure)?.storage.failure;
   if (failed) {
     for (const s of outputs) s.failure = dependentFailure(n.op.name, failed);
     finish();
     return;
   }
-  for (const t of n.inputs) {
+  for (const t of group.flatMap((m) => m.inputs)) {
     if (t.storage.buffer) plan.logical.set(t.storage.buffer, t.storage.bytes);
     const w = t.storage.writer;
     if (w && w !== plan.sub && !w.settled) plan.deps.add(w);
@@ -173,7 +180,8 @@ function planNode(plan: FlushPlan, n: Node, epilogue?: Node): void {
   const scratch: GPUBuffer[] = [];
   const scratchBytes: number[] = [];
   let checked = false;
-  const relu = epilogue?.op.asEpilogue === 'relu';
+  const epilogue = chainEpilogue(n, chain);
+  const fusedKey = epilogueKey(epilogue);
   const io: KernelIO = {
     inputs: n.inputs.map((t) => ({ buffer: t.storage.buffer!, spec: { shape: t.shape, dtype: t.dtype } })),
     outputs: n.outputs.map((t, i) => ({
@@ -190,7 +198,8 @@ function planNode(plan: FlushPlan, n: Node, epilogue?: Node): void {
     },
     limits: runtime.info.limits,
     software: runtime.info.software,
-    relu,
+    relu: epilogue.relu,
+    epilogue,
     check: (describe) => {
       checked = true;
       return plan.checks.slot(describe);
@@ -203,8 +212,11 @@ function planNode(plan: FlushPlan, n: Node, epilogue?: Node): void {
   let buffers: GPUBuffer[] = [];
   if (entries) {
     buffers = [...io.inputs.map((b) => b.buffer), ...io.outputs.map((b) => b.buffer)];
+    const { bn, residual } = epilogue;
+    if (bn) buffers.push(bn.gamma, bn.beta, bn.mean, bn.variance);
+    if (residual) buffers.push(residual);
     const entry = entries[slot] ?? null;
-    if (matches(entry, n, relu, buffers)) {
+    if (matches(entry, n, fusedKey, buffers)) {
       for (const bytes of entry.scratchBytes) io.scratch(bytes);
       if (scratch.every((b, i) => b === entry.scratch[i])) dispatches = entry.dispatches;
       else {
@@ -224,7 +236,7 @@ function planNode(plan: FlushPlan, n: Node, epilogue?: Node): void {
       entries[slot] = {
         op: n.op,
         attrs: attrsKey(n.attrs),
-        relu,
+        epilogue: fusedKey,
         shapes: n.inputs.map((t) => t.shape),
         buffers,
         scratchBytes: [...scratchBytes],
@@ -235,10 +247,10 @@ function planNode(plan: FlushPlan, n: Node, epilogue?: Node): void {
     }
   }
   plan.count++;
-  const covered = epilogue ? [n, epilogue] : [n];
+  const covered = [...covers, ...chain];
   for (const dispatch of dispatches) plan.planned.push({ dispatch, nodes: covered });
   if (debug.checkFinite) {
-    const name = epilogue ? `${n.op.name}+${epilogue.op.name}` : n.op.name;
+    const name = group.map((m) => m.op.name).join('+');
     const where = `(op ${plan.count} of the flush)`;
     const checked = (dispatch: Dispatch) => plan.planned.push({ dispatch, nodes: [] });
     n.outputs.forEach((t, i) => {
@@ -264,6 +276,7 @@ function planNode(plan: FlushPlan, n: Node, epilogue?: Node): void {
     for (const s of n.writes) {
       s.writer = plan.sub;
       s.host = null;
+      s.version++;
       plan.written.push(s);
     }
   }
@@ -392,26 +405,36 @@ function notComputed(): DisposedError {
   return error;
 }
 
-/** The plan value of a flush (the nodes after pruning, the passes that ran, the fusions they made). */
-function planValue(
-  plan: FlushPlan,
-  nodes: readonly Node[],
-  pruned: number,
-  fused: ReadonlyMap<Node, Node>,
-  wgsl: boolean,
-): Plan {
+/** What the fusion passes made of a flush (see fusion/). */
+interface PassResults {
+  /** Followers run in each producer's store (epilogue pass). */
+  fused: ReadonlyMap<Node, Node[]>;
+  /** The original nodes each node a pass made stands for (foldBatchNorm). */
+  covers: ReadonlyMap<Node, Node[]>;
+  /** [conv id, batch norm id] of each fold. */
+  folds: readonly number[][];
+}
+
+/** The plan value of a flush (the number of nodes after pruning, the passes that ran, the fusions they made). */
+function planValue(plan: FlushPlan, live: number, pruned: number, passes: PassResults, wgsl: boolean): Plan {
   const { pool } = plan.runtime;
-  const fusions: PlanFusion[] = [...fused].map(([p, e]) => ({ pass: 'epilogue', nodes: [p.id, e.id] }));
-  const passes = Object.entries(plan.runtime.fusion)
+  const fusions: PlanFusion[] = [
+    ...passes.folds.map((ids) => ({ pass: 'foldBatchNorm', nodes: ids })),
+    ...[...passes.fused].map(([p, chain]) => ({
+      pass: 'epilogue',
+      nodes: [...(passes.covers.get(p) ?? [p]).map((m) => m.id), ...chain.map((e) => e.id)],
+    })),
+  ];
+  const switched = Object.entries(plan.runtime.fusion)
     .filter(([, on]) => on)
     .map(([name]) => name);
   return describePlan(
     plan.planned,
     {
-      nodes: nodes.length,
+      nodes: live,
       pruned,
       fusions,
-      passes,
+      passes: switched,
       memory: {
         peakBytes: pool.peakLiveBytes,
         startBytes: plan.startBytes,
@@ -458,22 +481,30 @@ function run(): Submission {
   const staged: { read: PendingRead; staging: GPUBuffer }[] = [];
   let nodes = taken;
   let next = 0;
-  let fused = new Map<Node, Node>();
+  let pruned: number;
+  const passes: PassResults = { fused: new Map(), covers: new Map(), folds: [] };
   runtime.beginCapture();
   try {
     nodes = prune(taken);
-    if (runtime.fusion.epilogue) fused = fuseEpilogues(nodes);
-    const folded = new Set(fused.values());
+    pruned = taken.length - nodes.length;
+    if (runtime.fusion.foldBatchNorm) {
+      const folding = foldBatchNorm(nodes, runtime, retire);
+      nodes = folding.nodes;
+      Object.assign(passes, { covers: folding.covers, folds: folding.folds });
+    }
+    const bindings = runtime.info.limits.maxStorageBuffersPerShaderStage ?? 8;
+    if (runtime.fusion.epilogue) passes.fused = fuseEpilogues(nodes, bindings);
+    const folded = new Set([...passes.fused.values()].flat());
     if (runtime.options.replay && !dry) plan.replay = replayStats(runtime).entries(nodes, folded);
     // All uploads go before any buffer changes hands: queued writes land ahead of the whole submit.
     for (const n of nodes) for (const t of n.inputs) upload(plan, t);
     for (const r of reads) upload(plan, r.tensor);
     for (; next < nodes.length; next++) {
       const n = nodes[next];
-      if (!folded.has(n)) planNode(plan, n, fused.get(n));
+      if (!folded.has(n)) planNode(plan, n, passes.fused.get(n), passes.covers.get(n));
     }
     if (dry) {
-      dry.plans.push(planValue(plan, nodes, taken.length - nodes.length, fused, dry.wgsl));
+      dry.plans.push(planValue(plan, taken.length - pruned, pruned, passes, dry.wgsl));
       void runtime.endCapture();
       endDry(plan, reads);
       return plan.sub;
@@ -496,9 +527,9 @@ function run(): Submission {
       plan.planned.map((p) => p.dispatch),
       copies,
     );
-    if (planListener) planListener(planValue(plan, nodes, taken.length - nodes.length, fused, false));
+    if (planListener) planListener(planValue(plan, taken.length - pruned, pruned, passes, false));
     if (debugLevel > 0)
-      printPlan(planValue(plan, nodes, taken.length - nodes.length, fused, debugLevel >= 3), debugLevel);
+      printPlan(planValue(plan, taken.length - pruned, pruned, passes, debugLevel >= 3), debugLevel);
   } catch (e) {
     void runtime.endCapture();
     const error = typed(runtime, e, 'flush');

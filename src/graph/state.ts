@@ -34,6 +34,8 @@ export class Storage {
   refs = 0;
   /** Pending nodes and reads that use it. */
   readers = 0;
+  /** Bumped whenever new values are uploaded or written in place (what caches of derived values compare). */
+  version = 0;
   constructor(readonly bytes: number) {}
 
   get alive(): boolean {

@@ -5,7 +5,8 @@ import { applyNamed, namedOpDef } from './elementwise/named.js';
 const AB = ['a', 'b'];
 const both = [true, true];
 
-export const addOp = namedOpDef('add', AB, both);
+// A same-shape add of two tensors can also run in the store of the kernel producing either one (a residual add).
+export const addOp = { ...namedOpDef('add', AB, both), asEpilogue: 'add' as const };
 export const subOp = namedOpDef('sub', AB, both);
 export const mulOp = namedOpDef('mul', AB, both);
 export const divOp = namedOpDef('div', AB, both);

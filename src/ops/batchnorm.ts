@@ -6,13 +6,15 @@ import { checkOptionKeys } from '../options.js';
 import type { Tensor } from '../graph/tensor.js';
 import {
   refBatchNormApply,
+  refBatchNormFold,
   refBatchNormGradInput,
   refBatchNormGradInputInference,
   refBatchNormGradParams,
   refMoments,
   refMovingAverage,
 } from '../reference/batchnorm.js';
-import { RELU_ACTIVATION, channelLanes } from './lanes.js';
+import { epilogueBuffers, epilogueRegions } from './epilogue.js';
+import { channelLanes } from './lanes.js';
 import { sizeOf, type BackwardContext, type KernelIO, type OpDef, type TensorSpec } from './types.js';
 import { ELEMENTWISE_WG, expectFloat, workgroupsFor } from './util.js';
 
@@ -58,11 +60,23 @@ function elementwise(io: KernelIO, shader: Dispatch['shader'], uniforms: Dispatc
   return {
     shader,
     constants: { WG: ELEMENTWISE_WG },
-    regions: io.relu ? { ...regions, ACTIVATION: RELU_ACTIVATION } : regions,
+    regions,
     uniforms: [total, groups, ...uniforms],
     buffers: [...io.inputs.map((t) => t.buffer), io.outputs[0].buffer],
     workgroups: workgroupsFor(total),
   };
+}
+
+/**
+ * batch_norm_apply over x with the statistics in `reads` (x, gamma, beta, mean, variance), storing y through what
+ * the scheduler fused into it (a residual add, ReLU: io.epilogue).
+ */
+function normalizeDispatch(io: KernelIO, reads: GPUBuffer[], y: GPUBuffer, epsilon: number): Dispatch {
+  const d = elementwise(io, 'batch_norm_apply', [{ f32: epsilon }]);
+  const e = io.epilogue;
+  d.buffers = [...reads, ...epilogueBuffers(null, e, y)];
+  if (e.residual || e.relu) d.regions = { ...d.regions, ...epilogueRegions('V', 6, false, e, 'y') };
+  return d;
 }
 
 interface ReductionSize {
@@ -136,11 +150,9 @@ export const batchNormTrainOp: OpDef<EpsAttrs> = {
         buffers: [mean, variance],
       },
     );
-    const normalize = elementwise(io, 'batch_norm_apply', [{ f32: epsilon }]);
-    normalize.buffers = [x, gamma, beta, mean, variance, y];
-    return [...stats, normalize];
+    return [...stats, normalizeDispatch(io, [x, gamma, beta, mean, variance], y, epsilon)];
   },
-  epilogues: ['relu'],
+  epilogues: ['add', 'relu'],
   backward: [
     (ctx) => batchNormGradInput(ctx),
     (ctx) => gradParams(ctx, ctx.outputs[1], ctx.outputs[2])[0],
@@ -160,8 +172,16 @@ export const batchNormInferenceOp: OpDef<EpsAttrs> = {
     checkChannels('batchNorm', x, { gamma, beta, runningMean: mean, runningVar: variance });
     return [x];
   },
-  forward: (io, { epsilon }) => [elementwise(io, 'batch_norm_apply', [{ f32: epsilon }])],
-  epilogues: ['relu'],
+  forward: (io, { epsilon }) => [
+    normalizeDispatch(
+      io,
+      io.inputs.map((t) => t.buffer),
+      io.outputs[0].buffer,
+      epsilon,
+    ),
+  ],
+  epilogues: ['add', 'relu'],
+  asEpilogue: 'bn',
   backward: [
     ({ inputs, dys, attrs }) => batchNormGradInputInference(dys[0]!, inputs[1], inputs[4], attrs.epsilon),
     (ctx) => gradParams(ctx, ctx.inputs[3], ctx.inputs[4])[0],
@@ -173,6 +193,43 @@ export const batchNormInferenceOp: OpDef<EpsAttrs> = {
   reference: ([x, gamma, beta, mean, variance], { epsilon }) => [
     refBatchNormApply(x, gamma, beta, mean, variance, epsilon),
   ],
+};
+
+/**
+ * An inference batch norm folded into the conv before it (made by the foldBatchNorm fusion pass, not by users):
+ * the conv's filter scaled per output channel and the bias that replaces the normalization.
+ * Shapes: w [KH,KW,Cin,C] (any rank, channel last), gamma, beta, mean, variance, bias? [C] → w's shape, [C].
+ */
+export const batchNormFoldOp: OpDef<EpsAttrs> = {
+  name: 'batchNormFold',
+  check([w, gamma, beta, mean, variance, bias]) {
+    const c = checkChannels('batchNormFold', w, {
+      gamma,
+      beta,
+      runningMean: mean,
+      runningVar: variance,
+      ...(bias ? { bias } : {}),
+    });
+    return [w, { shape: [c], dtype: 'float32' }];
+  },
+  forward(io, { epsilon }) {
+    const shape = io.inputs[0].spec.shape;
+    const total = sizeOf(shape);
+    const [w, gamma, beta, mean, variance, bias] = io.inputs.map((t) => t.buffer);
+    return [
+      {
+        shader: 'batch_norm_fold',
+        constants: { WG: ELEMENTWISE_WG },
+        uniforms: [total, shape[shape.length - 1], bias ? 1 : 0, { f32: epsilon }],
+        buffers: [w, gamma, beta, mean, variance, bias ?? gamma, ...io.outputs.map((t) => t.buffer)],
+        workgroups: workgroupsFor(total),
+      },
+    ];
+  },
+  backward: null,
+  cost: ([w]) => ({ flops: 2 * sizeOf(w.shape), bytes: 8 * sizeOf(w.shape) }),
+  reference: ([w, gamma, beta, mean, variance, bias], { epsilon }) =>
+    refBatchNormFold(w, gamma, beta, mean, variance, epsilon, bias),
 };
 
 /** In place: running = momentum * running + (1 - momentum) * batch, for the mean and the variance. */

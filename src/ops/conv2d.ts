@@ -17,6 +17,7 @@ import {
   type Padding,
   type Pair,
 } from './conv_geometry.js';
+import { epilogueBuffers, epilogueRegions, type EpilogueType } from './epilogue.js';
 import { sum } from './reduce.js';
 import { type BatchLayout, checkBatchSplit, splitBatch } from './split_parts.js';
 import { sizeOf, type KernelIO, type OpDef, type TensorSpec } from './types.js';
@@ -105,7 +106,9 @@ export function conv2dCandidates(d: ConvDims, limits: Readonly<Record<string, nu
 }
 
 /**
- * The dispatch of one forward variant. Buffers: x, w, bias (w again when there is none), out.
+ * The dispatch of one forward variant, with the conv's bias and what the scheduler fused into its store
+ * (io.epilogue) generated into the kernel's epilogue. Buffers: x, w, then the epilogue's (bias, batch-norm
+ * statistics, residual) and out.
  * Shapes: x [N,H,W,Cin], w [KH,KW,Cin,Cout], bias [Cout] → out [N,OH,OW,Cout].
  */
 export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dispatch[] {
@@ -116,51 +119,45 @@ export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dis
     );
   }
   const m = d.n * d.oh * d.ow;
-  const hasBias = io.inputs.length === 3;
-  if (choice.variant === 'wgtile') return wgtilePlan(io, d, choice.tile, hasBias);
-  const { tm, tn } = choice;
-  const nGroups = Math.ceil(d.cout / (variant === 'scalar' ? tn : 4 * tn));
+  const bias = io.inputs.length === 3 ? io.inputs[2].buffer : null;
+  const e = io.epilogue;
+  const fused = bias !== null || e.bn !== null || e.residual !== null || e.relu;
   const buffers = [
     io.inputs[0].buffer,
     io.inputs[1].buffer,
-    io.inputs[hasBias ? 2 : 1].buffer,
-    io.outputs[0].buffer,
+    ...epilogueBuffers(bias, e, io.outputs[0].buffer),
   ];
-  const head = [d.n, d.h, d.w, d.cin, d.oh, d.ow, d.cout];
+  const regions = (type: EpilogueType) => (fused ? epilogueRegions(type, 3, bias !== null, e) : undefined);
+  if (choice.variant === 'wgtile') {
+    const { bm, bn } = tileBlock(choice.tile);
+    const tilesN = Math.ceil(d.cout / bn);
+    return [
+      {
+        shader: 'conv2d_fwd_wgtile',
+        constants: tileConstants('conv2d', choice.tile),
+        regions: regions('f32'),
+        uniforms: [...convUniforms(d), m, d.kh * d.kw * d.cin, tilesN],
+        buffers,
+        workgroups: Math.ceil(m / bm) * tilesN,
+      },
+    ];
+  }
+  const { tm, tn } = choice;
+  const nGroups = Math.ceil(d.cout / (variant === 'scalar' ? tn : 4 * tn));
   const uniforms =
     variant === 'gemm1x1'
-      ? [...head, d.sh, d.sw, hasBias ? 1 : 0, m, nGroups]
-      : [...convUniforms(d), hasBias ? 1 : 0, m, nGroups];
+      ? [d.n, d.h, d.w, d.cin, d.oh, d.ow, d.cout, d.sh, d.sw, m, nGroups]
+      : [...convUniforms(d), m, nGroups];
   const shader =
     variant === 'gemm1x1' ? 'conv2d_fwd_1x1' : variant === 'vec4' ? 'conv2d_fwd_vec4' : 'conv2d_fwd_scalar';
   return [
     {
       shader,
       constants: { WG: CONV_WG, TM: tm, TN: tn },
+      regions: regions(variant === 'scalar' ? 'f32' : 'vec4f'),
       uniforms,
       buffers,
       workgroups: workgroupsFor(Math.ceil(m / tm) * nGroups, CONV_WG),
-    },
-  ];
-}
-
-/** The workgroup-tiled forward: an implicit GEMM of M = N*OH*OW rows, Cout columns and K = KH*KW*Cin. */
-function wgtilePlan(io: KernelIO, d: ConvDims, tile: WgTile, hasBias: boolean): Dispatch[] {
-  const m = d.n * d.oh * d.ow;
-  const { bm, bn } = tileBlock(tile);
-  const tilesN = Math.ceil(d.cout / bn);
-  return [
-    {
-      shader: 'conv2d_fwd_wgtile',
-      constants: tileConstants('conv2d', tile),
-      uniforms: [...convUniforms(d), hasBias ? 1 : 0, m, d.kh * d.kw * d.cin, tilesN],
-      buffers: [
-        io.inputs[0].buffer,
-        io.inputs[1].buffer,
-        io.inputs[hasBias ? 2 : 1].buffer,
-        io.outputs[0].buffer,
-      ],
-      workgroups: Math.ceil(m / bm) * tilesN,
     },
   ];
 }
@@ -227,6 +224,7 @@ export const conv2dOp: OpDef<ConvAttrs> = {
     }
     return [{ shape: [d.n, d.oh, d.ow, d.cout], dtype: 'float32' }];
   },
+  epilogues: ['bn', 'add', 'relu'],
   forward(io, attrs) {
     return splitBatch(io, 'conv2d', CONV2D_BATCH, (sub) => {
       const d = convDims('conv2d', sub.inputs[0].spec.shape, sub.inputs[1].spec.shape, attrs);

@@ -20,9 +20,6 @@ export function channelLanes(channels: number, withInt = false): ChannelLanes {
   return { lanes: 1, groups: channels, regions };
 }
 
-/** The ACTIVATION region of an elementwise shader when the scheduler fuses the ReLU that follows it. */
-export const RELU_ACTIVATION = 'fn activate(v: V) -> V {\n  return max(v, V(0.0));\n}';
-
 /** vec4 lanes when every extent is a multiple of 4 (elementwise kernels over flat buffers), else scalar. */
 export function elementLanes(...extents: number[]): ChannelLanes {
   const four = extents.every((n) => n % 4 === 0);

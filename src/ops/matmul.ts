@@ -5,6 +5,7 @@ import { apply } from '../graph/record.js';
 import { checkOptionKeys } from '../options.js';
 import type { Tensor } from '../graph/tensor.js';
 import { refMatmul } from '../reference/matmul.js';
+import { epilogueBuffers, epilogueRegions, type EpilogueType } from './epilogue.js';
 import { sum } from './reduce.js';
 import type { GemmLayout } from './split.js';
 import { checkGemmSplit, splitGemm } from './split_parts.js';
@@ -89,17 +90,6 @@ function gemmDims(
   return { m, n, k: ka };
 }
 
-/** Shader text for the fused bias epilogue: bias binds after a and b, the output moves one binding on. */
-function biasRegions(vec4: boolean): Record<string, string> {
-  const type = vec4 ? 'vec4f' : 'f32';
-  return {
-    BINDINGS:
-      `@group(0) @binding(3) var<storage, read> bias: array<${type}>;\n` +
-      `@group(0) @binding(4) var<storage, read_write> out: array<${type}>;`,
-    EPILOGUE: `fn epilogue(v: ${type}, col: u32) -> ${type} {\n  return v + bias[col];\n}`,
-  };
-}
-
 /** A GEMM kernel choice: the variant and, for 'wgtile', its workgroup tile. */
 export interface GemmChoice {
   kernel: MatmulKernel;
@@ -129,8 +119,15 @@ export function planGemm(
   choice: GemmChoice,
 ): Dispatch[] {
   if (m === 0 || n === 0) return [];
-  const withBias = io.inputs.length === 3;
-  const buffers = [...io.inputs.map((t) => t.buffer), io.outputs[0].buffer];
+  const bias = io.inputs.length === 3 ? io.inputs[2].buffer : null;
+  const e = io.epilogue;
+  const fused = bias !== null || e.bn !== null || e.residual !== null || e.relu;
+  const buffers = [
+    io.inputs[0].buffer,
+    io.inputs[1].buffer,
+    ...epilogueBuffers(bias, e, io.outputs[0].buffer),
+  ];
+  const regions = (type: EpilogueType) => (fused ? epilogueRegions(type, 3, bias !== null, e) : undefined);
   // Element strides of A(m, k) and B(k, n) in the stored layouts.
   const [aM, aK] = attrs.transposeA ? [1, lda ?? m] : [lda ?? k, 1];
   const [bK, bN] = attrs.transposeB ? [1, ldb ?? k] : [ldb ?? n, 1];
@@ -144,11 +141,11 @@ export function planGemm(
         uniforms: [m, n, k, aM, aK, tilesN],
         ...registerGrid(rowTiles, tilesN),
         buffers,
-        regions: withBias ? biasRegions(true) : undefined,
+        regions: regions('vec4f'),
       },
     ];
   }
-  const common = { buffers, regions: withBias ? biasRegions(false) : undefined };
+  const common = { buffers, regions: regions('f32') };
   if (kernel === 'wgtile') {
     const tile = choice.tile ?? DEFAULT_WGTILE;
     const { bm, bn } = tileBlock(tile);
@@ -227,6 +224,7 @@ export const matmulOp: OpDef<MatmulAttrs> = {
   bindsRanges: true,
   checkSplit: ([a, b], attrs, limits) =>
     checkGemmSplit('matmul', gemmDims('matmul', a, b, attrs, ['a', 'b']), matmulLayout(attrs), limits),
+  epilogues: ['bn', 'add', 'relu'],
   // C = op(A)·op(B): each gradient is one more matmul with transpose flags, so no transposed copies.
   backward: [
     ({ inputs: [, b], dys: [dy], attrs: { transposeA: tA, transposeB: tB } }) =>
@@ -270,6 +268,7 @@ export const denseOp: OpDef<DenseAttrs> = {
   },
   bindsRanges: true,
   checkSplit: (inputs, _attrs, limits) => checkGemmSplit('dense', denseDims(inputs), DENSE_LAYOUT, limits),
+  epilogues: ['bn', 'add', 'relu'],
   backward: [
     ({ inputs: [, w], dys: [dy] }) => matmul(dy!, w, { transposeB: true }),
     ({ inputs: [x], dys: [dy] }) => matmul(x, dy!, { transposeA: true }),

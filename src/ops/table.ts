@@ -2,6 +2,7 @@
 import { adamUpdateOp } from './adam_update.js';
 import { addOp, divOp, maximumOp, minimumOp, mulOp, powOp, subOp } from './arithmetic.js';
 import {
+  batchNormFoldOp,
   batchNormGradInputInferenceOp,
   batchNormGradInputOp,
   batchNormGradParamsOp,
@@ -158,7 +159,8 @@ export type OpName =
   | 'conv2dTranspose'
   | 'depthwiseConv2d'
   | 'depthwiseConv2dBackpropInput'
-  | 'depthwiseConv2dBackpropFilter';
+  | 'depthwiseConv2dBackpropFilter'
+  | 'batchNormFold';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const opTable: { readonly [K in OpName]: OpDef<any> } = {
@@ -248,4 +250,5 @@ export const opTable: { readonly [K in OpName]: OpDef<any> } = {
   depthwiseConv2d: depthwiseConv2dOp,
   depthwiseConv2dBackpropInput: depthwiseConv2dBackpropInputOp,
   depthwiseConv2dBackpropFilter: depthwiseConv2dBackpropFilterOp,
+  batchNormFold: batchNormFoldOp,
 };

@@ -3,6 +3,7 @@ import type { WebgradError } from '../errors.js';
 import type { Dispatch } from '../gpu/runtime.js';
 import type { TuneRequest } from '../gpu/tuner.js';
 import type { Tensor } from '../graph/tensor.js';
+import type { Epilogue, EpilogueKind } from './epilogue.js';
 
 export type DType = 'float32' | 'int32';
 
@@ -31,8 +32,10 @@ export interface KernelIO {
    * tiling wins, on GPUs shared-memory tiles do. Kernel variants are chosen by it.
    */
   software: boolean;
-  /** Output 0 is stored through a ReLU: the scheduler fused the relu that reads it (see `epilogues`). */
+  /** Output 0 is stored through a ReLU: the scheduler fused the relu that reads it (`epilogue.relu`). */
   relu: boolean;
+  /** What the scheduler fused into the store of output 0 (only kinds the op lists in `epilogues`). */
+  epilogue: Epilogue;
   /**
    * Reserves a check slot of this flush: a u32 in `flags` at index `slot`, 0xffffffff until a kernel lowers it
    * (atomicMin). It is read back with the flush; if lowered, `describe(value)` is the error the flush's reads
@@ -80,12 +83,13 @@ export interface OpDef<A = Record<string, never>> {
    */
   writesInputs?: readonly number[];
   /**
-   * Elementwise ops this forward can apply to output 0 before storing it ('relu': `io.relu`). The scheduler's
-   * fusion pass runs such an op inside this one when it is the only reader of output 0 and no tensor holds it.
+   * Ops this forward can apply to output 0 before storing it (`io.epilogue`, see ops/epilogue.ts). The scheduler's
+   * fusion pass runs such ops inside this one when each is the only reader of the value before it and no tensor
+   * holds that value.
    */
-  epilogues?: readonly 'relu'[];
-  /** This op can run as that epilogue of its input's producer (the relu op says 'relu'). */
-  asEpilogue?: 'relu';
+  epilogues?: readonly EpilogueKind[];
+  /** This op can run as that epilogue of its input's producer (relu 'relu', add 'add', batchNormInference 'bn'). */
+  asEpilogue?: EpilogueKind;
   /**
    * The forward binds sub-ranges of its buffers (it splits its work into several dispatches), so its tensors may
    * exceed maxStorageBufferBindingSize (never maxBufferSize). Without it, every input, output and scratch buffer

@@ -97,3 +97,26 @@ export function refBatchNormGradInputInference(
   const data = dy.data.map((v, i) => (v * gamma.data[i % c]) / Math.sqrt(variance.data[i % c] + eps));
   return { shape: dy.shape, data };
 }
+
+/**
+ * Batch norm folded into the conv before it: w' = w * s and b' = (bias - mean) * s + beta per output channel (the
+ * last axis of w), s = gamma / sqrt(variance + eps); bias is zero when absent.
+ */
+export function refBatchNormFold(
+  w: RefTensor,
+  gamma: RefTensor,
+  beta: RefTensor,
+  mean: RefTensor,
+  variance: RefTensor,
+  eps: number,
+  bias?: RefTensor,
+): [RefTensor, RefTensor] {
+  const { c } = channels(w);
+  const s = gamma.data.map((g, k) => g / Math.sqrt(variance.data[k] + eps));
+  const folded = w.data.map((v, i) => v * s[i % c]);
+  const b = s.map((sk, k) => ((bias ? bias.data[k] : 0) - mean.data[k]) * sk + beta.data[k]);
+  return [
+    { shape: w.shape, data: folded },
+    { shape: [c], data: b },
+  ];
+}

@@ -25,7 +25,7 @@ import { useGpu } from '../helpers.js';
 
 useGpu();
 
-/** conv → batch norm (inference) → relu → add → relu: the epilogue pass folds both relus. */
+/** conv → batch norm (inference) → relu → add → relu: foldBatchNorm folds the batch norm, the epilogue pass both relus. */
 function block(training: boolean) {
   const x = randn([2, 6, 5, 3], { seed: 1 });
   const w = randn([3, 3, 3, 4], { seed: 2, requiresGrad: true });
@@ -61,9 +61,10 @@ describe('explain', () => {
     expect(after.submits).toBe(before.submits);
     expect(after.dispatches).toBe(before.dispatches);
     const ops = plan.kernels.map((k) => k.nodes.map((n) => n.op).join('+'));
-    expect(ops).toEqual(['conv2d', 'batchNormInference+relu', 'add+relu']);
-    expect(plan.fusions.map((f) => f.pass)).toEqual(['epilogue', 'epilogue']);
-    expect(plan.passes).toContain('epilogue');
+    // The batch norm is folded into the conv (its folded filter cached by the first run), the ReLU stored by it.
+    expect(ops).toEqual(['conv2d+batchNormInference+relu', 'add+relu']);
+    expect(plan.fusions.map((f) => f.pass)).toEqual(['foldBatchNorm', 'epilogue', 'epilogue']);
+    expect(plan.passes).toEqual(['epilogue', 'foldBatchNorm']);
     const conv = plan.kernels[0];
     // Conv FLOPs from the op's cost rule: 2 * N*OH*OW*Cout * KH*KW*Cin.
     const convCost = opTable.conv2d.cost(
@@ -73,16 +74,17 @@ describe('explain', () => {
       ],
       { stride: [1, 1], padding: 'same', dilation: [1, 1] },
     );
-    expect(conv.flops).toBe(convCost.flops);
-    expect(conv.flops).toBe(2 * 2 * 6 * 5 * 4 * 3 * 3 * 3);
-    // Reads x (2*6*5*3 floats) and w (3*3*3*4), writes y (2*6*5*4).
-    expect(conv.bytesRead).toBe(4 * (2 * 6 * 5 * 3 + 3 * 3 * 3 * 4));
+    expect(convCost.flops).toBe(2 * 2 * 6 * 5 * 4 * 3 * 3 * 3);
+    // A fused kernel counts the cost rules of every node it covers: the batch norm's 4 and the ReLU's 1 per value.
+    expect(conv.flops).toBe(convCost.flops + 5 * 2 * 6 * 5 * 4);
+    // Reads x (2*6*5*3 floats), the folded w (3*3*3*4) and bias (4), writes y (2*6*5*4).
+    expect(conv.bytesRead).toBe(4 * (2 * 6 * 5 * 3 + 3 * 3 * 3 * 4 + 4));
     expect(conv.bytesWritten).toBe(4 * 2 * 6 * 5 * 4);
     expect(conv.workgroups).toBeGreaterThan(0);
-    expect(plan.dispatches).toBe(3);
+    expect(plan.dispatches).toBe(2);
     expect(plan.peakBytes).toBeGreaterThanOrEqual(plan.memory.startBytes);
-    expect(plan.text).toContain('batch_norm_apply');
-    expect(plan.text).toMatch(/3 kernels for 5 nodes/);
+    expect(plan.text).toContain('conv2d_fwd_scalar');
+    expect(plan.text).toMatch(/2 kernels for 5 nodes/);
     expect(plan.kernels[0].wgsl).toBeUndefined();
   });
 
@@ -128,8 +130,10 @@ describe('explain', () => {
   it('includes the WGSL of each kernel on request and refuses bad options', async () => {
     const { forward } = block(false);
     const plan = await explain(() => forward(), { wgsl: true });
-    expect(plan.kernels[1].wgsl).toContain('fn main');
-    expect(plan.text).toContain('--- kernel 1: batch_norm_apply');
+    // A fresh block: kernel 0 folds its batch norm, kernel 1 the conv with its generated epilogue (ops/epilogue.ts).
+    expect(plan.kernels[0].wgsl).toContain('fn main');
+    expect(plan.kernels[1].wgsl).toContain('fn epilogue(acc: f32');
+    expect(plan.text).toContain('--- kernel 0: batch_norm_fold');
     await expect(explain(() => forward(), { wgsl: 1 } as never)).rejects.toThrow(
       /option 'wgsl' must be a boolean/,
     );
@@ -163,10 +167,19 @@ describe('explain', () => {
       return plan.kernels.map((k) => k.nodes.map((n) => n.op).join('+'));
     };
     const unfused = ['conv2d', 'batchNormInference', 'relu', 'add', 'relu'];
-    const fused = ['conv2d', 'batchNormInference+relu', 'add+relu'];
+    // A fresh block: its folded filter is computed in this flush (batchNormFold), then cached.
+    const fused = ['batchNormFold', 'conv2d+batchNormInference+relu', 'add+relu'];
     try {
-      expect(await kernels({ epilogue: false })).toEqual(unfused);
+      expect(await kernels({ epilogue: false, foldBatchNorm: false })).toEqual(unfused);
       expect(await kernels(false)).toEqual(unfused);
+      expect(await kernels({ foldBatchNorm: false })).toEqual(['conv2d+batchNormInference+relu', 'add+relu']);
+      expect(await kernels({ epilogue: false })).toEqual([
+        'batchNormFold',
+        'conv2d+batchNormInference',
+        'relu',
+        'add',
+        'relu',
+      ]);
       expect(await kernels({ epilogue: true })).toEqual(fused);
       expect(await kernels({})).toEqual(fused);
       expect(await kernels(true)).toEqual(fused);
@@ -174,7 +187,7 @@ describe('explain', () => {
       await expect(init({ fusion: { epilogue: true } })).resolves.toBeDefined();
       release();
       await expect(init({ fusion: { epilog: true } as never })).rejects.toThrow(
-        /init: option 'fusion': unknown option 'epilog' \(known: epilogue/,
+        /init: option 'fusion': unknown option 'epilog' \(known: epilogue, foldBatchNorm/,
       );
       await expect(init({ fusion: { epilogue: 1 } as never })).rejects.toThrow(
         /fusion pass 'epilogue' must be a boolean/,

@@ -737,7 +737,7 @@ describe('the front door: the CLI progress bar follows the terminal', () => {
       const bar = new ProgressBar(s, 'epoch 1/3', 500);
       for (let i = 0; i <= 500; i += 50) bar.update(i, 'loss 0.1234 acc 0.9876');
       for (const line of out) {
-        const text = line.replace(/^\r/, '').replace(/\x1b\[K$/, '');
+        const text = line.replace(/^\r/, '').replace(new RegExp(`${String.fromCharCode(27)}\\[K$`), '');
         expect(text.length, `width ${columns}: ${JSON.stringify(text)}`).toBeLessThan(columns);
       }
       expect(out.at(-1)).toMatch(/^\repoch 1\/3 \[/);

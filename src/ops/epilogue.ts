@@ -1,0 +1,101 @@
+// Producer epilogues: the one generator of the WGSL a kernel applies to each value before storing it (bias,
+// batch-norm apply, residual add, ReLU, in that order) and of the buffers it binds for them.
+import { ArgumentError } from '../errors.js';
+
+/** Batch-norm apply with fixed statistics (inference): y = (v - mean) * gamma / sqrt(variance + epsilon) + beta. */
+export interface BatchNormEpilogue {
+  gamma: GPUBuffer;
+  beta: GPUBuffer;
+  mean: GPUBuffer;
+  variance: GPUBuffer;
+  epsilon: number;
+}
+
+/**
+ * What the scheduler fused into a producer's store of output 0 (see graph/fusion/epilogue.ts), applied after the
+ * producer's own bias, in this order: batch-norm apply, the residual add (a tensor of output 0's shape), ReLU.
+ */
+export interface Epilogue {
+  bn: BatchNormEpilogue | null;
+  residual: GPUBuffer | null;
+  relu: boolean;
+}
+
+/**
+ * The ops a producer can run in its store ('bn': batchNormInference, 'add': a same-shape add, 'relu'), always in
+ * this order. A producer lists those it offers (`OpDef.epilogues`); an op that can be run so says which it is
+ * (`OpDef.asEpilogue`).
+ */
+export const EPILOGUE_KINDS = ['bn', 'add', 'relu'] as const;
+export type EpilogueKind = (typeof EPILOGUE_KINDS)[number];
+
+export const NO_EPILOGUE: Epilogue = Object.freeze({ bn: null, residual: null, relu: false });
+
+/** The element type of the stored values: a WGSL type name ('f32', 'vec4f' or a file's alias such as 'V'). */
+export type EpilogueType = 'f32' | 'vec4f' | 'V';
+
+/** Storage buffers the epilogue binds besides the output: bias, the four statistics, the residual. */
+export function epilogueBindings(bias: boolean, e: Epilogue): number {
+  return (bias ? 1 : 0) + (e.bn ? 4 : 0) + (e.residual ? 1 : 0);
+}
+
+/** A key that tells epilogues apart in caches (replay): which steps, and the epsilon. */
+export function epilogueKey(e: Epilogue): string {
+  return `${e.bn ? `bn${e.bn.epsilon}` : ''}${e.residual ? '+add' : ''}${e.relu ? '+relu' : ''}`;
+}
+
+/**
+ * The two regions of a producer shader: BINDINGS declares, from binding `first` on, the epilogue's read-only
+ * buffers and then the output `out` (read_write); EPILOGUE defines `fn epilogue(acc: T, i: u32, c: u32) -> T`,
+ * where `i` indexes the output (and the residual) and `c` the channel (bias and statistics), both in units of T.
+ * The shader calls `out[i] = epilogue(value, i, c)`.
+ */
+export function epilogueRegions(
+  type: EpilogueType,
+  first: number,
+  bias: boolean,
+  e: Epilogue,
+  out = 'out',
+): Record<string, string> {
+  if (e.bn && !(Number.isFinite(e.bn.epsilon) && e.bn.epsilon > 0)) {
+    throw new ArgumentError(`epilogue: batch-norm epsilon must be a positive number, got ${e.bn.epsilon}`);
+  }
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(out)) throw new ArgumentError(`epilogue: bad output name '${out}'`);
+  const reads: string[] = [];
+  const steps: string[] = [];
+  if (bias) {
+    reads.push('epBias');
+    steps.push('v += epBias[c];');
+  }
+  if (e.bn) {
+    reads.push('epMean', 'epGamma', 'epVar', 'epBeta');
+    // The expression batch_norm_apply.wgsl evaluates, so fused and unfused results agree.
+    steps.push(
+      `v = (v - epMean[c]) * (epGamma[c] * inverseSqrt(epVar[c] + ${e.bn.epsilon.toExponential()})) + epBeta[c];`,
+    );
+  }
+  if (e.residual) {
+    reads.push('epResidual');
+    steps.push('v += epResidual[i];');
+  }
+  if (e.relu) steps.push(`v = max(v, ${type}(0.0));`);
+  const lines = reads.map(
+    (name, k) => `@group(0) @binding(${first + k}) var<storage, read> ${name}: array<${type}>;`,
+  );
+  lines.push(`@group(0) @binding(${first + reads.length}) var<storage, read_write> ${out}: array<${type}>;`);
+  const body = ['  var v = acc;', ...steps.map((s) => `  ${s}`), '  return v;'];
+  return {
+    BINDINGS: lines.join('\n'),
+    EPILOGUE: [`fn epilogue(acc: ${type}, i: u32, c: u32) -> ${type} {`, ...body, '}'].join('\n'),
+  };
+}
+
+/** The buffers bound for `epilogueRegions`, in its order: bias, the statistics, the residual, then the output. */
+export function epilogueBuffers(bias: GPUBuffer | null, e: Epilogue, out: GPUBuffer): GPUBuffer[] {
+  const list: GPUBuffer[] = [];
+  if (bias) list.push(bias);
+  if (e.bn) list.push(e.bn.mean, e.bn.gamma, e.bn.variance, e.bn.beta);
+  if (e.residual) list.push(e.residual);
+  list.push(out);
+  return list;
+}

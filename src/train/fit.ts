@@ -9,9 +9,9 @@ import { batches, type Dataset } from '../data/dataset.js';
 import type { ImageFolderIndex } from '../data/folder.js';
 import { add } from '../ops/arithmetic.js';
 import { scale } from '../ops/scale.js';
-import type { Module } from '../nn/module.js';
+import { Module } from '../nn/module.js';
 import { softmaxCrossEntropy } from '../ops/softmax_cross_entropy.js';
-import type { Optimizer } from '../optim/optimizer.js';
+import { Optimizer } from '../optim/optimizer.js';
 import { checkInteger, checkOptionKeys } from '../options.js';
 import { predictMembers } from '../tta/predict.js';
 import { viewCount, type TestTimeAugmentation } from '../tta/views.js';
@@ -101,6 +101,88 @@ function positiveInt(name: string, v: number): void {
     throw new ArgumentError(`fit: ${name} must be a positive integer, got ${v}`);
 }
 
+const FIT_OPTIONS = [
+  'epochs',
+  'batchSize',
+  'optimizer',
+  'schedule',
+  'validation',
+  'seed',
+  'augment',
+  'workers',
+  'prefetch',
+  'onBatch',
+  'onEpoch',
+] as const satisfies readonly (keyof FitOptions)[];
+
+/** ArgumentError unless `data` looks like a dataset of images of `[H, W, C]` and at least two classes. */
+function checkDataset(owner: string, name: string, data: Dataset | ImageFolderIndex): void {
+  const shape = (data as Partial<Dataset> | null)?.shape;
+  const classes = (data as Partial<Dataset> | null)?.classes;
+  if (
+    !Array.isArray(shape) ||
+    shape.length !== 3 ||
+    !shape.every((d) => Number.isInteger(d) && d > 0) ||
+    !Array.isArray(classes) ||
+    !Number.isInteger(data.length)
+  ) {
+    throw new ArgumentError(
+      `${owner}: argument '${name}' must be a Dataset ({ images, labels, shape: [H, W, C], classes, length }) or a listed image folder`,
+    );
+  }
+  if (data.length === 0) throw new ArgumentError(`${owner}: argument '${name}' is empty`);
+}
+
+/** Every argument of fit, before anything is loaded or recorded: a typo or a wrong type is never ignored. */
+function checkFitArguments(model: Module, data: Dataset | ImageFolderIndex, options: FitOptions): void {
+  if (!(model instanceof Module)) {
+    throw new ArgumentError(`fit: argument 'model' must be a Module (a Network, Sequential, ...)`);
+  }
+  checkOptionKeys('fit', options, FIT_OPTIONS);
+  positiveInt('epochs', options.epochs);
+  positiveInt('batchSize', options.batchSize);
+  if (!(options.optimizer instanceof Optimizer)) {
+    throw new ArgumentError(
+      `fit: option 'optimizer' must be an optimizer (new SGD(...), Adam, AdamW), got ${String(options.optimizer)}`,
+    );
+  }
+  for (const name of ['schedule', 'onBatch', 'onEpoch'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') {
+      throw new ArgumentError(`fit: option '${name}' must be a function, got ${String(options[name])}`);
+    }
+  }
+  if (options.seed !== undefined) checkInteger('fit', 'seed', options.seed, 0);
+  checkDataset('fit', 'data', data);
+  if (data.classes.length < 2) {
+    throw new ArgumentError(
+      `fit: the training set has ${data.classes.length} class${data.classes.length === 1 ? ` (${data.classes[0]})` : 'es'}; a classifier needs at least two (with one, every prediction is right and the loss is 0)`,
+    );
+  }
+  const validation = options.validation;
+  if (validation !== undefined) {
+    checkDataset('fit', 'validation', validation);
+    if (
+      validation.shape.some((d, i) => d !== data.shape[i]) ||
+      validation.classes.length !== data.classes.length
+    ) {
+      throw new ArgumentError(
+        `fit: the validation set has images of shape ${fmtShape(validation.shape)} and ${validation.classes.length} classes, the training set ${fmtShape(data.shape)} and ${data.classes.length}; they must match`,
+      );
+    }
+  }
+}
+
+/** The schedule's learning rate for `step`, refused (naming the step) unless it is a finite number >= 0. */
+function scheduledRate(schedule: (step: number) => number, step: number): number {
+  const lr = schedule(step);
+  if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
+    throw new ArgumentError(
+      `fit: schedule(${step}) returned ${String(lr)}; a learning rate must be a finite number >= 0`,
+    );
+  }
+  return lr;
+}
+
 /**
  * Trains `model` (logits [N,classes]) with softmax cross-entropy. Each step records forward, backward and
  * update and submits them once; the loss and logits of a step are read back with that same submit. Batches
@@ -112,9 +194,7 @@ export async function fit(
   data: Dataset | ImageFolderIndex,
   options: FitOptions,
 ): Promise<EpochRecord[]> {
-  positiveInt('epochs', options.epochs);
-  positiveInt('batchSize', options.batchSize);
-  if (data.length === 0) throw new ArgumentError('fit: the training set is empty');
+  checkFitArguments(model, data, options);
   // Loaded on first use: the augmentation code (and wgpu-matrix) stays out of the core module graph.
   const { BatchLoader } = await import('../augment/loader.js');
   const { defaultWorkers } = await import('../augment/pool.js');
@@ -156,6 +236,8 @@ async function trainEpochs(
     const total = loader.stepsPerEpoch;
     let previous: Promise<void> | null = null;
     for (let batchIndex = 1; batchIndex <= total; batchIndex++) {
+      // Before the step is recorded: a bad rate leaves nothing half-built.
+      if (schedule) optimizer.lr = scheduledRate(schedule, step);
       const batch = (await loader.next())!;
       const n = batch.size;
       const x = tensor(batch.images, [n, h, w, c]);
@@ -178,7 +260,6 @@ async function trainEpochs(
       });
       const reads = Promise.all([loss.dataOnFlush(), logits.dataOnFlush()]);
       reads.catch(() => undefined); // awaited below; if an earlier step throws first, this one is abandoned
-      if (schedule) optimizer.lr = schedule(step);
       optimizer.step();
       optimizer.zeroGrad();
       step++;

@@ -10,6 +10,7 @@ import { SGD } from '../../optim/sgd.js';
 import { saveCheckpoint } from '../../train/checkpoint.js';
 import { fit, type EpochRecord } from '../../train/fit.js';
 import { defaultWorkers } from '../../augment/pool.js';
+import { parseSpec } from '../../augment/spec.js';
 import { folderImage, loadDataset, loadTrainSource } from '../datasets.js';
 import { report, type Command } from '../flags.js';
 import { percent } from '../format.js';
@@ -123,6 +124,9 @@ export const trainCommand: Command = {
     },
   ],
   async run(flags, io) {
+    // A malformed spec is refused before the data is loaded and the device opened (its shape is checked in fit).
+    const augment = flags.string('augment');
+    if (augment !== undefined) parseSpec(augment);
     if (flags.gave('ensemble')) return trainEnsemble(trainCommand, flags, io);
     const started = performance.now();
     const modelName = flags.choice<'resnet' | 'inception'>('model')!;
@@ -165,7 +169,7 @@ export const trainCommand: Command = {
       schedule,
       validation: testSet,
       seed,
-      augment: flags.string('augment') ?? null,
+      augment: augment ?? null,
       workers: flags.number('workers') ?? (await defaultWorkers()),
       prefetch: flags.number('prefetch')!,
       onBatch: (p) => {

@@ -155,6 +155,20 @@ wg.release();`,
     expect(out).toEqual(['true true', '3']);
   });
 
+  it('init() calls made while the device opens: other settings are refused, checkFinite applies', () => {
+    const out = runScript(
+      'concurrent-options',
+      `${settle}
+const first = wg.init();
+await settle('fusion', wg.init({ fusion: false }));
+const second = wg.init({ checkFinite: true });
+await first;
+console.log('same info', (await second) === wg.info(), 'checkFinite', wg.debug.checkFinite);
+wg.release();`,
+    );
+    expect(out).toEqual(['fusion: ArgumentError', 'same info true checkFinite true']);
+  });
+
   it('a script that ends with a read it never awaited and without release()', () => {
     const out = runScript(
       'unawaited-read',

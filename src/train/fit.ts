@@ -9,10 +9,11 @@ import { batches, type Dataset } from '../data/dataset.js';
 import type { ImageFolderIndex } from '../data/folder.js';
 import { add } from '../ops/arithmetic.js';
 import { scale } from '../ops/scale.js';
-import { Module } from '../nn/module.js';
+import type { Module } from '../nn/module.js';
 import { softmaxCrossEntropy } from '../ops/softmax_cross_entropy.js';
-import { Optimizer } from '../optim/optimizer.js';
+import type { Optimizer } from '../optim/optimizer.js';
 import { checkInteger, checkOptionKeys } from '../options.js';
+import { checkDataset, checkFitArguments, checkModel, scheduledRate } from './checks.js';
 import { predictMembers } from '../tta/predict.js';
 import { viewCount, type TestTimeAugmentation } from '../tta/views.js';
 import { Ensemble } from './ensemble.js';
@@ -94,93 +95,6 @@ export interface EvaluateOptions {
    * floor(maxBatch / V) images, so memory stays that of a plain batch of maxBatch.
    */
   maxBatch?: number;
-}
-
-function positiveInt(name: string, v: number): void {
-  if (!Number.isInteger(v) || v <= 0)
-    throw new ArgumentError(`fit: ${name} must be a positive integer, got ${v}`);
-}
-
-const FIT_OPTIONS = [
-  'epochs',
-  'batchSize',
-  'optimizer',
-  'schedule',
-  'validation',
-  'seed',
-  'augment',
-  'workers',
-  'prefetch',
-  'onBatch',
-  'onEpoch',
-] as const satisfies readonly (keyof FitOptions)[];
-
-/** ArgumentError unless `data` looks like a dataset of images of `[H, W, C]` and at least two classes. */
-function checkDataset(owner: string, name: string, data: Dataset | ImageFolderIndex): void {
-  const shape = (data as Partial<Dataset> | null)?.shape;
-  const classes = (data as Partial<Dataset> | null)?.classes;
-  if (
-    !Array.isArray(shape) ||
-    shape.length !== 3 ||
-    !shape.every((d) => Number.isInteger(d) && d > 0) ||
-    !Array.isArray(classes) ||
-    !Number.isInteger(data.length)
-  ) {
-    throw new ArgumentError(
-      `${owner}: argument '${name}' must be a Dataset ({ images, labels, shape: [H, W, C], classes, length }) or a listed image folder`,
-    );
-  }
-  if (data.length === 0) throw new ArgumentError(`${owner}: argument '${name}' is empty`);
-}
-
-/** Every argument of fit, before anything is loaded or recorded: a typo or a wrong type is never ignored. */
-function checkFitArguments(model: Module, data: Dataset | ImageFolderIndex, options: FitOptions): void {
-  if (!(model instanceof Module)) {
-    throw new ArgumentError(`fit: argument 'model' must be a Module (a Network, Sequential, ...)`);
-  }
-  checkOptionKeys('fit', options, FIT_OPTIONS);
-  positiveInt('epochs', options.epochs);
-  positiveInt('batchSize', options.batchSize);
-  if (!(options.optimizer instanceof Optimizer)) {
-    throw new ArgumentError(
-      `fit: option 'optimizer' must be an optimizer (new SGD(...), Adam, AdamW), got ${String(options.optimizer)}`,
-    );
-  }
-  for (const name of ['schedule', 'onBatch', 'onEpoch'] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'function') {
-      throw new ArgumentError(`fit: option '${name}' must be a function, got ${String(options[name])}`);
-    }
-  }
-  if (options.seed !== undefined) checkInteger('fit', 'seed', options.seed, 0);
-  checkDataset('fit', 'data', data);
-  if (data.classes.length < 2) {
-    throw new ArgumentError(
-      `fit: the training set has ${data.classes.length} class${data.classes.length === 1 ? ` (${data.classes[0]})` : 'es'}; a classifier needs at least two (with one, every prediction is right and the loss is 0)`,
-    );
-  }
-  const validation = options.validation;
-  if (validation !== undefined) {
-    checkDataset('fit', 'validation', validation);
-    if (
-      validation.shape.some((d, i) => d !== data.shape[i]) ||
-      validation.classes.length !== data.classes.length
-    ) {
-      throw new ArgumentError(
-        `fit: the validation set has images of shape ${fmtShape(validation.shape)} and ${validation.classes.length} classes, the training set ${fmtShape(data.shape)} and ${data.classes.length}; they must match`,
-      );
-    }
-  }
-}
-
-/** The schedule's learning rate for `step`, refused (naming the step) unless it is a finite number >= 0. */
-function scheduledRate(schedule: (step: number) => number, step: number): number {
-  const lr = schedule(step);
-  if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
-    throw new ArgumentError(
-      `fit: schedule(${step}) returned ${String(lr)}; a learning rate must be a finite number >= 0`,
-    );
-  }
-  return lr;
 }
 
 /**
@@ -318,12 +232,13 @@ export async function evaluate(
   data: Dataset,
   options: EvaluateOptions = {},
 ): Promise<Evaluation> {
+  checkModel('evaluate', model);
   checkOptionKeys('evaluate', options, ['batchSize', 'tta', 'maxBatch']);
   const { batchSize = 500, tta = null } = options;
   const maxBatch = options.maxBatch ?? batchSize;
   checkInteger('evaluate', 'batchSize', batchSize, 1);
   checkInteger('evaluate', 'maxBatch', maxBatch, 1);
-  if (data.length === 0) throw new ArgumentError('evaluate: the dataset is empty');
+  checkDataset('evaluate', 'data', data);
   const started = performance.now();
   const k = data.classes.length;
   const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));

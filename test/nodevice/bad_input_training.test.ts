@@ -11,6 +11,7 @@ import {
   FileError,
   cosineSchedule,
   data,
+  evaluate,
   fit,
   inception,
   nn,
@@ -88,12 +89,53 @@ describe('fit refuses bad arguments before it loads or records anything', () => 
     // One class: every prediction is right, the loss is 0, the run means nothing.
     await refused([model, dataset(4, ['cats']), options()], /fit: the training set has 1 class \(cats\)/);
     await refused(
-      [model, dataset(), options({ validation: { ...dataset(), shape: [8, 8, 1] } })],
+      [
+        model,
+        dataset(),
+        options({ validation: { ...dataset(), images: new Float32Array(4 * 64), shape: [8, 8, 1] } }),
+      ],
       /fit: the validation set has images of shape \[8,8,1\] and 2 classes, the training set \[4,4,1\] and 2/,
     );
     await refused(
       [model, dataset(), options({ validation: dataset(4, ['a', 'b', 'c']) })],
       /the validation set has .* and 3 classes, the training set .* and 2; they must match/,
+    );
+  });
+});
+
+describe('evaluate and fit check the dataset values they are given', () => {
+  const model = small();
+  const optimizer = new Adam(model.parameters(), { lr: 0.01 });
+
+  it('labels outside [0, classes) or fractional, image arrays that do not fill, a non-model', async () => {
+    const outside = { ...dataset(), labels: Int32Array.of(0, 1, 7, 0) };
+    // evaluate used to index its confusion matrix with the label and die with a TypeError.
+    await expectRejected(
+      () => evaluate(model, outside),
+      ArgumentError,
+      /evaluate: argument 'data' has labels\[2\] = 7, outside \[0, 2\) for its 2 classes/,
+    );
+    await expectRejected(
+      () =>
+        fit(model, { ...dataset(), labels: [0, 1.5, 0, 1] as never }, { epochs: 1, batchSize: 2, optimizer }),
+      ArgumentError,
+      /fit: argument 'data' has labels\[1\] = 1.5/,
+    );
+    // Too few values used to evaluate zeros silently.
+    await expectRejected(
+      () => evaluate(model, { ...dataset(), images: new Float32Array(10) }),
+      ArgumentError,
+      /evaluate: argument 'data' holds 4 images of shape \[4,4,1\], which needs 64 values and 4 labels, got 10 and 4/,
+    );
+    await expectRejected(
+      () => evaluate(model, dataset(0)),
+      ArgumentError,
+      /evaluate: argument 'data' is empty/,
+    );
+    await expectRejected(
+      () => evaluate({} as never, dataset()),
+      ArgumentError,
+      /evaluate: argument 'model' must be a Module/,
     );
   });
 });

@@ -13,12 +13,16 @@ import {
   data,
   evaluate,
   fit,
+  gradcheck,
   inception,
   nn,
+  randn,
   resnet,
   saveCheckpoint,
+  sum,
   zeros,
   type FitOptions,
+  type Tensor,
 } from '../../src/index.js';
 import { decodeImageFolder, listImageFolder } from '../../src/data/folder.js';
 import { expectRefused, expectRejected } from './bad_input_helpers.js';
@@ -237,6 +241,48 @@ describe('model builders and replaceHead refuse typos and impossible sizes', () 
       () => conv.forward(zeros([1, 4, 4, 1])),
       ArgumentError,
       /conv2d: argument 'stride' must be/,
+    );
+  });
+});
+
+describe('gradcheck refuses what it cannot check', () => {
+  it('a non-function, non-tensor inputs, option typos and out-of-range tolerances', async () => {
+    const x = randn([3], { seed: 1 });
+    const total = (a: Tensor) => sum(a);
+    await expectRejected(
+      () => gradcheck(null as never, [x]),
+      ArgumentError,
+      /gradcheck: argument 'fn' must be a function/,
+    );
+    await expectRejected(
+      () => gradcheck(total, x as never),
+      ArgumentError,
+      /argument 'inputs' must be an array/,
+    );
+    await expectRejected(
+      () => gradcheck(total, [[1, 2]] as never),
+      ArgumentError,
+      /gradcheck: inputs\[0\] is not a Tensor/,
+    );
+    await expectRejected(
+      () => gradcheck(total, [x], { epsilon: 1e-4 } as never),
+      ArgumentError,
+      /unknown option 'epsilon'/,
+    );
+    await expectRejected(
+      () => gradcheck(total, [x], { eps: 0 }),
+      ArgumentError,
+      /gradcheck: 'eps' must be a finite number/,
+    );
+    await expectRejected(
+      () => gradcheck(total, [x], { atol: NaN }),
+      ArgumentError,
+      /'atol' must be a finite number >= 0/,
+    );
+    await expectRejected(
+      () => gradcheck(total, [x], { samples: 0 }),
+      ArgumentError,
+      /'samples' must be an integer >= 1/,
     );
   });
 });

@@ -83,6 +83,20 @@ describe('bad values are one line on stderr, status 1, before any data is loaded
     });
   }
 
+  it('an --out under a file: a FileError naming the path, before any data is loaded or a run is spent', () => {
+    writeFileSync(join(work, 'plain-file'), 'x');
+    for (const command of [['train'], ['transfer', '--from', 'x.pth', '--dataset', 'photos']]) {
+      const started = performance.now();
+      expectOneErrorLine(
+        webgrad(...command, '--out', 'plain-file/run'),
+        new RegExp(
+          `${command[0]} --out: cannot access 'plain-file/run': a component of the path is not a directory \\(ENOTDIR\\)`,
+        ),
+      );
+      expect(performance.now() - started).toBeLessThan(10_000);
+    }
+  });
+
   it('a checkpoint that is a directory or not a safetensors file: FileError / FormatError naming the path', () => {
     expectOneErrorLine(
       webgrad('eval', '--checkpoint', tmpdir()),

@@ -1,5 +1,4 @@
 // `webgrad train`: trains a ResNet or Inception network on MNIST, Fashion-MNIST or an image folder.
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { init } from '../../engine.js';
 import { ArgumentError } from '../../errors.js';
@@ -12,6 +11,7 @@ import { fit, type EpochRecord } from '../../train/fit.js';
 import { defaultWorkers } from '../../augment/pool.js';
 import { parseSpec } from '../../augment/spec.js';
 import { folderImage, loadDataset, loadTrainSource } from '../datasets.js';
+import { prepareOutDir, writeOutFile } from '../out_dir.js';
 import { report, type Command } from '../flags.js';
 import { percent } from '../format.js';
 import { historySvg } from '../plot.js';
@@ -141,6 +141,8 @@ export const trainCommand: Command = {
     const limit = flags.number('limit') ?? null;
     const channels = flags.choice<'1' | '3'>('channels');
     const image = folderImage(datasetName, flags.number('image-size'), channels && Number(channels));
+    // Before loading anything: a bad --out must not cost a whole training run.
+    await prepareOutDir('train --out', out);
     const trainSet = await loadTrainSource(datasetName, { limit, seed, image });
     const testSet = await loadDataset(datasetName, 'test', { limit, seed, image });
     const info = await init();
@@ -188,7 +190,6 @@ export const trainCommand: Command = {
     // The last epoch's validation already evaluated the final weights on the test set.
     const last = history[history.length - 1];
     const final = { accuracy: last.valAccuracy!, loss: last.valLoss! };
-    await mkdir(out, { recursive: true });
     const checkpoint = join(out, 'checkpoint.safetensors');
     await saveCheckpoint(checkpoint, model, {
       optimizer,
@@ -200,8 +201,9 @@ export const trainCommand: Command = {
         epochs: String(epochs),
       },
     });
-    await writeFile(join(out, 'history.json'), JSON.stringify(history, null, 2) + '\n');
-    await writeFile(
+    await writeOutFile('train', join(out, 'history.json'), JSON.stringify(history, null, 2) + '\n');
+    await writeOutFile(
+      'train',
       join(out, 'history.svg'),
       historySvg(
         [

@@ -1,12 +1,14 @@
 // The bad-input catalogue of the `webgrad` command, for what is refused before any device opens: help of every
 // subcommand on stdout, the version, bad flag values, a malformed augmentation spec, unreadable checkpoints.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evalCommand } from '../../src/cli/commands/eval.js';
 import { trainCommand } from '../../src/cli/commands/train.js';
 import { transferCommand } from '../../src/cli/commands/transfer.js';
+import { loadDataset } from '../../src/cli/datasets.js';
+import { PNG } from 'pngjs';
 import { ensureCliBuilt, runCli } from '../cli.js';
 
 let work = '';
@@ -107,5 +109,35 @@ describe('bad values are one line on stderr, status 1, before any data is loaded
       webgrad('eval', '--checkpoint', 'notes.safetensors', '--quiet'),
       /notes\.safetensors: not a valid safetensors file/,
     );
+  });
+});
+
+/** `dir/<split>/<class>/<i>.png` for every split and class, `count` 4x4 images each. */
+function imageFolder(dir: string, splits: Record<string, string[]>, count: number): void {
+  for (const [split, classes] of Object.entries(splits)) {
+    for (const name of classes) {
+      mkdirSync(join(dir, split, name), { recursive: true });
+      for (let i = 0; i < count; i++) {
+        writeFileSync(join(dir, split, name, `${i}.png`), PNG.sync.write(new PNG({ width: 4, height: 4 })));
+      }
+    }
+  }
+}
+
+describe('image folders whose splits would be scored wrongly', () => {
+  it('train/ and test/ with other class subfolders are refused (labels are positions in the class list)', () => {
+    imageFolder(join(work, 'mismatch'), { train: ['cat', 'dog', 'fox'], test: ['dog', 'fox'] }, 2);
+    expectOneErrorLine(
+      webgrad('train', '--dataset', 'mismatch'),
+      /--dataset 'mismatch': train\/ has the classes \(cat, dog, fox\) but test\/ has \(dog, fox\); both need the same class subfolders/,
+    );
+  });
+
+  it('--limit on a folder keeps every class (a folder lists its classes one after another)', async () => {
+    imageFolder(join(work, 'three'), { train: ['a', 'b', 'c'], test: ['a', 'b', 'c'] }, 5);
+    const limited = await loadDataset(join(work, 'three'), 'train', { limit: 6, seed: 0 });
+    expect(Array.from(limited.labels)).toEqual([0, 0, 1, 1, 2, 2]);
+    const one = await loadDataset(join(work, 'three'), 'test', { limit: 4, seed: 0 });
+    expect(Array.from(one.labels)).toEqual([0, 0, 1, 2]);
   });
 });

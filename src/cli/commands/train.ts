@@ -81,7 +81,12 @@ export const trainCommand: Command = {
       help: 'ResNet only: channels of the first stage (stages have N, 2N, 4N; default 8)',
     },
     { name: 'out', kind: 'string', metavar: 'DIR', default: TRAIN_DEFAULTS.out, help: 'where results go' },
-    { name: 'limit', kind: 'int', min: 1, help: 'keep the first N images of each split (a quick run)' },
+    {
+      name: 'limit',
+      kind: 'int',
+      min: 1,
+      help: 'keep N images of each split, every class in turn (a quick run)',
+    },
     { name: 'seed', kind: 'int', min: 0, default: 0, help: 'seed of weights, shuffles and folder splits' },
     {
       name: 'image-size',

@@ -123,7 +123,12 @@ export const transferCommand: Command = {
       default: 'webgrad-transfer',
       help: 'where the merged checkpoint goes',
     },
-    { name: 'limit', kind: 'int', min: 1, help: 'keep the first N images of each split (a quick run)' },
+    {
+      name: 'limit',
+      kind: 'int',
+      min: 1,
+      help: 'keep N images of each split, every class in turn (a quick run)',
+    },
     { name: 'seed', kind: 'int', min: 0, default: 0, help: 'seed of the head, shuffles and folder splits' },
     { name: 'json', kind: 'boolean', help: 'print the summary as one JSON object on stdout' },
   ],

@@ -144,6 +144,27 @@ describe('evaluate and fit check the dataset values they are given', () => {
   });
 });
 
+describe('batches refuses option values of the wrong type', () => {
+  it('a string where a boolean is needed, a NaN seed', () => {
+    const ds = dataset();
+    expectRefused(
+      () => [...data.batches(ds, 2, { shuffle: 'yes' } as never)],
+      ArgumentError,
+      /batches: option 'shuffle' must be a boolean, got "yes"/,
+    );
+    expectRefused(
+      () => [...data.batches(ds, 2, { dropLast: 1 } as never)],
+      ArgumentError,
+      /'dropLast' must be a boolean/,
+    );
+    expectRefused(
+      () => [...data.batches(ds, 2, { shuffle: true, seed: NaN })],
+      ArgumentError,
+      /'seed' must be a finite/,
+    );
+  });
+});
+
 describe('model builders and replaceHead refuse typos and impossible sizes', () => {
   it('resnet and inception: unknown options, bad shapes, widths, blocks, stages, classes and seeds', () => {
     const bad = (options: object) => () => resnet(options as never);

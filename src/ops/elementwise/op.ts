@@ -110,6 +110,7 @@ export function exprOpDef<A>(
       return [elementwiseKernel(expr, inputs, { buffer: io.outputs[0].buffer, shape })];
     },
     epilogues: ['relu'],
+    expr: exprOf,
     backward: differentiable.map((d, i): BackwardRule<A> | null =>
       d ? (ctx) => exprGradient(exprOf(ctx.attrs, ctx.inputs.length), i, ctx) : null,
     ),

@@ -8,6 +8,7 @@ import { FlushChecks, debug, firstNonFinite } from './checks.js';
 import { fuseElementwise } from './fusion/elementwise.js';
 import { chainEpilogue, fuseEpilogues } from './fusion/epilogue.js';
 import { foldBatchNorm } from './fusion/fold_bn.js';
+import { fuseReluMasks } from './fusion/relu_mask.js';
 import { epilogueKey } from '../ops/epilogue.js';
 import { MAX_INPUTS } from '../ops/elementwise/codegen.js';
 import { describePlan, type Plan, type PlanFusion, type PlannedDispatch } from './plan.js';
@@ -417,6 +418,8 @@ interface PassResults {
   folds: readonly number[][];
   /** The node ids of each elementwise chain fused into one kernel. */
   chains: readonly number[][];
+  /** Each reluBackward's id, then the ids of the kernels that apply its mask. */
+  masks: readonly number[][];
 }
 
 /** The plan value of a flush (the number of nodes after pruning, the passes that ran, the fusions they made). */
@@ -424,6 +427,7 @@ function planValue(plan: FlushPlan, live: number, pruned: number, passes: PassRe
   const { pool } = plan.runtime;
   const fusions: PlanFusion[] = [
     ...passes.folds.map((ids) => ({ pass: 'foldBatchNorm', nodes: ids })),
+    ...passes.masks.map((ids) => ({ pass: 'reluMask', nodes: ids })),
     ...passes.chains.map((ids) => ({ pass: 'elementwise', nodes: ids })),
     ...[...passes.fused].map(([p, chain]) => ({
       pass: 'epilogue',
@@ -487,7 +491,7 @@ function run(): Submission {
   let nodes = taken;
   let next = 0;
   let pruned: number;
-  const passes: PassResults = { fused: new Map(), covers: new Map(), folds: [], chains: [] };
+  const passes: PassResults = { fused: new Map(), covers: new Map(), folds: [], chains: [], masks: [] };
   runtime.beginCapture();
   try {
     nodes = prune(taken);
@@ -498,6 +502,11 @@ function run(): Submission {
       Object.assign(passes, { covers: folding.covers, folds: folding.folds });
     }
     const bindings = runtime.info.limits.maxStorageBuffersPerShaderStage ?? 8;
+    if (runtime.fusion.reluMask) {
+      const masked = fuseReluMasks(nodes, bindings, runtime.fusion.elementwise, retire);
+      nodes = masked.nodes;
+      Object.assign(passes, { covers: new Map([...passes.covers, ...masked.covers]), masks: masked.masks });
+    }
     if (runtime.fusion.epilogue) passes.fused = fuseEpilogues(nodes, bindings);
     if (runtime.fusion.elementwise) {
       // Elementwise chains are this pass's (an elementwise producer's epilogue is one too); the followers run in

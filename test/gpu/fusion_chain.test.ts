@@ -146,6 +146,36 @@ describe('elementwise chains', () => {
     await expectFused(true, build, on.kernels, 'training step');
   });
 
+  it('passes dy through an add as a view: no copy kernel, each gradient its own handle', async () => {
+    release();
+    await init({ poisonBuffers: true, fusion: false });
+    try {
+      const a = tensor([1, 2, 3], [3], { requiresGrad: true });
+      const b = tensor([4, 5, 6], [3], { requiresGrad: true });
+      const step = () => tidy(() => mean(mul(add(a, b), 2)).backward());
+      const plan = await explain(step);
+      // The forward is pruned (nothing reads the loss): mean's gradient (fill, broadcast), times 2 (one kernel);
+      // a.grad and b.grad are views of that kernel's output, with no copy kernel each.
+      const ops = plan.kernels.map((k) => k.nodes.map((n) => n.op).join('+'));
+      expect(ops).toEqual(['fill', 'broadcastTo', 'elementwise']);
+      // The planned step left .grad holding values it never computed: start from none.
+      for (const t of [a, b]) {
+        t.grad!.dispose();
+        t.grad = null;
+      }
+      step();
+      expect(Array.from(await a.grad!.data())).toEqual(Array.from(await b.grad!.data()));
+      a.grad!.dispose();
+      expect(Array.from(await b.grad!.data()).map((v) => v.toFixed(4))).toEqual([
+        '0.6667',
+        '0.6667',
+        '0.6667',
+      ]);
+    } finally {
+      release();
+    }
+  });
+
   it('names the pass in the plan', async () => {
     release();
     await init({ poisonBuffers: true });

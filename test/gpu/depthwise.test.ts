@@ -13,8 +13,15 @@ import {
   depthwiseDims,
   depthwiseFilterChunk,
   depthwiseFilterPlan,
+  depthwiseForwardPlan,
   depthwiseLanes,
 } from '../../src/ops/depthwise.js';
+import {
+  MAX_UNROLLED_KW,
+  depthwiseTile,
+  depthwiseTileRegion,
+  type DepthwiseTile,
+} from '../../src/ops/depthwise_tile.js';
 import type { KernelIO, OpDef } from '../../src/ops/types.js';
 import { expectMatchesReference, seeded, useGpu } from '../helpers.js';
 
@@ -51,6 +58,12 @@ const cases: Case[] = [
   ],
   ['1x1 spatial input, 3x3 same', [3, 1, 1, 8], [3, 3, 8, 1], { padding: 'same' }],
   ['1x1 kernel stride 2', [2, 5, 5, 4], [1, 1, 4, 1], { stride: 2 }],
+  [
+    "9x9 'same' (wider than the unrolled tile), 3 outputs wide",
+    [1, 5, 3, 4],
+    [9, 9, 4, 1],
+    { padding: 'same' },
+  ],
   ["5x5 'same' multiplier 2", [1, 6, 7, 3], [5, 5, 3, 2], { padding: 'same' }],
   ['multiplier 3 stride [2,1] valid, C 4', [2, 7, 8, 4], [3, 2, 4, 3], { stride: [2, 1] }],
   ["dilation 2 'same'", [1, 9, 10, 4], [3, 3, 4, 1], { dilation: 2, padding: 'same' }],
@@ -62,7 +75,7 @@ const cases: Case[] = [
   ],
 ];
 
-/** The op with its forward plan replaced, so a test can force the dw reduction's chunk length. */
+/** The op with its forward plan replaced, so a test can force a forward tile or the dw reduction's chunk length. */
 function forcing<A>(op: OpDef<A>, plan: (io: KernelIO, attrs: A) => Dispatch[]): OpDef<A> {
   return { ...op, forward: plan };
 }
@@ -79,6 +92,24 @@ describe('depthwise kernels vs the float64 reference', () => {
       const [y] = record(depthwiseConv2dOp, [x, w], attrs);
       const [yb] = record(depthwiseConv2dOp, [x, w, bias], attrs);
       await expectMatchesReference([y, yb], tol, `${name} forward`);
+      // Every forward tile: the KW loop, the unrolled tile of 1, a ragged 3 and the default 4 along OW.
+      const tiles: DepthwiseTile[] = [
+        { tw: 1, unrolled: false },
+        { tw: 1, unrolled: true },
+        { tw: 3, unrolled: true },
+        { tw: 4, unrolled: true },
+      ];
+      for (const tile of tiles) {
+        if (tile.unrolled && ws[1] > MAX_UNROLLED_KW) {
+          expect(() => depthwiseTileRegion(d, tile)).toThrow(
+            /depthwise_fwd: an unrolled tile needs .* KW <= 7/,
+          );
+          continue;
+        }
+        const op = forcing(depthwiseConv2dOp, (io) => depthwiseForwardPlan(io, d, tile));
+        const [yt] = record(op, [x, w, bias], attrs);
+        await expectMatchesReference([yt], tol, `${name} forward tile ${JSON.stringify(tile)}`);
+      }
       const [dx] = record(depthwiseConv2dBackpropInputOp, [dy, w], { ...attrs, inputShape: xs });
       await expectMatchesReference([dx], tol, `${name} dx`);
       const k = d.n * d.oh * d.ow;
@@ -89,6 +120,9 @@ describe('depthwise kernels vs the float64 reference', () => {
         await expectMatchesReference([dw], tol, `${name} dw chunk ${chunk}`);
       }
       expect(depthwiseLanes(d).mult === 1 && d.cin % 4 === 0).toBe(ws[3] === 1 && xs[3] % 4 === 0);
+      expect(depthwiseTile(d)).toEqual(
+        ws[1] > 7 ? { tw: 1, unrolled: false } : { tw: Math.min(4, d.ow), unrolled: true },
+      );
     });
   }
 

@@ -3,12 +3,13 @@
 // Layout: x NHWC, w [KH,KW,C,M] (tfjs's depthwise layout, the same memory as conv2d's [KH,KW,1,C*M] with
 // groups = C), y NHWC. V is vec4<f32> when M == 1 and C % 4 == 0 (cvIn = cvOut = C / 4), else f32 (cvIn = C,
 // cvOut = C*M). The input channel group of output group co is co / mult (mult = M for f32, 1 for vec4).
-// Tiling: one invocation computes TW consecutive outputs along OW of one channel group. The TILE region is
-// `accumulateRow` for one kernel row: by default (TW = 1) a loop over the KW taps with uniforms, for any
-// kernel; src/ops/depthwise_tile.ts generates it unrolled for a fixed KW, SW, DW and TW, loading each input
-// column and each filter tap of the row once for all TW outputs (the register tile over W).
-// Out-of-image taps load a clamped, valid address and select zero, so the unrolled code has no branches.
-// Dispatch: ceil(N*OH*tilesW*cvOut / WG) workgroups, tilesW = ceil(OW / TW), linearized over x and y; no barriers.
+// Tiling: one invocation computes a TH x TW tile of outputs (rows along OH, columns along OW) of one channel
+// group. The TILE region is `accumulate`, the whole window sum for the tile: by default (TH = TW = 1) loops over
+// the KH x KW taps with uniforms, for any kernel; src/ops/depthwise_tile.ts generates it unrolled for a fixed
+// kernel, stride and dilation, loading each input pixel and each filter tap the tile touches once (the register
+// tile). Out-of-image taps load a clamped, valid address and select zero, so the unrolled code has no branches.
+// Dispatch: ceil(N*tilesH*tilesW*cvOut / WG) workgroups, tilesH = ceil(OH / TH), tilesW = ceil(OW / TW),
+// linearized over x and y; no barriers.
 // @region VEC
 alias V = vec4<f32>;
 // @end VEC
@@ -18,8 +19,8 @@ struct Params {
   oh: u32, ow: u32, cout: u32, kh: u32,
   kw: u32, sh: u32, sw: u32, dh: u32,
   dw: u32, padTop: u32, padLeft: u32, hasBias: u32,
-  cvIn: u32, cvOut: u32, mult: u32, tilesW: u32,
-  total: u32,
+  cvIn: u32, cvOut: u32, mult: u32, tilesH: u32,
+  tilesW: u32, total: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -31,19 +32,34 @@ struct Params {
 
 override WG: u32 = 64;
 
-/** x at input column iw of the input row starting at pixel `row`, channel group ci; zero outside the image. */
-fn load(row: u32, iw: i32, ci: u32) -> V {
-  let inside = iw >= 0 && iw < i32(p.w);
+/** The first pixel of input row ih of image n (nb = n * H), clamped into the image. */
+fn rowAt(nb: u32, ih: i32) -> u32 {
+  return (nb + u32(clamp(ih, 0, i32(p.h) - 1))) * p.w;
+}
+
+fn rowInside(ih: i32) -> bool {
+  return ih >= 0 && ih < i32(p.h);
+}
+
+/** x at column iw of the input row starting at pixel `row`, channel group ci; zero outside the image. */
+fn load(row: u32, rowOk: bool, iw: i32, ci: u32) -> V {
+  let inside = rowOk && iw >= 0 && iw < i32(p.w);
   return select(V(0.0), x[(row + u32(clamp(iw, 0, i32(p.w) - 1))) * p.cvIn + ci], inside);
 }
 
 // @region TILE
+const TH = 1u;
 const TW = 1u;
 
-/** Adds kernel row `wk` (its first tap's index) of the window starting at column iw0 into the TW outputs. */
-fn accumulateRow(acc: ptr<function, array<V, TW>>, row: u32, iw0: i32, ci: u32, wk: u32, co: u32) {
-  for (var kw = 0u; kw < p.kw; kw++) {
-    (*acc)[0] += load(row, iw0 + i32(kw * p.dw), ci) * wt[(wk + kw) * p.cvOut + co];
+/** Adds the window sums of the tile whose first window starts at (ih0, iw0) of image nb / H into acc. */
+fn accumulate(acc: ptr<function, array<V, TH * TW>>, nb: u32, ih0: i32, iw0: i32, ci: u32, co: u32) {
+  for (var kh = 0u; kh < p.kh; kh++) {
+    let ih = ih0 + i32(kh * p.dh);
+    let row = rowAt(nb, ih);
+    for (var kw = 0u; kw < p.kw; kw++) {
+      let xv = load(row, rowInside(ih), iw0 + i32(kw * p.dw), ci);
+      (*acc)[0] += xv * wt[(kh * p.kw + kw) * p.cvOut + co];
+    }
   }
 }
 // @end TILE
@@ -59,27 +75,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let t = i / p.cvOut;
   let ow0 = (t % p.tilesW) * TW;
   let t2 = t / p.tilesW;
-  let oh = t2 % p.oh;
-  let n = t2 / p.oh;
-  let ci = co / p.mult;
-  let ih0 = i32(oh * p.sh) - i32(p.padTop);
+  let oh0 = (t2 % p.tilesH) * TH;
+  let n = t2 / p.tilesH;
+  var acc: array<V, TH * TW>;
+  let ih0 = i32(oh0 * p.sh) - i32(p.padTop);
   let iw0 = i32(ow0 * p.sw) - i32(p.padLeft);
-  var acc: array<V, TW>;
-  for (var kh = 0u; kh < p.kh; kh++) {
-    let ih = ih0 + i32(kh * p.dh);
-    if (ih < 0 || ih >= i32(p.h)) {
-      continue;
-    }
-    accumulateRow(&acc, (n * p.h + u32(ih)) * p.w, iw0, ci, kh * p.kw, co);
-  }
+  accumulate(&acc, n * p.h, ih0, iw0, co / p.mult, co);
   var b = V(0.0);
   if (p.hasBias != 0u) {
     b = bias[co];
   }
-  let out = ((n * p.oh + oh) * p.ow + ow0) * p.cvOut + co;
-  for (var k = 0u; k < TW; k++) {
-    if (ow0 + k < p.ow) {
-      y[out + k * p.cvOut] = acc[k] + b;
+  for (var r = 0u; r < TH; r++) {
+    for (var c = 0u; c < TW; c++) {
+      if (oh0 + r < p.oh && ow0 + c < p.ow) {
+        y[((n * p.oh + oh0 + r) * p.ow + ow0 + c) * p.cvOut + co] = acc[r * TW + c] + b;
+      }
     }
   }
 }

@@ -66,14 +66,15 @@ function checkDepthwiseArgs(
 export function depthwiseForwardPlan(io: KernelIO, d: ConvDims, tile = depthwiseTile(d)): Dispatch[] {
   const { cvIn, cvOut, mult, regions } = depthwiseLanes(d);
   const hasBias = io.inputs.length === 3;
+  const tilesH = Math.ceil(d.oh / tile.th);
   const tilesW = Math.ceil(d.ow / tile.tw);
-  const total = d.n * d.oh * tilesW * cvOut;
+  const total = d.n * tilesH * tilesW * cvOut;
   return [
     {
       shader: 'depthwise_fwd',
       constants: { WG: CONV_WG },
       regions: { ...regions, ...depthwiseTileRegion(d, tile) },
-      uniforms: [...convUniforms(d), hasBias ? 1 : 0, cvIn, cvOut, mult, tilesW, total],
+      uniforms: [...convUniforms(d), hasBias ? 1 : 0, cvIn, cvOut, mult, tilesH, tilesW, total],
       buffers: [
         io.inputs[0].buffer,
         io.inputs[1].buffer,

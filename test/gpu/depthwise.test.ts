@@ -17,7 +17,7 @@ import {
   depthwiseLanes,
 } from '../../src/ops/depthwise.js';
 import {
-  MAX_UNROLLED_KW,
+  MAX_UNROLLED_K,
   depthwiseTile,
   depthwiseTileRegion,
   type DepthwiseTile,
@@ -92,17 +92,18 @@ describe('depthwise kernels vs the float64 reference', () => {
       const [y] = record(depthwiseConv2dOp, [x, w], attrs);
       const [yb] = record(depthwiseConv2dOp, [x, w, bias], attrs);
       await expectMatchesReference([y, yb], tol, `${name} forward`);
-      // Every forward tile: the KW loop, the unrolled tile of 1, a ragged 3 and the default 4 along OW.
+      // Every forward tile: the KH x KW loop, unrolled 1 x 1, ragged 3 x 3 and 1 x 3, and the default 2 x 4.
       const tiles: DepthwiseTile[] = [
-        { tw: 1, unrolled: false },
-        { tw: 1, unrolled: true },
-        { tw: 3, unrolled: true },
-        { tw: 4, unrolled: true },
+        { th: 1, tw: 1, unrolled: false },
+        { th: 1, tw: 1, unrolled: true },
+        { th: 3, tw: 3, unrolled: true },
+        { th: 1, tw: 3, unrolled: true },
+        { th: 2, tw: 4, unrolled: true },
       ];
       for (const tile of tiles) {
-        if (tile.unrolled && ws[1] > MAX_UNROLLED_KW) {
+        if (tile.unrolled && Math.max(ws[0], ws[1]) > MAX_UNROLLED_K) {
           expect(() => depthwiseTileRegion(d, tile)).toThrow(
-            /depthwise_fwd: an unrolled tile needs .* KW <= 7/,
+            /depthwise_fwd: an unrolled tile needs .* up to 7x7/,
           );
           continue;
         }
@@ -120,19 +121,27 @@ describe('depthwise kernels vs the float64 reference', () => {
         await expectMatchesReference([dw], tol, `${name} dw chunk ${chunk}`);
       }
       expect(depthwiseLanes(d).mult === 1 && d.cin % 4 === 0).toBe(ws[3] === 1 && xs[3] % 4 === 0);
+      const unrolled = Math.max(ws[0], ws[1]) <= MAX_UNROLLED_K;
+      const th = ws[0] <= 3 ? Math.min(2, d.oh) : 1;
       expect(depthwiseTile(d)).toEqual(
-        ws[1] > 7 ? { tw: 1, unrolled: false } : { tw: Math.min(4, d.ow), unrolled: true },
+        unrolled ? { th, tw: Math.min(4, d.ow), unrolled } : { th: 1, tw: 1, unrolled },
       );
     });
   }
 
   it('grids past 65,535 workgroups (forward and dx, scalar lanes)', async () => {
-    // 1*300*300*49 = 4.41M outputs at 64 per workgroup: about 68,900 workgroups, spread over x and y.
+    // 1*300*300*49 = 4.41M outputs at 64 per workgroup: about 68,900 workgroups, spread over x and y (the forward
+    // with one output per invocation; the default 2 x 4 tile needs 8,613).
     const attrs = convAttrs('depthwiseConv2d', { padding: 'same' });
     const x = input([1, 300, 300, 49], 5);
     const w = input([3, 3, 49, 1], 6);
+    const d = depthwiseDims('depthwiseConv2d', x.shape, w.shape, attrs);
+    for (const tile of [{ th: 1, tw: 1, unrolled: true }, depthwiseTile(d)]) {
+      const op = forcing(depthwiseConv2dOp, (io) => depthwiseForwardPlan(io, d, tile));
+      const [y] = record(op, [x, w], attrs);
+      await expectMatchesReference([y], tol, `large forward ${JSON.stringify(tile)}`);
+    }
     const [y] = record(depthwiseConv2dOp, [x, w], attrs);
-    await expectMatchesReference([y], tol, 'large forward');
     const [dx] = record(depthwiseConv2dBackpropInputOp, [y, w], { ...attrs, inputShape: [1, 300, 300, 49] });
     await expectMatchesReference([dx], tol, 'large dx');
   });

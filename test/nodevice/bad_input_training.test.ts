@@ -104,6 +104,10 @@ describe('fit refuses bad arguments before it loads or records anything', () => 
       [model, dataset(), options({ validation: dataset(4, ['a', 'b', 'c']) })],
       /the validation set has .* and 3 classes, the training set .* and 2; they must match/,
     );
+    await refused(
+      [model, dataset(), options({ validation: dataset(4, ['b', 'a']) })],
+      /fit: the validation set's classes \(b, a\) are not the training set's \(a, b\)/,
+    );
   });
 });
 

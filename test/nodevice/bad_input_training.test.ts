@@ -15,11 +15,13 @@ import {
   fit,
   gradcheck,
   inception,
+  io,
   nn,
   randn,
   resnet,
   saveCheckpoint,
   sum,
+  tensor,
   zeros,
   type FitOptions,
   type Tensor,
@@ -330,6 +332,33 @@ describe('saveCheckpoint refuses what would be lost or is not a model', () => {
     );
     await refused([path, model, { metadata: { config: '{}' } }], /metadata key 'config' is written by/);
     await refused([path, model, { metadata: { format: 'mine' } }], /metadata key 'format' is written by/);
+  });
+});
+
+describe('weight files: tensors where host entries are needed, arguments swapped or not a model', () => {
+  it('saveSafetensors given tensors, saveTorchWeights with (model, path), loadTorchWeights with a non-model', async () => {
+    const path = join(tmpdir(), 'webgrad-never-written.pth');
+    await expectRejected(
+      () => io.saveSafetensors(path, { weight: tensor([1, 2]) } as never),
+      ArgumentError,
+      /encodeSafetensors: 'weight' is a Tensor; entries are host values \{ dtype: 'F32', shape, data \}/,
+    );
+    const model = small();
+    await expectRejected(
+      () => io.saveTorchWeights(model as never, path as never),
+      ArgumentError,
+      /saveTorchWeights: argument 'path' must be a non-empty string, got a Network \(the arguments are \(path, model\)\)/,
+    );
+    await expectRejected(
+      () => io.loadTorchWeights({} as never, path),
+      ArgumentError,
+      /loadTorchWeights: argument 'model' must be a Module .*, got an object/,
+    );
+    await expectRejected(
+      () => io.loadTorchWeights(model, path, { strcit: false } as never),
+      ArgumentError,
+      /loadTorchWeights: unknown option 'strcit'/,
+    );
   });
 });
 

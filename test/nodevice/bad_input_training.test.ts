@@ -9,6 +9,7 @@ import {
   Adam,
   ArgumentError,
   FileError,
+  FormatError,
   cosineSchedule,
   data,
   evaluate,
@@ -167,6 +168,31 @@ describe('batches refuses option values of the wrong type', () => {
       () => [...data.batches(ds, 2, { shuffle: true, seed: NaN })],
       ArgumentError,
       /'seed' must be a finite/,
+    );
+  });
+});
+
+describe('data helpers refuse arguments they cannot use', () => {
+  it('parseIdx without a rank or with other than bytes, normalize of a non-dataset', () => {
+    expectRefused(
+      () => data.parseIdx(new Uint8Array(12), undefined as never),
+      ArgumentError,
+      /parseIdx: argument 'rank'/,
+    );
+    expectRefused(
+      () => data.parseIdx([0, 0, 8, 1] as never, 1),
+      ArgumentError,
+      /'bytes' must be a Uint8Array/,
+    );
+    expectRefused(
+      () => data.parseIdx(new Uint8Array([0, 0, 8, 1, 0]), 1),
+      FormatError,
+      /IDX data: not a valid IDX file/,
+    );
+    expectRefused(
+      () => data.normalize(null as never, { mean: 0, std: 1 }),
+      ArgumentError,
+      /normalize: argument 'ds' must be a Dataset/,
     );
   });
 });

@@ -4,6 +4,7 @@ import {
   INIT_OPTIONS,
   openDevice,
   readBackendOption,
+  reportAdapter,
   type AdapterInfo,
   type InitOptions,
 } from './gpu/device.js';
@@ -111,15 +112,19 @@ export async function init(options: InitOptions = {}): Promise<AdapterInfo> {
   if (current) {
     checkCompatible(options, current.options, current.info.backend);
     if (options.checkFinite !== undefined) debug.checkFinite = options.checkFinite;
+    if (options.verbose) reportAdapter(current.info);
     return current.info;
   }
   if (opening) {
     checkCompatible(options, opening.options, readBackendOption(opening.options));
-    // The finite check is a switch, not a device setting: a later caller's value applies once the device is open.
-    const checkFinite = options.checkFinite;
-    if (checkFinite === undefined) return opening.promise;
+    // The finite check is a switch, not a device setting: a later caller's value applies once the device is open,
+    // and a later caller who asked to be told which adapter was chosen is told.
+    const { checkFinite, verbose } = options;
+    const told = verbose && !opening.options.verbose;
+    if (checkFinite === undefined && !told) return opening.promise;
     return opening.promise.then((info) => {
-      debug.checkFinite = checkFinite;
+      if (checkFinite !== undefined) debug.checkFinite = checkFinite;
+      if (told) reportAdapter(info);
       return info;
     });
   }

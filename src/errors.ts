@@ -97,6 +97,18 @@ export class PlatformError extends WebgradError {
 }
 
 /** Formats a shape for messages: `[2,3,4]`. */
+/**
+ * A short description of a value for an error message: strings and numbers as they are (a long string cut), an
+ * object by its class (`a ZooResNet`), never a whole object dumped as JSON.
+ */
+export function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  if (v === null || typeof v !== 'object') return String(v);
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  const name = (v as object).constructor?.name;
+  return name && name !== 'Object' ? `a ${name}` : 'an object';
+}
+
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;
 }

@@ -122,6 +122,11 @@ export function normalize(
   options: { mean: number | readonly number[]; std: number | readonly number[] },
 ): Dataset {
   checkOptionKeys('normalize', options, ['mean', 'std']);
+  if (!Array.isArray(ds?.shape) || !(ds.images instanceof Float32Array)) {
+    throw new ArgumentError(
+      `normalize: argument 'ds' must be a Dataset ({ images: Float32Array, shape, ... })`,
+    );
+  }
   const c = ds.shape[2];
   const perChannel = (name: string, v: number | readonly number[]) => {
     const arr = typeof v === 'number' ? new Array<number>(c).fill(v) : [...v];

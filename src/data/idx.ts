@@ -1,5 +1,5 @@
 // Parser for the IDX format of the original MNIST files (big-endian header, unsigned bytes).
-import { FormatError } from '../errors.js';
+import { ArgumentError, FormatError } from '../errors.js';
 
 /**
  * Parses an IDX file of unsigned bytes: magic 0x00 0x00 0x08 <rank>, then `rank` big-endian u32 sizes, then the
@@ -9,8 +9,13 @@ import { FormatError } from '../errors.js';
 export function parseIdx(
   bytes: Uint8Array,
   rank: number,
-  source: string,
+  source = 'IDX data',
 ): { dims: number[]; data: Uint8Array } {
+  if (!(bytes instanceof Uint8Array))
+    throw new ArgumentError(`parseIdx: argument 'bytes' must be a Uint8Array`);
+  if (!Number.isInteger(rank) || rank < 1 || rank > 255) {
+    throw new ArgumentError(`parseIdx: argument 'rank' must be an integer in [1, 255], got ${String(rank)}`);
+  }
   const fail = (what: string): never => {
     throw new FormatError(`${source}: not a valid IDX file: ${what}`);
   };

@@ -15,6 +15,11 @@ export const BACKEND_ORDER: readonly Exclude<Backend, 'auto' | 'browser'>[] = [
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|softpipe|microsoft basic/i;
 
+/** What `init({ verbose: true })` prints: a message, not a result, so stderr (stdout stays parseable). */
+export function reportAdapter(info: AdapterInfo): void {
+  console.error(`webgrad: using ${info.backend} adapter: ${info.description}`);
+}
+
 export interface InitOptions {
   /** Force an implementation; defaults to the environment variable `WEBGRAD_BACKEND`, then `auto`. */
   backend?: Backend;
@@ -296,8 +301,7 @@ export async function openDevice(options: InitOptions = {}): Promise<OpenedDevic
       features: [...device.features].sort(),
       limits: planned,
     };
-    // A message, not a result: stderr, so stdout stays parseable.
-    if (options.verbose) console.error(`webgrad: using ${candidate} adapter: ${info.description}`);
+    if (options.verbose) reportAdapter(info);
     return { device, info };
   }
   throw new GpuError(`init: no WebGPU adapter found for backend '${backend}'; tried ${tried.join('; ')}`);

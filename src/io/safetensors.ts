@@ -1,7 +1,7 @@
 // Checkpoints in the safetensors format: pure encode/decode (browsers too) and atomic Node file save/load.
-import { ArgumentError, FormatError, fileError, fmtShape } from '../errors.js';
+import { ArgumentError, FormatError, describeValue, fileError, fmtShape } from '../errors.js';
 import { tensor } from '../graph/create.js';
-import type { Tensor } from '../graph/tensor.js';
+import { Tensor } from '../graph/tensor.js';
 import { sizeOf } from '../ops/types.js';
 import { requireNode } from '../platform.js';
 import { ELEMENT_BYTES, decodeElements, encodeElements } from './dtypes.js';
@@ -49,6 +49,11 @@ function entryBytes(dtype: SafetensorsDType, shape: readonly number[]): number {
 }
 
 function checkEntry(name: string, e: SafetensorsEntry): void {
+  if (e instanceof Tensor) {
+    throw new ArgumentError(
+      `encodeSafetensors: '${name}' is a Tensor; entries are host values { dtype: 'F32', shape, data } (saveCheckpoint saves a model's tensors)`,
+    );
+  }
   const want = !DTYPES.includes(e?.dtype) ? null : isInteger(e.dtype) ? Int32Array : Float32Array;
   if (!want)
     throw new ArgumentError(
@@ -255,7 +260,7 @@ export async function writeSafetensorsFile(
   metadata?: Record<string, string>,
 ): Promise<void> {
   if (typeof path !== 'string' || path === '') {
-    throw new ArgumentError(`${op}: path must be a non-empty string, got ${JSON.stringify(path)}`);
+    throw new ArgumentError(`${op}: path must be a non-empty string, got ${describeValue(path)}`);
   }
   await writeFileAtomic(op, path, encodeSafetensors(entries, metadata));
 }
@@ -299,7 +304,7 @@ export async function writeFileAtomic(op: string, path: string, bytes: Uint8Arra
 /** Reads and validates a safetensors file for `op`: FileError when it cannot be read, FormatError when corrupt. */
 export async function readSafetensorsFile(op: string, path: string): Promise<SafetensorsContents> {
   if (typeof path !== 'string' || path === '') {
-    throw new ArgumentError(`${op}: path must be a non-empty string, got ${JSON.stringify(path)}`);
+    throw new ArgumentError(`${op}: path must be a non-empty string, got ${describeValue(path)}`);
   }
   requireNode(op);
   const fs = await import('node:fs/promises');

@@ -1,6 +1,7 @@
 // PyTorch weights in and out: torchvision state dicts (.pth zip or .safetensors) ↔ a webgrad module, layouts converted once.
-import { ArgumentError, FormatError, fileError, fmtShape } from '../errors.js';
-import type { Module, StateValue } from '../nn/module.js';
+import { ArgumentError, FormatError, describeValue, fileError, fmtShape } from '../errors.js';
+import { checkOptionKeys } from '../options.js';
+import { Module, type StateValue } from '../nn/module.js';
 import { decodePth, encodePth, isZip, type TorchEntry } from './pth.js';
 import {
   decodeSafetensors,
@@ -9,6 +10,15 @@ import {
   writeFileAtomic,
   type SafetensorsEntry,
 } from './safetensors.js';
+
+/** ArgumentError unless `model` is a Module (a zoo model, or any module with torchvision's names). */
+function checkModule(op: string, model: unknown): void {
+  if (!(model instanceof Module)) {
+    throw new ArgumentError(
+      `${op}: argument 'model' must be a Module (e.g. wg.zoo.resnet18), got ${describeValue(model)}`,
+    );
+  }
+}
 
 export interface LoadTorchOptions {
   /** Default true: a missing, unexpected or mis-shaped key is a FormatError listing the names. */
@@ -88,7 +98,9 @@ export async function loadTorchWeights(
   source: string | Uint8Array,
   options: LoadTorchOptions = {},
 ): Promise<LoadTorchResult> {
-  const { strict = true } = options ?? {};
+  checkModule('loadTorchWeights', model);
+  checkOptionKeys('loadTorchWeights', options, ['strict']);
+  const { strict = true } = options;
   if (typeof strict !== 'boolean')
     throw new ArgumentError(`loadTorchWeights: argument 'strict' must be a boolean`);
   let bytes: Uint8Array;
@@ -184,8 +196,11 @@ export async function encodeTorchWeights(
  */
 export async function saveTorchWeights(path: string, model: Module): Promise<void> {
   if (typeof path !== 'string' || path === '') {
-    throw new ArgumentError(`saveTorchWeights: path must be a non-empty string, got ${JSON.stringify(path)}`);
+    throw new ArgumentError(
+      `saveTorchWeights: argument 'path' must be a non-empty string, got ${describeValue(path)} (the arguments are (path, model))`,
+    );
   }
+  checkModule('saveTorchWeights', model);
   const format: TorchFormat = /\.(pth|pt)$/i.test(path) ? 'pth' : 'safetensors';
   await writeFileAtomic('saveTorchWeights', path, await encodeTorchWeights(model, { format }));
 }

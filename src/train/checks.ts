@@ -109,6 +109,12 @@ export function checkFitArguments(
         `fit: the validation set has images of shape ${fmtShape(validation.shape)} and ${validation.classes.length} classes, the training set ${fmtShape(data.shape)} and ${data.classes.length}; they must match`,
       );
     }
+    // Labels are positions in the class list: the same count under other names would be scored wrongly.
+    if (validation.classes.join('/') !== data.classes.join('/')) {
+      throw new ArgumentError(
+        `fit: the validation set's classes (${validation.classes.join(', ')}) are not the training set's (${data.classes.join(', ')})`,
+      );
+    }
   }
 }
 

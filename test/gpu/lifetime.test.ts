@@ -169,6 +169,22 @@ wg.release();`,
     expect(out).toEqual(['fusion: ArgumentError', 'same info true checkFinite true']);
   });
 
+  it('init({ verbose: true }) names the adapter on stderr also when the engine is open or opening', () => {
+    const opened = runProcess(
+      'verbose-open',
+      `await wg.init();
+await wg.init({ verbose: true });
+const second = wg.init({ verbose: true });
+console.log('same', (await second) === wg.info());
+wg.release();
+await Promise.all([wg.init(), wg.init({ verbose: true })]);
+wg.release();`,
+    );
+    expect(opened.lines).toEqual(['same true']);
+    // Once for the open engine, once more for the second call, once for the caller that joined an opening device.
+    expect(opened.stderr.match(/^webgrad: using \S+ adapter: .+$/gm)).toHaveLength(3);
+  });
+
   it('a script that ends with a read it never awaited and without release()', () => {
     const out = runScript(
       'unawaited-read',

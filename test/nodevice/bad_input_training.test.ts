@@ -9,17 +9,20 @@ import {
   Adam,
   ArgumentError,
   FileError,
+  FormatError,
   cosineSchedule,
   data,
   evaluate,
   fit,
   gradcheck,
   inception,
+  io,
   nn,
   randn,
   resnet,
   saveCheckpoint,
   sum,
+  tensor,
   zeros,
   type FitOptions,
   type Tensor,
@@ -104,6 +107,10 @@ describe('fit refuses bad arguments before it loads or records anything', () => 
       [model, dataset(), options({ validation: dataset(4, ['a', 'b', 'c']) })],
       /the validation set has .* and 3 classes, the training set .* and 2; they must match/,
     );
+    await refused(
+      [model, dataset(), options({ validation: dataset(4, ['b', 'a']) })],
+      /fit: the validation set's classes \(b, a\) are not the training set's \(a, b\)/,
+    );
   });
 });
 
@@ -161,6 +168,31 @@ describe('batches refuses option values of the wrong type', () => {
       () => [...data.batches(ds, 2, { shuffle: true, seed: NaN })],
       ArgumentError,
       /'seed' must be a finite/,
+    );
+  });
+});
+
+describe('data helpers refuse arguments they cannot use', () => {
+  it('parseIdx without a rank or with other than bytes, normalize of a non-dataset', () => {
+    expectRefused(
+      () => data.parseIdx(new Uint8Array(12), undefined as never),
+      ArgumentError,
+      /parseIdx: argument 'rank'/,
+    );
+    expectRefused(
+      () => data.parseIdx([0, 0, 8, 1] as never, 1),
+      ArgumentError,
+      /'bytes' must be a Uint8Array/,
+    );
+    expectRefused(
+      () => data.parseIdx(new Uint8Array([0, 0, 8, 1, 0]), 1),
+      FormatError,
+      /IDX data: not a valid IDX file/,
+    );
+    expectRefused(
+      () => data.normalize(null as never, { mean: 0, std: 1 }),
+      ArgumentError,
+      /normalize: argument 'ds' must be a Dataset/,
     );
   });
 });
@@ -326,6 +358,33 @@ describe('saveCheckpoint refuses what would be lost or is not a model', () => {
     );
     await refused([path, model, { metadata: { config: '{}' } }], /metadata key 'config' is written by/);
     await refused([path, model, { metadata: { format: 'mine' } }], /metadata key 'format' is written by/);
+  });
+});
+
+describe('weight files: tensors where host entries are needed, arguments swapped or not a model', () => {
+  it('saveSafetensors given tensors, saveTorchWeights with (model, path), loadTorchWeights with a non-model', async () => {
+    const path = join(tmpdir(), 'webgrad-never-written.pth');
+    await expectRejected(
+      () => io.saveSafetensors(path, { weight: tensor([1, 2]) } as never),
+      ArgumentError,
+      /encodeSafetensors: 'weight' is a Tensor; entries are host values \{ dtype: 'F32', shape, data \}/,
+    );
+    const model = small();
+    await expectRejected(
+      () => io.saveTorchWeights(model as never, path as never),
+      ArgumentError,
+      /saveTorchWeights: argument 'path' must be a non-empty string, got a Network \(the arguments are \(path, model\)\)/,
+    );
+    await expectRejected(
+      () => io.loadTorchWeights({} as never, path),
+      ArgumentError,
+      /loadTorchWeights: argument 'model' must be a Module .*, got an object/,
+    );
+    await expectRejected(
+      () => io.loadTorchWeights(model, path, { strcit: false } as never),
+      ArgumentError,
+      /loadTorchWeights: unknown option 'strcit'/,
+    );
   });
 });
 

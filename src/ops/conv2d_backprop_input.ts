@@ -25,10 +25,11 @@ export interface BackpropInputAttrs extends ConvAttrs, MaskAttrs {
 }
 
 /**
- * dx variants: register-tiled 'vec4' (Cin, Cout multiples of 4) and 'scalar' (any channel counts) for CPU
+ * dx variants: register-tiled 'vec4' (Cin, Cout multiples of 4) and 'scalar' (any channel counts) with a TM x TN
+ * tile, and 'vec4_regs' (Cin, Cout multiples of 4) with a fixed, written-out 8-pixel x 8-channel tile, for CPU
  * adapters; 'wgtile', an implicit GEMM per stride phase over workgroup-memory tiles (any counts), for GPUs.
  */
-export const BACKPROP_INPUT_VARIANTS = ['vec4', 'scalar', 'wgtile'] as const;
+export const BACKPROP_INPUT_VARIANTS = ['vec4', 'scalar', 'vec4_regs', 'wgtile'] as const;
 export type BackpropInputVariant = (typeof BACKPROP_INPUT_VARIANTS)[number];
 
 export type BackpropInputChoice =
@@ -39,10 +40,15 @@ export type BackpropInputChoice =
       /** Input-channel groups per invocation (vec4 groups for 'vec4', channels for 'scalar'). */
       tn: number;
     }
+  | { variant: 'vec4_regs' }
   | { variant: 'wgtile'; tile: WgTile };
 
+/** Pixels and input channels per invocation of 'vec4_regs' (its shader's unrolled tile). */
+const FIXED_PIXELS = 8;
+const FIXED_CHANNELS = 8;
+
 export function backpropInputSupports(variant: BackpropInputVariant, d: ConvDims): boolean {
-  return variant !== 'vec4' || (d.cin % 4 === 0 && d.cout % 4 === 0);
+  return (variant !== 'vec4' && variant !== 'vec4_regs') || (d.cin % 4 === 0 && d.cout % 4 === 0);
 }
 
 /**
@@ -73,6 +79,7 @@ export function backpropInputCandidates(
       out.push({ variant, tm, tn: variant === 'scalar' ? Math.min(d.cin, 2 * tn) : tn });
     }
   }
+  if (backpropInputSupports('vec4_regs', d)) out.push({ variant: 'vec4_regs' });
   for (const tile of WGTILE_CANDIDATES) if (tileFits(tile, limits)) out.push({ variant: 'wgtile', tile });
   return out;
 }
@@ -95,18 +102,21 @@ export function backpropInputPlan(io: KernelIO, d: ConvDims, choice: BackpropInp
   const y = io.inputs[2]?.buffer ?? null;
   if (choice.variant === 'wgtile')
     return wgtilePlan(io, d, choice.tile).map((p) => withReluMask(p, 'f32', y));
-  const { tm, tn } = choice;
-  const nGroups = Math.ceil(d.cin / (variant === 'vec4' ? 4 * tn : tn));
+  const fixed = choice.variant === 'vec4_regs';
+  const tm = fixed ? FIXED_PIXELS : choice.tm;
+  const nGroups = Math.ceil(
+    d.cin / (fixed ? FIXED_CHANNELS : variant === 'vec4' ? 4 * choice.tn : choice.tn),
+  );
   const blocks = Math.ceil(Math.ceil(d.w / d.sw) / tm);
   const total = d.n * d.h * d.sw * blocks * nGroups;
   const dispatch: Dispatch = {
-    shader: variant === 'vec4' ? 'conv2d_bpi_vec4' : 'conv2d_bpi_scalar',
-    constants: { WG: CONV_WG, TM: tm, TN: tn },
+    shader: fixed ? 'conv2d_bpi_vec4_regs' : variant === 'vec4' ? 'conv2d_bpi_vec4' : 'conv2d_bpi_scalar',
+    constants: fixed ? { WG: CONV_WG } : { WG: CONV_WG, TM: tm, TN: choice.tn },
     uniforms: [...convUniforms(d), d.sh / gcd(d.sh, d.dh), d.sw / gcd(d.sw, d.dw), blocks, nGroups, total],
     buffers: [io.inputs[0].buffer, io.inputs[1].buffer, io.outputs[0].buffer],
     workgroups: workgroupsFor(total, CONV_WG),
   };
-  return [withReluMask(dispatch, variant === 'vec4' ? 'vec4f' : 'f32', y)];
+  return [withReluMask(dispatch, variant === 'vec4' || fixed ? 'vec4f' : 'f32', y)];
 }
 
 /** The taps of one axis that reach output pixels from input phase `phase`: first tap, step and count. */

@@ -57,14 +57,14 @@ const CASES: ConvCase[] = [
   ['3 -> 8 (Cout multiple of 4, Cin not), batch 1', [1, 5, 5, 3], [3, 3, 3, 8], { padding: 'same' }],
 ];
 
-/** Every dx choice that runs these channels (register tiles at two sizes, the workgroup tile). */
+/** Every dx choice that runs these channels (register tiles at two sizes, the fixed vec4 tile, the workgroup tile). */
 function inputChoices(cin: number, cout: number): BackpropInputChoice[] {
   const list: BackpropInputChoice[] = [
     { variant: 'scalar', tm: 4, tn: Math.min(cin, 4) },
     { variant: 'scalar', tm: 2, tn: 1 },
     { variant: 'wgtile', tile: DEFAULT_WGTILE },
   ];
-  if (cin % 4 === 0 && cout % 4 === 0) list.push({ variant: 'vec4', tm: 4, tn: 2 });
+  if (cin % 4 === 0 && cout % 4 === 0) list.push({ variant: 'vec4', tm: 4, tn: 2 }, { variant: 'vec4_regs' });
   return list;
 }
 

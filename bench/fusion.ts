@@ -1,5 +1,6 @@
 // Fusion table: per workload, dispatches, bytes moved, step time and host CPU per step, fusion passes off/on.
-// Run: npx tsx bench/fusion.ts [--steps N] [--repeats N] [--filter REGEX] [--settings REGEX] [--profile]
+// Run: npx tsx bench/fusion.ts [--steps N] [--repeats N] [--filter REGEX] [--settings REGEX] [--rounds N] [--profile]
+// --rounds runs the chosen settings in turn N times: on a shared machine, compare settings within one round.
 import { parseArgs } from 'node:util';
 import * as wg from '../src/index.js';
 import { FUSION_PASSES } from '../src/options.js';
@@ -11,11 +12,13 @@ const { values: args } = parseArgs({
     filter: { type: 'string' },
     /** Only the settings (table column 'fusion') whose label matches, e.g. 'all on'. */
     settings: { type: 'string' },
+    rounds: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
   },
 });
 const steps = Number(args.steps);
 const repeats = Number(args.repeats);
+const rounds = Number(args.rounds);
 
 interface FusionWorkload {
   name: string;
@@ -89,7 +92,8 @@ console.log('| --- | --- | --- | --- | --- | --- | --- |');
 const filter = args.filter ? new RegExp(args.filter) : null;
 for (const w of WORKLOADS.filter((x) => !filter || filter.test(x.name))) {
   const only = args.settings ? new RegExp(args.settings) : null;
-  for (const [label, options] of configs().filter(([l]) => !only || only.test(l))) {
+  const chosen = configs().filter(([l]) => !only || only.test(l));
+  for (const [label, options] of Array.from({ length: rounds }, () => chosen).flat()) {
     await wg.init(options);
     const step = stepper(w);
     for (let i = 0; i < 2; i++) await step();

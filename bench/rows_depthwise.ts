@@ -10,11 +10,15 @@ interface DepthwiseCase {
   h: number;
   c: number;
   stride: number;
+  /** Batch (default N). */
+  n?: number;
 }
 
-/** MobileNet v1's depthwise 3x3 layers at 224x224 (stride 1 and the stride-2 downsamplings), batch 8. */
+/** MobileNet v1's depthwise 3x3 layers at 224x224 (stride 1 and the stride-2 downsamplings), batch 8 (one 4). */
 const DEPTHWISE: DepthwiseCase[] = [
-  { h: 112, c: 32, stride: 1 },
+  // Batch 4: at batch 8 tfjs's dw kernel sums N*OH*OW = 100,352 terms in one shader loop, past llvmpipe's
+  // 65,535-iteration limit, and returns wrong values (seen: 215 off the float64 reference; webgrad 4e-4).
+  { h: 112, c: 32, stride: 1, n: 4 },
   { h: 112, c: 64, stride: 2 },
   { h: 56, c: 128, stride: 1 },
   { h: 28, c: 256, stride: 2 },
@@ -26,9 +30,10 @@ function depthwiseRows(wg: typeof Wg, tf: typeof Tf): RowSpec[] {
   const rows: RowSpec[] = [];
   DEPTHWISE.forEach((d, k) => {
     const oh = Math.ceil(d.h / d.stride);
-    const xShape = [N, d.h, d.h, d.c];
+    const n = d.n ?? N;
+    const xShape = [n, d.h, d.h, d.c];
     const wShape = [3, 3, d.c, 1];
-    const yShape = [N, oh, oh, d.c];
+    const yShape = [n, oh, oh, d.c];
     const shape = `${fmt(xShape)} k3x3 s${d.stride}`;
     const flops = 2 * size(yShape) * 9;
     const bytes = 4 * (size(xShape) + size(wShape) + size(yShape));

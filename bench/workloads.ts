@@ -215,6 +215,7 @@ export function workloads(options: SuiteOptions): Workload[] {
       targetSpeedup: 2,
       build: (wg) => wg.inception(),
     },
+    mobileNetBlockWorkload(B, headed),
   ];
   for (const kind of ['resnet', 'inception'] as const) {
     for (const b of options.inferBatches) {
@@ -230,6 +231,36 @@ export function workloads(options: SuiteOptions): Workload[] {
   }
   list.push(...zooWorkloads(options.zoo, CLASSES));
   return options.filter ? list.filter((w) => options.filter!.test(w.name)) : list;
+}
+
+/**
+ * A MobileNet v1 block (depthwise 3x3 + BN + ReLU6, pointwise 1x1 + BN + ReLU), 32 → 64 channels on a 28x28
+ * map, under the pooled dense head: the depthwise kernels in a training step.
+ */
+function mobileNetBlockWorkload(
+  B: number,
+  headed: (wg: typeof Wg, block: Wg.Module, features: number, input: [number, number, number]) => Wg.Network,
+): Workload {
+  const input: [number, number, number] = [28, 28, 32];
+  return {
+    name: `mobilenet-block train b${B}`,
+    train: true,
+    batch: B,
+    input,
+    targetSpeedup: 2,
+    build: (wg) => {
+      const { nn } = wg;
+      const block = new nn.Sequential(
+        new nn.DepthwiseConv2d(32, 3, { bias: false, seed: 1 }),
+        new nn.BatchNorm2d(32),
+        new nn.ReLU6(),
+        new nn.Conv2d(32, 64, 1, { bias: false, seed: 2 }),
+        new nn.BatchNorm2d(64),
+        new nn.ReLU(),
+      );
+      return headed(wg, block, 64, input);
+    },
+  };
 }
 
 /** Largest |got - ref| and the first element outside the tolerance, if any; `peer` names `ref` in the message. */

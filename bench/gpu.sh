@@ -31,5 +31,9 @@ export WEBGRAD_TUNE_CACHE="$out/tune"
 /tmp/webgrad/node /tmp/webgrad/app/ops.mjs --json "$out/ops-gpu.json" 2>&1 | tee "$out/ops-gpu.log" || status=1
 WEBGRAD_TUNE=0 /tmp/webgrad/node /tmp/webgrad/app/ops.mjs --json "$out/ops-gpu-untuned.json" 2>&1 |
   tee "$out/ops-gpu-untuned.log" || status=1
-/tmp/webgrad/node /tmp/webgrad/app/suite.mjs --json "$out/suite-gpu.json" 2>&1 | tee "$out/suite-gpu.log" || status=1
+/tmp/webgrad/node /tmp/webgrad/app/suite.mjs --zoo off --json "$out/suite-gpu.json" 2>&1 | tee "$out/suite-gpu.log" || status=1
+# The torchvision zoo at ImageNet size (224x224, training b32, inference b1 and b32) against tfjs and jax-js:
+# its short run (3 timed runs per engine), so the whole script fits one device call.
+/tmp/webgrad/node /tmp/webgrad/app/suite.mjs --quick --zoo full --filter '224px' --json "$out/suite-gpu-zoo.json" 2>&1 |
+  tee "$out/suite-gpu-zoo.log" || status=1
 exit "$status"

@@ -40,8 +40,10 @@ function jaxOps(
   return {
     conv(x, weight, o) {
       const d = o.dilation ?? 1;
+      // A grouped conv's OIHW filter is [out, in / groups, K, K], as feature_group_count wants it.
       const y = lax.convGeneralDilated(x, p(weight), [o.stride, o.stride], convPad(o.padding), {
         rhsDilation: [d, d],
+        featureGroupCount: o.groups ?? 1,
       });
       return o.bias ? y.add(channel(p(o.bias))) : y;
     },
@@ -66,6 +68,7 @@ function jaxOps(
       return centered.mul(gamma.mul(np.reciprocal(np.sqrt(variance.add(epsilon))))).add(beta);
     },
     relu: (x) => nn.relu(x),
+    relu6: (x) => nn.relu6(x),
     add: (a, b) => a.add(b),
     maxPool(x, size, stride, padding) {
       const [, , h, w] = x.shape;

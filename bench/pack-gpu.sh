@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds .gpu/, everything bench/gpu.sh needs on a GPU machine that has no Node.js and no network.
 #
-# Then, from the device tool, one call (about 1 minute of device time on an H200):
-#   run(command="bash bench/gpu.sh", carry=[".gpu"], timeout_s=480)
-# It writes $OUT/ops-gpu.json (tuned), $OUT/ops-gpu-untuned.json (WEBGRAD_TUNE=0), $OUT/suite-gpu.json, their
-# logs and the tuner's choices in $OUT/tune/tune.json.
+# Then, from the device tool, one call (a few minutes of device time on an H200; the 224x224 zoo rows are
+# not measured there yet):
+#   run(command="bash bench/gpu.sh", carry=[".gpu"], timeout_s=600)
+# It writes $OUT/ops-gpu.json (tuned), $OUT/ops-gpu-untuned.json (WEBGRAD_TUNE=0), $OUT/suite-gpu.json,
+# $OUT/suite-gpu-zoo.json (torchvision zoo at 224x224 vs tfjs and jax-js), their logs and the tuner's
+# choices in $OUT/tune/tune.json.
 #
 # .gpu/ holds: debs/ (Debian's Vulkan loader libvulkan1, which Dawn loads at run time, and glvnd's GL
 # dispatch libraries, which NVIDIA's Vulkan driver links against) and bundle.tar.xz (this machine's x86-64

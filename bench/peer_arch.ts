@@ -23,10 +23,14 @@ export interface BatchNormNames {
  * a value used twice is passed through `dup` first (jax-js counts references; tfjs needs nothing).
  */
 export interface PeerOps<T> {
+  /**
+   * Convolution with an HWIO filter `[K, K, in / groups, out]` (groups = in: depthwise, output channel
+   * c * multiplier + m reads input channel c).
+   */
   conv(
     x: T,
     weight: string,
-    o: { stride: number; padding: ConvPadding; dilation?: number; bias?: string },
+    o: { stride: number; padding: ConvPadding; dilation?: number; groups?: number; bias?: string },
   ): T;
   /**
    * Batch norm over every axis but the channels. Training: batch mean and biased variance, and the running
@@ -35,6 +39,8 @@ export interface PeerOps<T> {
    */
   batchNorm(x: T, names: BatchNormNames, epsilon: number, momentum: number): T;
   relu(x: T): T;
+  /** min(max(x, 0), 6). */
+  relu6(x: T): T;
   add(a: T, b: T): T;
   maxPool(x: T, size: number, stride: number, padding: PoolPadding): T;
   /** Concatenation on the channel axis. */

@@ -15,7 +15,7 @@ function convPadding(p: Wg.Padding | undefined): ConvPadding {
 
 /**
  * The peer architecture of `module` (a Network, Sequential, ResidualBlock, InceptionBlock, ConvBN, Conv2d,
- * BatchNorm2d, Dense, MaxPool2d, GlobalAvgPool or ReLU), reading its options as webgrad's forward does. `wg`
+ * DepthwiseConv2d, BatchNorm2d, Dense, MaxPool2d, GlobalAvgPool, ReLU or ReLU6), reading its options as webgrad's forward does. `wg`
  * supplies the module classes (src/ in Node, dist/ on the browser page).
  */
 export function nnArch(wg: typeof Wg, module: Wg.Module): PeerArch {
@@ -58,6 +58,15 @@ export function nnArch(wg: typeof Wg, module: Wg.Module): PeerArch {
           bias: m.bias ? name(m.bias) : undefined,
         });
       }
+      if (m instanceof nn.DepthwiseConv2d) {
+        const o = hidden<Wg.nn.DepthwiseConv2dOptions>(m, 'options') ?? {};
+        return ops.conv(x, name(m.weight), {
+          stride: o.stride ?? 1,
+          padding: convPadding(o.padding),
+          groups: m.channels,
+          bias: m.bias ? name(m.bias) : undefined,
+        });
+      }
       if (m instanceof nn.BatchNorm2d) {
         const o = hidden<Wg.nn.BatchNormOptions>(m, 'options') ?? {};
         const tensors = { gamma: m.gamma, beta: m.beta, mean: m.runningMean, variance: m.runningVar };
@@ -78,6 +87,7 @@ export function nnArch(wg: typeof Wg, module: Wg.Module): PeerArch {
       }
       if (m instanceof nn.GlobalAvgPool) return ops.globalAvgPool(x);
       if (m instanceof nn.ReLU) return ops.relu(x);
+      if (m instanceof nn.ReLU6) return ops.relu6(x);
       throw new Error(`peer_arch_nn: no peer twin for ${m.constructor.name}`);
     };
     return forward(module, input);

@@ -23,6 +23,24 @@ function convPad(p: ConvPadding): 'same' | 'valid' | [[0, 0], [number, number], 
 function tfjsOps(tf: typeof Tf, v: (name: string) => Tf.Variable, training: boolean): PeerOps<Tf.Tensor> {
   return {
     conv(x, weight, o) {
+      const groups = o.groups ?? 1;
+      if (groups !== 1) {
+        // tfjs has depthwise convolution only (groups = in channels): the [K, K, 1, C*M] filter read as [K, K, C, M].
+        const [k, kw, , out] = v(weight).shape;
+        const channels = x.shape[3]!;
+        if (groups !== channels)
+          throw new Error(`tfjs_zoo: a conv of ${groups} groups over ${channels} channels has no tfjs op`);
+        const filter = tf.reshape(v(weight), [k, kw, channels, out / channels]) as Tf.Tensor4D;
+        const y = tf.depthwiseConv2d(
+          x as Tf.Tensor4D,
+          filter,
+          o.stride,
+          convPad(o.padding),
+          'NHWC',
+          o.dilation ?? 1,
+        );
+        return o.bias ? tf.add(y, v(o.bias)) : y;
+      }
       const y = tf.conv2d(
         x as Tf.Tensor4D,
         v(weight) as Tf.Tensor4D,
@@ -43,6 +61,7 @@ function tfjsOps(tf: typeof Tf, v: (name: string) => Tf.Variable, training: bool
       return tf.batchNorm(x, m.mean, m.variance, beta, gamma, epsilon);
     },
     relu: (x) => tf.relu(x),
+    relu6: (x) => tf.relu6(x),
     add: (a, b) => tf.add(a, b),
     maxPool(x, size, stride, padding) {
       if (typeof padding === 'string') return tf.maxPool(x as Tf.Tensor4D, size, stride, padding);

@@ -46,6 +46,11 @@ export interface Workload {
   build(wg: typeof Wg): Wg.Module;
   /** How the peers spell the model (default NN_TWINS: walking webgrad's nn modules). */
   twins?: Twins;
+  /**
+   * Training steps the equivalence check compares (default 2: the second one also covers the momentum
+   * update); the state is compared after them.
+   */
+  checkSteps?: 1 | 2;
 }
 
 /** The peers' versions of a workload's model, built from the webgrad model's current state. */
@@ -396,7 +401,7 @@ async function preparePair(engines: SuiteEngines, w: Workload): Promise<Pair> {
     jax?.twin?.dispose();
   };
   return w.train
-    ? trainingPair(engines, model, twin, jax, { wx, wy, tx, ty }, disposeData)
+    ? trainingPair(engines, model, twin, jax, w.checkSteps ?? 2, { wx, wy, tx, ty }, disposeData)
     : inferencePair(engines, model, twin, jax, { wx, tx }, disposeData);
 }
 
@@ -405,6 +410,7 @@ function trainingPair(
   model: Wg.Module,
   twin: TfjsModel,
   jax: JaxSide | null,
+  checkSteps: number,
   d: { wx: Wg.Tensor; wy: Wg.Tensor; tx: Tf.Tensor; ty: Tf.Tensor },
   disposeData: () => void,
 ): Pair {
@@ -426,8 +432,8 @@ function trainingPair(
   return {
     async check(c) {
       let first: { webgrad: number; tfjs: number } | undefined;
-      // Two steps: the second one's loss and gradients also cover the first update (momentum starts there).
-      for (let step = 1; step <= 2; step++) {
+      // checkSteps steps, two by default: the second one also covers the first update (momentum starts there).
+      for (let step = 1; step <= checkSteps; step++) {
         const loss = wgLoss();
         const wl = await loss.data();
         loss.dispose();
@@ -464,11 +470,16 @@ function trainingPair(
       const state = new Map<string, Float32Array>();
       for (const [name, t] of Object.entries(model.stateDict())) state.set(name, await t.data());
       for (const [name, values] of state) {
-        c.add(`${name} after 2 steps`, values, (await twin.variables.get(name)!.data()) as Float32Array);
+        c.add(
+          `${name} after ${checkSteps} steps`,
+          values,
+          (await twin.variables.get(name)!.data()) as Float32Array,
+        );
       }
       await onJax(jax, async (t, jc) => {
         const peer = await t.state();
-        for (const [name, values] of state) jc.add(`${name} after 2 steps`, values, peer.get(name) ?? []);
+        for (const [name, values] of state)
+          jc.add(`${name} after ${checkSteps} steps`, values, peer.get(name) ?? []);
       });
       return first;
     },

@@ -27,7 +27,7 @@ export const ZOO_SIZES: Record<Exclude<ZooMode, 'off'>, ZooSize> = {
 };
 
 /** The zoo mode when none is asked for: full size on a real GPU, reduced on CPU adapters. */
-export function defaultZooMode(backend: 'gpu' | 'llvmpipe' | 'swiftshader' | 'browser'): ZooMode {
+export function defaultZooMode(backend: 'gpu' | 'llvmpipe' | 'swiftshader'): ZooMode {
   return backend === 'gpu' ? 'full' : 'reduced';
 }
 
@@ -38,7 +38,14 @@ export function parseZooMode(value: string): ZooMode {
   return value as ZooMode;
 }
 
-/** ResNet-18, ResNet-50 and GoogLeNet with `classes` outputs: a training step, then inference at each batch. */
+/**
+ * ResNet-18, ResNet-50 and GoogLeNet with `classes` outputs: a training step, then inference at each batch.
+ * The training check compares one step (loss, every gradient, the state after the update): the second step
+ * of ResNet-50 and GoogLeNet at 64x64, batch 8, is ill-conditioned. From step-1 losses equal to 5 digits,
+ * webgrad, tfjs and jax-js reached step-2 losses of 3.66, 3.46 and 3.39 (ResNet-50, lr 0.01), and 2.33, 2.28
+ * and 2.40 at lr 0.001, so at step 2 no engine can be checked against another, whichever is right. Momentum
+ * is checked by the two-step workloads, which run the same optimizers.
+ */
 export function zooWorkloads(mode: ZooMode, classes: number): Workload[] {
   if (mode === 'off') return [];
   const { image, trainBatch, inferBatches } = ZOO_SIZES[mode];
@@ -60,6 +67,7 @@ export function zooWorkloads(mode: ZooMode, classes: number): Workload[] {
       targetSpeedup: 2,
       build,
       twins,
+      checkSteps: 1,
     });
     for (const b of inferBatches) {
       list.push({

@@ -6,6 +6,7 @@
 // the scheduler fused into the store: a residual add (of y's shape), then ReLU.
 // @region VEC
 alias V = vec4<f32>;
+alias VU = vec4<u32>;
 // @end VEC
 
 // @region EPILOGUE

@@ -31,7 +31,7 @@ export type EpilogueKind = (typeof EPILOGUE_KINDS)[number];
 
 export const NO_EPILOGUE: Epilogue = Object.freeze({ bn: null, residual: null, relu: false });
 
-/** The element type of the stored values: a WGSL type name ('f32', 'vec4f' or a file's alias such as 'V'). */
+/** The element type of the stored values: a WGSL type name ('f32', 'vec4f' or the alias 'V', whose file also aliases VU). */
 export type EpilogueType = 'f32' | 'vec4f' | 'V';
 
 /** Storage buffers the epilogue binds besides the output: bias, the four statistics, the residual. */
@@ -78,7 +78,14 @@ export function epilogueRegions(
     reads.push('epResidual');
     steps.push('v += epResidual[i];');
   }
-  if (e.relu) steps.push(`v = max(v, ${type}(0.0));`);
+  if (e.relu) {
+    // NaN stays NaN, as in PyTorch and the unfused relu: tested on the bits, so no compiler may assume NaN away
+    // ('V' files alias VU to V's unsigned twin).
+    const u = type === 'f32' ? 'u32' : type === 'vec4f' ? 'vec4u' : 'VU';
+    steps.push(
+      `v = select(max(v, ${type}(0.0)), v, (bitcast<${u}>(v) & ${u}(0x7fffffffu)) > ${u}(0x7f800000u));`,
+    );
+  }
   const lines = reads.map(
     (name, k) => `@group(0) @binding(${first + k}) var<storage, read> ${name}: array<${type}>;`,
   );

@@ -5,7 +5,7 @@ export interface ChannelLanes {
   lanes: 1 | 4;
   /** Channel groups per pixel (channels / lanes): the innermost extent the shader indexes. */
   groups: number;
-  /** Region text for the shader's `VEC` alias (and `IVEC` for int32 buffers); empty for the vec4 default. */
+  /** Region text for the shader's `VEC` aliases (V and its unsigned twin VU; `IVEC` for int32); empty for vec4. */
   regions: Record<string, string>;
 }
 
@@ -15,7 +15,7 @@ export interface ChannelLanes {
  */
 export function channelLanes(channels: number, withInt = false): ChannelLanes {
   if (channels % 4 === 0) return { lanes: 4, groups: channels / 4, regions: {} };
-  const regions: Record<string, string> = { VEC: 'alias V = f32;' };
+  const regions: Record<string, string> = { VEC: 'alias V = f32;\nalias VU = u32;' };
   if (withInt) regions.IVEC = 'alias VI = i32;';
   return { lanes: 1, groups: channels, regions };
 }

@@ -1,9 +1,7 @@
 // One NaN pixel through a whole network (conv, batch norm, ReLU, max pool, residual add, head, loss), on the device:
 // it is never turned into a number, so a poisoned step shows as a NaN loss, and the finite check names its source.
-// KNOWN BUG, pinned below with it.fails: with the producer-epilogue fusion pass on (the default), the fused ReLU
-// (src/ops/epilogue.ts, `v = max(v, 0.0)`) turns NaN into 0 on llvmpipe, so the NaN vanishes and the loss looks
-// normal. `select(max(v, 0.0), v, v != v)` there fixes it on llvmpipe (a bit test, as elementwise.wgsl's wg_isnan,
-// is the portable form); once fixed, the it.fails cases fail: turn them into plain its.
+// Run with the fusion passes off and with the defaults: the ReLU fused into a producer's store
+// (src/ops/epilogue.ts) tests NaN on the bits as the unfused relu does (a plain max(v, 0) dropped it on llvmpipe).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   NonFiniteError,
@@ -62,14 +60,13 @@ async function convReluNaNs(): Promise<number> {
   return out.filter(Number.isNaN).length;
 }
 
-/** The NaN cases; `known` marks the ones the fused ReLU still gets wrong (it.fails until src/ops/epilogue.ts is fixed). */
-function nanCases(known: boolean): void {
-  const test = known ? it.fails : it;
-  test('conv then ReLU: the 9 output pixels whose window holds the NaN stay NaN in every channel', async () => {
+/** The NaN cases, under whichever fusion settings the describe block opened the engine with. */
+function nanCases(): void {
+  it('conv then ReLU: the 9 output pixels whose window holds the NaN stay NaN in every channel', async () => {
     expect(await convReluNaNs()).toBe(9 * 4);
   });
   for (const [name, build] of Object.entries(models)) {
-    test(`${name}, training mode: batch statistics carry it to every image, so the loss is NaN, not a normal number`, async () => {
+    it(`${name}, training mode: batch statistics carry it to every image, so the loss is NaN, not a normal number`, async () => {
       const model = build();
       model.train();
       const clean = await logits(model, false);
@@ -82,7 +79,7 @@ function nanCases(known: boolean): void {
       model.dispose();
     });
 
-    test(`${name}, inference mode: only the poisoned image's logits are NaN, the others are bit-identical`, async () => {
+    it(`${name}, inference mode: only the poisoned image's logits are NaN, the others are bit-identical`, async () => {
       const model = build();
       model.eval();
       const clean = await logits(model, false);
@@ -99,7 +96,7 @@ describe('one NaN pixel, producer-epilogue fusion off', () => {
     release();
     await init({ poisonBuffers: true, fusion: { epilogue: false } });
   });
-  nanCases(false);
+  nanCases();
   it('with the finite check on, the read rejects naming the leaf that holds it and the element', async () => {
     const model = models.resnet();
     debug.checkFinite = true;
@@ -119,10 +116,10 @@ describe('one NaN pixel, producer-epilogue fusion off', () => {
   });
 });
 
-describe('one NaN pixel, default fusion (known bug: the fused ReLU drops NaN)', () => {
+describe('one NaN pixel, default fusion (the ReLU fused into conv, batch norm and add)', () => {
   beforeAll(async () => {
     release();
     await init({ poisonBuffers: true });
   });
-  nanCases(true);
+  nanCases();
 });

@@ -2,6 +2,7 @@
 //   dx[n,ih,iw,ci] = sum_{kh,kw,co : oh = (ih + padTop - kh*DH) / SH and ow = (iw + padLeft - kw*DW) / SW exact and in range}
 //                    dy[n,oh,ow,co] * w[kh,kw,ci,co]
 // Layout: dy NHWC, w HWIO, dx NHWC, as vec4 along channels (Cin % 4 == 0, Cout % 4 == 0).
+// dy is read through load_dy (the DY region), which a fused ReLU mask replaces (ops/elementwise/relu_mask.ts).
 // Phases as in conv2d_bpi_vec4: an invocation owns 8 pixels of one row ih that share iw mod SW
 // (iw = pw + (b*8 + i)*SW), so they need the same taps, and pixel i reads ow = ow0 + i. Per invocation
 // 8 pixels (two quads) x 2 vec4 groups of Cin (8 channels) in four mat4x4f accumulators (column i = pixel i).
@@ -21,6 +22,12 @@ struct Params {
 @group(0) @binding(1) var<storage, read> dy: array<vec4f>;
 @group(0) @binding(2) var<storage, read> wt: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> dx: array<vec4f>;
+
+// @region DY
+fn load_dy(j: u32) -> vec4f {
+  return dy[j];
+}
+// @end DY
 
 override WG: u32 = 64;
 
@@ -49,8 +56,8 @@ fn taps(row: u32, ow: vec4i) -> Taps {
 /** Four pixels' dy at channel group c, one pixel per column (zero where no output reaches the pixel). */
 fn pixels(t: Taps, c: u32) -> mat4x4f {
   let z = vec4f(0.0);
-  return mat4x4f(select(z, dy[t.at.x + c], t.ok.x), select(z, dy[t.at.y + c], t.ok.y),
-    select(z, dy[t.at.z + c], t.ok.z), select(z, dy[t.at.w + c], t.ok.w));
+  return mat4x4f(select(z, load_dy(t.at.x + c), t.ok.x), select(z, load_dy(t.at.y + c), t.ok.y),
+    select(z, load_dy(t.at.z + c), t.ok.z), select(z, load_dy(t.at.w + c), t.ok.w));
 }
 
 /** w at filter row k (4 input channels from k) and output group c, transposed: column i = output channel i. */

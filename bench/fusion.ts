@@ -1,5 +1,5 @@
 // Fusion table: per workload, dispatches, bytes moved, step time and host CPU per step, fusion passes off/on.
-// Run: npx tsx bench/fusion.ts [--steps N] [--repeats N] [--filter REGEX] [--profile]
+// Run: npx tsx bench/fusion.ts [--steps N] [--repeats N] [--filter REGEX] [--settings REGEX] [--profile]
 import { parseArgs } from 'node:util';
 import * as wg from '../src/index.js';
 import { FUSION_PASSES } from '../src/options.js';
@@ -9,6 +9,8 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '10' },
     repeats: { type: 'string', default: '3' },
     filter: { type: 'string' },
+    /** Only the settings (table column 'fusion') whose label matches, e.g. 'all on'. */
+    settings: { type: 'string' },
     profile: { type: 'boolean', default: false },
   },
 });
@@ -25,6 +27,8 @@ interface FusionWorkload {
 const WORKLOADS: FusionWorkload[] = [
   { name: 'resnet train b32', train: true, batch: 32, build: () => wg.resnet() },
   { name: 'inception train b32', train: true, batch: 32, build: () => wg.inception() },
+  { name: 'resnet train b4', train: true, batch: 4, build: () => wg.resnet() },
+  { name: 'inception train b4', train: true, batch: 4, build: () => wg.inception() },
   { name: 'resnet train b1', train: true, batch: 1, build: () => wg.resnet() },
   { name: 'resnet infer b1', train: false, batch: 1, build: () => wg.resnet() },
   { name: 'resnet infer b32', train: false, batch: 32, build: () => wg.resnet() },
@@ -84,7 +88,8 @@ console.log(
 console.log('| --- | --- | --- | --- | --- | --- | --- |');
 const filter = args.filter ? new RegExp(args.filter) : null;
 for (const w of WORKLOADS.filter((x) => !filter || filter.test(x.name))) {
-  for (const [label, options] of configs()) {
+  const only = args.settings ? new RegExp(args.settings) : null;
+  for (const [label, options] of configs().filter(([l]) => !only || only.test(l))) {
     await wg.init(options);
     const step = stepper(w);
     for (let i = 0; i < 2; i++) await step();

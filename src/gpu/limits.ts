@@ -79,6 +79,20 @@ export function fmtBytes(bytes: number): string {
 }
 
 /**
+ * Whether a buffer of `bytes` fits the device: at most maxBufferSize, and, when bound whole, at most
+ * maxStorageBufferBindingSize (the test `checkBufferBytes` makes, without building its message: the hot path
+ * of recording asks it for every tensor).
+ */
+export function fitsBuffer(
+  bytes: number,
+  limits: Readonly<Record<string, number>>,
+  boundWhole: boolean,
+): boolean {
+  if (!Number.isSafeInteger(bytes) || bytes > (limits.maxBufferSize ?? Infinity)) return false;
+  return !boundWhole || bytes <= (limits.maxStorageBufferBindingSize ?? Infinity);
+}
+
+/**
  * Throws LimitError unless a buffer of `bytes` fits the device: at most `maxBufferSize`, and, when it is bound
  * whole by a kernel, at most `maxStorageBufferBindingSize`. `what` names the op and the tensor.
  */
@@ -88,6 +102,7 @@ export function checkBufferBytes(
   limits: Readonly<Record<string, number>>,
   boundWhole: boolean,
 ): void {
+  if (fitsBuffer(bytes, limits, boundWhole)) return;
   const maxBuffer = limits.maxBufferSize ?? Infinity;
   if (!Number.isSafeInteger(bytes) || bytes > maxBuffer) {
     throw new LimitError(

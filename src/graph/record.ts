@@ -1,6 +1,6 @@
 // Records an op application as a lazy node: checks inputs and shapes at once, runs nothing.
 import { ShapeError, fmtShape } from '../errors.js';
-import { checkBufferBytes } from '../gpu/limits.js';
+import { checkBufferBytes, fitsBuffer } from '../gpu/limits.js';
 import { sizeOf, type OpDef, type TensorSpec } from '../ops/types.js';
 import { Storage, state, type Node } from './state.js';
 import { Tensor } from './tensor.js';
@@ -29,12 +29,15 @@ function recordNode<A>(
   attrs: A,
   argNames?: readonly string[],
 ): Tensor[] {
-  inputs.forEach((t, i) => {
-    const arg = argNames?.[i] ?? `input ${i}`;
-    if (!(t instanceof Tensor))
+  for (let i = 0; i < inputs.length; i++) {
+    const t = inputs[i];
+    // The argument's name is built only for an error: recording is on every step's hot path.
+    if (!(t instanceof Tensor)) {
+      const arg = argNames?.[i] ?? `input ${i}`;
       throw new ShapeError(`${op.name}: argument '${arg}' must be a Tensor, got ${String(t)}`);
-    t.assertUsable(op.name, arg);
-  });
+    }
+    if (t.disposed) t.assertUsable(op.name, argNames?.[i] ?? `input ${i}`);
+  }
   const specs = op.check(
     inputs.map((t) => ({ shape: t.shape, dtype: t.dtype })),
     attrs,
@@ -77,7 +80,9 @@ function recordNode<A>(
 
 /**
  * Checks every input and output against the device's buffer limits (once the engine is up; work recorded before
- * init() is checked when it is planned). A device loss also stops new work here.
+ * init() is checked when it is planned). A device loss also stops new work here. Messages are built only for a
+ * tensor that does not fit, and an op that can split its work is asked for a split only when some tensor is
+ * larger than one binding (when each fits, every kernel binds it whole): recording stays cheap per op.
  */
 function checkSizes<A>(
   op: OpDef<A>,
@@ -91,24 +96,31 @@ function checkSizes<A>(
   runtime.assertRunning(op.name);
   const limits = runtime.info.limits;
   const whole = !op.bindsRanges;
-  inputs.forEach((t, i) => {
-    const what = `${op.name}: argument '${argNames?.[i] ?? `input ${i}`}' ${fmtShape(t.shape)}`;
-    checkBufferBytes(what, t.storage.bytes, limits, whole);
-  });
-  outputs.forEach((spec, i) => {
-    checkBufferBytes(
-      `${op.name}: output ${i} ${fmtShape(spec.shape)}`,
-      sizeOf(spec.shape) * 4,
-      limits,
-      whole,
-    );
-  });
+  let split = false;
+  for (let i = 0; i < inputs.length; i++) {
+    const t = inputs[i];
+    const bytes = t.storage.bytes;
+    if (!fitsBuffer(bytes, limits, whole)) {
+      const what = `${op.name}: argument '${argNames?.[i] ?? `input ${i}`}' ${fmtShape(t.shape)}`;
+      checkBufferBytes(what, bytes, limits, whole);
+    }
+    split ||= !fitsBuffer(bytes, limits, true);
+  }
+  for (let i = 0; i < outputs.length; i++) {
+    const bytes = sizeOf(outputs[i].shape) * 4;
+    if (!fitsBuffer(bytes, limits, whole)) {
+      checkBufferBytes(`${op.name}: output ${i} ${fmtShape(outputs[i].shape)}`, bytes, limits, whole);
+    }
+    split ||= !fitsBuffer(bytes, limits, true);
+  }
   // An op that splits its work must still find a split that fits one binding per dispatch.
-  op.checkSplit?.(
-    inputs.map((t) => ({ shape: t.shape, dtype: t.dtype })),
-    attrs,
-    limits,
-  );
+  if (split && op.checkSplit) {
+    op.checkSplit(
+      inputs.map((t) => ({ shape: t.shape, dtype: t.dtype })),
+      attrs,
+      limits,
+    );
+  }
 }
 
 /** Records a single-output op and returns that output. */

@@ -1,11 +1,13 @@
 // Plan cache for replay: a flush with the same structure as an earlier one reuses its nodes' dispatches.
 import type { Dispatch } from '../gpu/runtime.js';
-import type { Node } from './state.js';
+import type { Epilogue } from '../ops/epilogue.js';
+import type { Node, Storage } from './state.js';
 
 /** What one node's planning produced, and everything it depended on. */
 export interface PlannedEntry {
   op: Node['op'];
-  attrs: string;
+  /** A copy of the node's attributes (see copyAttrs). */
+  attrs: unknown;
   /** What the scheduler fused into its store (ops/epilogue.ts's epilogueKey; '' for nothing). */
   epilogue: string;
   shapes: readonly (readonly number[])[];
@@ -41,10 +43,14 @@ export class ReplayCache {
   hits = 0;
   misses = 0;
 
-  /** The entries of flushes shaped like `nodes` (created empty on first sight). */
+  /**
+   * The entries of flushes shaped like `nodes` (created empty on first sight). The shape of a flush is the
+   * sequence of its ops, which of them run fused into a producer, and their input shapes, hashed: flushes that
+   * alternate (batch sizes, a training step and an evaluation) keep one plan each. Two shapes with one hash
+   * share entries, which costs replans, never wrong dispatches: each node is matched in full (`matches`).
+   */
   entries(nodes: readonly Node[], folded: ReadonlySet<Node>): FlushEntries {
-    let key = '';
-    for (const n of nodes) key += folded.has(n) ? `${n.op.name}~,` : `${n.op.name},`;
+    const key = structureKey(nodes, folded);
     let list = this.flushes.get(key);
     if (list) {
       // Most recently used last.
@@ -62,20 +68,99 @@ export class ReplayCache {
   }
 }
 
-/** The attributes as a comparable string. */
-export function attrsKey(attrs: unknown): string {
-  return JSON.stringify(attrs) ?? '';
+/** A small number per op definition (for structure hashes). */
+const opIds = new WeakMap<object, number>();
+let nextOpId = 1;
+
+/** Two 32-bit hashes (FNV-1a style) of the ops, fused flags and input shapes of `nodes`, with their count. */
+function structureKey(nodes: readonly Node[], folded: ReadonlySet<Node>): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x2545f491;
+  const mix = (v: number) => {
+    h1 = Math.imul(h1 ^ v, 0x01000193);
+    h2 = Math.imul(h2 ^ v, 0x5bd1e995) ^ (h2 >>> 15);
+  };
+  for (const n of nodes) {
+    let id = opIds.get(n.op);
+    if (id === undefined) opIds.set(n.op, (id = nextOpId++));
+    mix(folded.has(n) ? -id : id);
+    for (const t of n.inputs) {
+      mix(t.shape.length);
+      for (const d of t.shape) mix(d);
+    }
+  }
+  return `${nodes.length}:${h1 >>> 0}:${h2 >>> 0}`;
+}
+
+/**
+ * The buffers a node's dispatches bind, in a fixed order: its inputs', its outputs' (`outputs`: where each is
+ * stored, the chain's last output for output 0 of a fused producer), then the epilogue's (batch-norm parameters,
+ * residual).
+ */
+export function boundBuffers(n: Node, epilogue: Epilogue, outputs: readonly Storage[]): GPUBuffer[] {
+  const buffers: GPUBuffer[] = [];
+  for (const t of n.inputs) buffers.push(t.storage.buffer!);
+  for (const s of outputs) buffers.push(s.buffer!);
+  const { bn, residual } = epilogue;
+  if (bn) buffers.push(bn.gamma, bn.beta, bn.mean, bn.variance);
+  if (residual) buffers.push(residual);
+  return buffers;
+}
+
+/**
+ * A copy of attributes to keep in an entry: plain data (arrays, typed arrays, plain objects) is copied, so a
+ * caller that mutates its attributes object later cannot make a stale entry match; anything else (a function,
+ * a class instance) is kept as it is and compared by identity.
+ */
+export function copyAttrs(a: unknown): unknown {
+  if (typeof a !== 'object' || a === null) return a;
+  if (Array.isArray(a)) return a.map(copyAttrs);
+  if (ArrayBuffer.isView(a)) return (a as unknown as { slice(): unknown }).slice();
+  if (Object.getPrototypeOf(a) !== Object.prototype) return a;
+  const copy: Record<string, unknown> = {};
+  for (const k of Object.keys(a)) copy[k] = copyAttrs((a as Record<string, unknown>)[k]);
+  return copy;
+}
+
+/**
+ * Whether two attribute values are equal as data: numbers and strings by value (`Object.is`: NaN equals NaN,
+ * 0 and -0 differ), arrays, typed arrays and plain objects member by member, anything else by identity.
+ */
+export function sameAttrs(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameAttrs(a[i], b[i])) return false;
+    return true;
+  }
+  if (ArrayBuffer.isView(a) || ArrayBuffer.isView(b)) {
+    if (!ArrayBuffer.isView(a) || !ArrayBuffer.isView(b) || a.constructor !== b.constructor) return false;
+    const x = a as unknown as ArrayLike<unknown>;
+    const y = b as unknown as ArrayLike<unknown>;
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(a);
+  if (proto !== Object.prototype || Object.getPrototypeOf(b) !== proto) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
+    if (!sameAttrs((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
 }
 
 /** Whether `entry` was planned for exactly this node and these buffers (scratch compared by the caller). */
 export function matches(
-  entry: PlannedEntry | null,
+  entry: PlannedEntry,
   n: Node,
   epilogue: string,
   buffers: readonly GPUBuffer[],
-): entry is PlannedEntry {
+): boolean {
   if (
-    !entry ||
     !entry.replayable ||
     entry.op !== n.op ||
     entry.epilogue !== epilogue ||
@@ -91,5 +176,5 @@ export function matches(
     if (a.length !== b.length) return false;
     for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) return false;
   }
-  return entry.attrs === attrsKey(n.attrs);
+  return sameAttrs(entry.attrs, n.attrs);
 }

@@ -1,16 +1,26 @@
 // Turns the pending nodes into one command encoder and one submit: prune → plan memory → encode → submit → verdict.
 import { ArgumentError, DisposedError, GpuError, NonFiniteError, WebgradError } from '../errors.js';
-import { checkBufferBytes, checkWorkgroups } from '../gpu/limits.js';
+import { checkBufferBytes, checkWorkgroups, fitsBuffer } from '../gpu/limits.js';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime.js';
 import { tunerFor } from '../gpu/tuner.js';
 import type { KernelIO } from '../ops/types.js';
 import { FlushChecks, debug, firstNonFinite } from './checks.js';
+import { fuseElementwise } from './fusion/elementwise.js';
 import { chainEpilogue, fuseEpilogues } from './fusion/epilogue.js';
 import { foldBatchNorm } from './fusion/fold_bn.js';
-import { epilogueKey } from '../ops/epilogue.js';
+import { fuseReluMasks } from './fusion/relu_mask.js';
+import { epilogueKey, type Epilogue } from '../ops/epilogue.js';
+import { MAX_INPUTS } from '../ops/elementwise/codegen.js';
 import { describePlan, type Plan, type PlanFusion, type PlannedDispatch } from './plan.js';
 import { debugLevel, printPlan } from './plan_text.js';
-import { ReplayCache, attrsKey, matches, type FlushEntries } from './replay.js';
+import {
+  ReplayCache,
+  boundBuffers,
+  copyAttrs,
+  matches,
+  type FlushEntries,
+  type PlannedEntry,
+} from './replay.js';
 import {
   maybeFree,
   requireRuntime,
@@ -136,52 +146,144 @@ function dependentFailure(what: string, cause: WebgradError): GpuError {
   });
 }
 
+/** No epilogue chain (the default: shared, never written). */
+const NO_CHAIN: readonly Node[] = [];
+
 /**
  * Plans buffers for one node and returns its dispatches; frees what no later node reads. With a `chain` (the
  * epilogue pass's followers), the node stores output 0 through them, straight into the last one's output.
  * `covers` are the graph nodes the kernel stands for when a pass made `n` (default: `n`). A node whose input
- * failed runs nothing: its outputs fail too, and what it would overwrite in place keeps its values.
+ * failed runs nothing: its outputs fail too, and what it would overwrite in place keeps its values. A node that
+ * matches its replay entry takes the entry's dispatches (`replayNode`); any other is planned by its op
+ * (`planFresh`).
  */
 function planNode(
   plan: FlushPlan,
   n: Node,
-  chain: readonly Node[] = [],
+  chain: readonly Node[] = NO_CHAIN,
   covers: readonly Node[] = [n],
 ): void {
   const { runtime } = plan;
-  const tail = chain.at(-1);
-  const stored = (i: number) => (i === 0 && tail ? tail.outputs[0].storage : n.outputs[i].storage);
-  const outputs = n.outputs.map((_, i) => stored(i));
-  const group = [n, ...chain];
-  const finish = () => {
-    for (const m of group) retire(m);
-    for (const s of outputs) maybeFree(s);
-  };
-  const failed = group.flatMap((m) => m.inputs).find((t) => t.storage.failure)?.storage.failure;
+  const tail = chain.length > 0 ? chain[chain.length - 1] : null;
+  const outputs: Storage[] = [];
+  for (let i = 0; i < n.outputs.length; i++) {
+    outputs.push(i === 0 && tail ? tail.outputs[0].storage : n.outputs[i].storage);
+  }
+  const failed = inputFailure(n, chain);
   if (failed) {
     for (const s of outputs) s.failure = dependentFailure(n.op.name, failed);
-    finish();
+    finishGroup(n, chain, outputs);
     return;
   }
-  for (const t of group.flatMap((m) => m.inputs)) {
-    if (t.storage.buffer) plan.logical.set(t.storage.buffer, t.storage.bytes);
-    const w = t.storage.writer;
-    if (w && w !== plan.sub && !w.settled) plan.deps.add(w);
-  }
-  const entries = plan.replay?.nodes;
-  const slot = plan.count;
-  const previous = entries?.[slot];
-  const before = previous?.op === n.op ? previous : undefined;
-  outputs.forEach((s, i) => {
-    checkBufferBytes(`${n.op.name}: an output`, s.bytes, runtime.info.limits, !n.op.bindsRanges);
+  noteInputs(plan, n);
+  for (const m of chain) noteInputs(plan, m);
+  const previous = plan.replay ? (plan.replay.nodes[plan.count] ?? null) : null;
+  const before = previous?.op === n.op ? previous : null;
+  const limits = runtime.info.limits;
+  for (let i = 0; i < outputs.length; i++) {
+    const s = outputs[i];
+    if (!fitsBuffer(s.bytes, limits, !n.op.bindsRanges))
+      checkBufferBytes(`${n.op.name}: an output`, s.bytes, limits, !n.op.bindsRanges);
     s.buffer = runtime.pool.acquire(s.bytes, before?.buffers[n.inputs.length + i]);
     plan.logical.set(s.buffer, s.bytes);
-  });
+  }
+  const epilogue = chainEpilogue(n, chain);
   const scratch: GPUBuffer[] = [];
+  let dispatches = before ? replayNode(plan, n, before, epilogue, outputs, scratch) : null;
+  if (dispatches) replayStats(runtime).hits++;
+  else dispatches = planFresh(plan, n, epilogue, outputs, scratch);
+  plan.count++;
+  const covered = chain.length > 0 ? [...covers, ...chain] : covers;
+  for (const dispatch of dispatches) plan.planned.push({ dispatch, nodes: covered });
+  if (debug.checkFinite) planFiniteChecks(plan, n, chain, outputs);
+  // Dispatches run in order, so buffers released here can be reused by later nodes of the same pass.
+  for (const b of scratch) runtime.pool.release(b);
+  for (const s of outputs) {
+    s.writer = plan.sub;
+    s.failure = null;
+    plan.created.push(s);
+  }
+  // A dry run overwrites nothing: in-place targets keep their values and host copies.
+  if (!plan.dry) {
+    for (const s of n.writes) {
+      s.writer = plan.sub;
+      s.host = null;
+      s.version++;
+      plan.written.push(s);
+    }
+  }
+  finishGroup(n, chain, outputs);
+}
+
+/** The failure of an input of `n` or of its chain, if any: then the node's values are unknown too. */
+function inputFailure(n: Node, chain: readonly Node[]): WebgradError | null {
+  for (const t of n.inputs) if (t.storage.failure) return t.storage.failure;
+  for (const m of chain) for (const t of m.inputs) if (t.storage.failure) return t.storage.failure;
+  return null;
+}
+
+/** Counts `n`'s input buffers in the plan's bytes and waits for the unjudged submits that wrote them. */
+function noteInputs(plan: FlushPlan, n: Node): void {
+  for (const t of n.inputs) {
+    const s = t.storage;
+    if (s.buffer) plan.logical.set(s.buffer, s.bytes);
+    const w = s.writer;
+    if (w && w !== plan.sub && !w.settled) plan.deps.add(w);
+  }
+}
+
+/** The node and its chain are done: their inputs lose a reader, and outputs nobody holds go back to the pool. */
+function finishGroup(n: Node, chain: readonly Node[], outputs: readonly Storage[]): void {
+  retire(n);
+  for (const m of chain) retire(m);
+  for (const s of outputs) maybeFree(s);
+}
+
+/**
+ * The replay entry's dispatches when `n` is planned exactly as the entry was (see replay.ts's `matches`) and its
+ * scratch buffers come back as the entry had them (filled into `scratch`); otherwise null, with nothing held.
+ */
+function replayNode(
+  plan: FlushPlan,
+  n: Node,
+  entry: PlannedEntry,
+  epilogue: Epilogue,
+  outputs: readonly Storage[],
+  scratch: GPUBuffer[],
+): readonly Dispatch[] | null {
+  if (!matches(entry, n, epilogueKey(epilogue), boundBuffers(n, epilogue, outputs))) return null;
+  const { pool } = plan.runtime;
+  for (let i = 0; i < entry.scratchBytes.length; i++) {
+    const bytes = entry.scratchBytes[i];
+    const b = pool.acquire(bytes, entry.scratch[i]);
+    plan.logical.set(b, bytes);
+    scratch.push(b);
+    if (b !== entry.scratch[i]) {
+      for (const s of scratch) pool.release(s);
+      scratch.length = 0;
+      return null;
+    }
+  }
+  return entry.dispatches;
+}
+
+/**
+ * Plans `n` with its op's forward (buffers in `outputs` are assigned; scratch goes into `scratch`) and, when
+ * replay is on, keeps what it produced as the node's replay entry.
+ */
+function planFresh(
+  plan: FlushPlan,
+  n: Node,
+  epilogue: Epilogue,
+  outputs: readonly Storage[],
+  scratch: GPUBuffer[],
+): readonly Dispatch[] {
+  const { runtime } = plan;
+  const slot = plan.count;
+  const before = plan.replay?.nodes[slot];
+  const reuse = before?.op === n.op ? before : undefined;
   const scratchBytes: number[] = [];
   let checked = false;
-  const epilogue = chainEpilogue(n, chain);
-  const fusedKey = epilogueKey(epilogue);
   const io: KernelIO = {
     inputs: n.inputs.map((t) => ({ buffer: t.storage.buffer!, spec: { shape: t.shape, dtype: t.dtype } })),
     outputs: n.outputs.map((t, i) => ({
@@ -190,7 +292,7 @@ function planNode(
     })),
     scratch(bytes) {
       checkBufferBytes(`${n.op.name}: a scratch buffer`, bytes, runtime.info.limits, !n.op.bindsRanges);
-      const b = runtime.pool.acquire(bytes, before?.scratch[scratch.length]);
+      const b = runtime.pool.acquire(bytes, reuse?.scratch[scratch.length]);
       plan.logical.set(b, bytes);
       scratch.push(b);
       scratchBytes.push(bytes);
@@ -208,79 +310,45 @@ function planNode(
   };
   const forward = n.op.forward;
   if (forward === 'alias') throw new GpuError(`scheduler: view op ${n.op.name} cannot be pending`);
-  let dispatches: readonly Dispatch[] | null = null;
-  let buffers: GPUBuffer[] = [];
-  if (entries) {
-    buffers = [...io.inputs.map((b) => b.buffer), ...io.outputs.map((b) => b.buffer)];
-    const { bn, residual } = epilogue;
-    if (bn) buffers.push(bn.gamma, bn.beta, bn.mean, bn.variance);
-    if (residual) buffers.push(residual);
-    const entry = entries[slot] ?? null;
-    if (matches(entry, n, fusedKey, buffers)) {
-      for (const bytes of entry.scratchBytes) io.scratch(bytes);
-      if (scratch.every((b, i) => b === entry.scratch[i])) dispatches = entry.dispatches;
-      else {
-        for (const b of scratch) runtime.pool.release(b);
-        scratch.length = 0;
-        scratchBytes.length = 0;
-      }
-    }
+  const planned = forward(io, n.attrs);
+  for (const d of planned) checkWorkgroups(n.op.name, d.workgroups, runtime.maxWorkgroups);
+  if (plan.replay) {
+    replayStats(runtime).misses++;
+    plan.replay.nodes[slot] = {
+      op: n.op,
+      attrs: copyAttrs(n.attrs),
+      epilogue: epilogueKey(epilogue),
+      shapes: n.inputs.map((t) => t.shape),
+      buffers: boundBuffers(n, epilogue, outputs),
+      scratchBytes,
+      scratch: [...scratch],
+      dispatches: planned,
+      replayable: !checked,
+    };
   }
-  if (dispatches) replayStats(runtime).hits++;
-  else {
-    const planned = forward(io, n.attrs);
-    for (const d of planned) checkWorkgroups(n.op.name, d.workgroups, runtime.maxWorkgroups);
-    dispatches = planned;
-    if (entries) {
-      replayStats(runtime).misses++;
-      entries[slot] = {
-        op: n.op,
-        attrs: attrsKey(n.attrs),
-        epilogue: fusedKey,
-        shapes: n.inputs.map((t) => t.shape),
-        buffers,
-        scratchBytes: [...scratchBytes],
-        scratch: [...scratch],
-        dispatches: planned,
-        replayable: !checked,
-      };
-    }
-  }
-  plan.count++;
-  const covered = [...covers, ...chain];
-  for (const dispatch of dispatches) plan.planned.push({ dispatch, nodes: covered });
-  if (debug.checkFinite) {
-    const name = group.map((m) => m.op.name).join('+');
-    const where = `(op ${plan.count} of the flush)`;
-    const checked = (dispatch: Dispatch) => plan.planned.push({ dispatch, nodes: [] });
-    n.outputs.forEach((t, i) => {
-      if (t.dtype === 'float32' && t.size > 0)
-        plan.checks.finite(name, where, `output ${i}`, t, outputs[i].buffer!).forEach(checked);
-    });
-    n.writes.forEach((s, i) => {
-      const input = n.op.writesInputs![i];
-      const t = n.inputs[input];
-      if (t.dtype === 'float32' && t.size > 0)
-        plan.checks.finite(name, where, `input ${input} (in place)`, t, s.buffer!).forEach(checked);
-    });
-  }
-  // Dispatches run in order, so buffers released here can be reused by later nodes of the same pass.
-  for (const b of scratch) runtime.pool.release(b);
-  for (const s of outputs) {
-    s.writer = plan.sub;
-    s.failure = null;
-    plan.created.push(s);
-  }
-  // A dry run overwrites nothing: in-place targets keep their values and host copies.
-  if (!plan.dry) {
-    for (const s of n.writes) {
-      s.writer = plan.sub;
-      s.host = null;
-      s.version++;
-      plan.written.push(s);
-    }
-  }
-  finish();
+  return planned;
+}
+
+/** The NaN/Infinity checks of `n`'s outputs and in-place targets (debug.checkFinite), after its own dispatches. */
+function planFiniteChecks(
+  plan: FlushPlan,
+  n: Node,
+  chain: readonly Node[],
+  outputs: readonly Storage[],
+): void {
+  const name = [n, ...chain].map((m) => m.op.name).join('+');
+  const where = `(op ${plan.count} of the flush)`;
+  const checked = (dispatch: Dispatch) => plan.planned.push({ dispatch, nodes: [] });
+  n.outputs.forEach((t, i) => {
+    if (t.dtype === 'float32' && t.size > 0)
+      plan.checks.finite(name, where, `output ${i}`, t, outputs[i].buffer!).forEach(checked);
+  });
+  n.writes.forEach((s, i) => {
+    const input = n.op.writesInputs![i];
+    const t = n.inputs[input];
+    if (t.dtype === 'float32' && t.size > 0)
+      plan.checks.finite(name, where, `input ${input} (in place)`, t, s.buffer!).forEach(checked);
+  });
 }
 
 /** The error a read rejects with: webgrad's own errors as they are, anything else as the reason the runtime ended
@@ -303,13 +371,14 @@ async function finishRead(
     const bytes = staging.getMappedRange().slice(0, read.tensor.size * 4);
     staging.unmap();
     runtime.counters.readbacks++;
+    runtime.returnStaging(staging);
     read.resolve(read.tensor.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes));
   } catch (e) {
+    // A buffer whose map failed (or that is still mapped) is never reused.
+    staging.destroy();
     const error = typed(runtime, e, 'data');
     if (error === runtime.endReason) rejectEnded(read, error);
     else read.reject(error);
-  } finally {
-    staging.destroy();
   }
 }
 
@@ -409,10 +478,14 @@ function notComputed(): DisposedError {
 interface PassResults {
   /** Followers run in each producer's store (epilogue pass). */
   fused: ReadonlyMap<Node, Node[]>;
-  /** The original nodes each node a pass made stands for (foldBatchNorm). */
+  /** The original nodes each node a pass made stands for (foldBatchNorm, elementwise). */
   covers: ReadonlyMap<Node, Node[]>;
   /** [conv id, batch norm id] of each fold. */
   folds: readonly number[][];
+  /** The node ids of each elementwise chain fused into one kernel. */
+  chains: readonly number[][];
+  /** Each reluBackward's id, then the ids of the kernels that apply its mask. */
+  masks: readonly number[][];
 }
 
 /** The plan value of a flush (the number of nodes after pruning, the passes that ran, the fusions they made). */
@@ -420,6 +493,8 @@ function planValue(plan: FlushPlan, live: number, pruned: number, passes: PassRe
   const { pool } = plan.runtime;
   const fusions: PlanFusion[] = [
     ...passes.folds.map((ids) => ({ pass: 'foldBatchNorm', nodes: ids })),
+    ...passes.masks.map((ids) => ({ pass: 'reluMask', nodes: ids })),
+    ...passes.chains.map((ids) => ({ pass: 'elementwise', nodes: ids })),
     ...[...passes.fused].map(([p, chain]) => ({
       pass: 'epilogue',
       nodes: [...(passes.covers.get(p) ?? [p]).map((m) => m.id), ...chain.map((e) => e.id)],
@@ -482,7 +557,7 @@ function run(): Submission {
   let nodes = taken;
   let next = 0;
   let pruned: number;
-  const passes: PassResults = { fused: new Map(), covers: new Map(), folds: [] };
+  const passes: PassResults = { fused: new Map(), covers: new Map(), folds: [], chains: [], masks: [] };
   runtime.beginCapture();
   try {
     nodes = prune(taken);
@@ -493,7 +568,29 @@ function run(): Submission {
       Object.assign(passes, { covers: folding.covers, folds: folding.folds });
     }
     const bindings = runtime.info.limits.maxStorageBuffersPerShaderStage ?? 8;
+    if (runtime.fusion.reluMask) {
+      const masked = fuseReluMasks(nodes, bindings, runtime.fusion.elementwise, retire);
+      nodes = masked.nodes;
+      Object.assign(passes, { covers: new Map([...passes.covers, ...masked.covers]), masks: masked.masks });
+    }
     if (runtime.fusion.epilogue) passes.fused = fuseEpilogues(nodes, bindings);
+    if (runtime.fusion.elementwise) {
+      // Elementwise chains are this pass's (an elementwise producer's epilogue is one too); the followers run in
+      // another kernel's store stay there.
+      const fused = new Map([...passes.fused].filter(([p]) => !p.op.expr));
+      const chained = fuseElementwise(
+        nodes,
+        new Set([...fused.values()].flat()),
+        Math.min(MAX_INPUTS, bindings - 1),
+        retire,
+      );
+      nodes = chained.nodes;
+      Object.assign(passes, {
+        fused,
+        covers: new Map([...passes.covers, ...chained.covers]),
+        chains: chained.chains,
+      });
+    }
     const folded = new Set([...passes.fused.values()].flat());
     if (runtime.options.replay && !dry) plan.replay = replayStats(runtime).entries(nodes, folded);
     // All uploads go before any buffer changes hands: queued writes land ahead of the whole submit.
@@ -513,10 +610,7 @@ function run(): Submission {
     for (const read of reads) {
       if (settleWithoutGpu(read)) continue;
       const s = read.tensor.storage;
-      const staging = runtime.device.createBuffer({
-        size: s.bytes,
-        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-      });
+      const staging = runtime.staging(s.bytes);
       staged.push({ read, staging });
       copies.push({ from: s.buffer!, to: staging, bytes: s.bytes });
     }

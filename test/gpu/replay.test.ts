@@ -1,21 +1,10 @@
 // Replay: a flush shaped like an earlier one reuses its dispatches, buffers and bind groups; values unchanged.
 import { describe, expect, it } from 'vitest';
-import {
-  SGD,
-  add,
-  mul,
-  relu,
-  init,
-  release,
-  softmaxCrossEntropy,
-  tensor,
-  tidy,
-  resnet,
-  type Tensor,
-} from '../../src/index.js';
+import { SGD, add, mul, relu, init, release, tensor, tidy, resnet, type Tensor } from '../../src/index.js';
 import { replayStats } from '../../src/graph/scheduler.js';
 import { state } from '../../src/graph/state.js';
 import { expectMatchesReference, seeded } from '../helpers.js';
+import { trainStep } from './replay_helpers.js';
 
 /** `steps` SGD steps of a small ResNet at `batches[i]`; returns the first weight and the replay hit rate. */
 async function train(replay: boolean, batches: number[]): Promise<{ w: Float32Array; hitRate: number }> {
@@ -26,27 +15,13 @@ async function train(replay: boolean, batches: number[]): Promise<{ w: Float32Ar
     let hits = 0;
     let total = 0;
     for (const [i, b] of batches.entries()) {
-      const x = tensor(seeded(b * 144, 10 + i), [b, 12, 12, 1]);
-      const y = tensor(
-        Int32Array.from({ length: b }, (_, k) => (k + i) % 4),
-        [b],
-        { dtype: 'int32' },
-      );
       const cache = replayStats(state.runtime!);
       const [h0, m0] = [cache.hits, cache.misses];
-      const loss = tidy(() => {
-        const l = softmaxCrossEntropy(model.forward(x), y);
-        l.backward();
-        return l;
-      });
-      await opt.step();
-      opt.zeroGrad();
-      expect(Number.isFinite((await loss.data())[0])).toBe(true);
+      await trainStep(model, opt, [12, 12, 1], 4, b, 10 + i);
       if (i >= 2) {
         hits += cache.hits - h0;
         total += cache.hits - h0 + cache.misses - m0;
       }
-      for (const t of [x, y, loss]) t.dispose();
     }
     const w = await model.parameters()[0].data();
     return { w, hitRate: total > 0 ? hits / total : 0 };

@@ -120,6 +120,14 @@ describe('documented CPU fallbacks (docs/kernels.md)', () => {
     expect(fwd([1, 8, 8, 8], [3, 3, 8, 20], { padding: 'same' })).toBe('vec4');
     expect(fwd([1, 8, 8, 3], [3, 3, 3, 20], {})).toBe('scalar');
   });
+  const bpi = (xs: number[], ws: number[], opts: Omit<Conv2dOptions, 'bias'>) =>
+    chooseBackpropInput(true, convDims('conv2d', xs, ws, convAttrs('conv2d', opts))).variant;
+  it('backprop input: the fixed tile for stride 1 and Cin % 8 == 0, else vec4 or scalar', () => {
+    expect(bpi([1, 8, 8, 64], [3, 3, 64, 64], { padding: 'same' })).toBe('vec4_regs');
+    expect(bpi([1, 8, 8, 64], [3, 3, 64, 128], { stride: 2, padding: 'same' })).toBe('vec4');
+    expect(bpi([1, 8, 8, 12], [3, 3, 12, 16], { padding: 'same' })).toBe('vec4');
+    expect(bpi([1, 16, 16, 3], [7, 7, 3, 64], { stride: 2, padding: 'same' })).toBe('scalar');
+  });
 });
 
 describe('forward variants', () => {

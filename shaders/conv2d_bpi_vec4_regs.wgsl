@@ -2,6 +2,7 @@
 //   dx[n,ih,iw,ci] = sum_{kh,kw,co : oh = (ih + padTop - kh*DH) / SH and ow = (iw + padLeft - kw*DW) / SW exact and in range}
 //                    dy[n,oh,ow,co] * w[kh,kw,ci,co]
 // Layout: dy NHWC, w HWIO, dx NHWC, as vec4 along channels (Cin % 4 == 0, Cout % 4 == 0).
+// dy is read through load_dy (the DY region), which a fused ReLU mask replaces (ops/elementwise/relu_mask.ts).
 // Phases as in conv2d_bpi_vec4: an invocation owns 8 pixels of one row ih that share iw mod SW
 // (iw = pw + (b*8 + i)*SW), so they need the same taps, and pixel i reads ow = ow0 + i. Per invocation
 // 8 pixels (two quads) x 2 vec4 groups of Cin (8 channels) in four mat4x4f accumulators (column i = pixel i).

@@ -52,11 +52,17 @@ export function backpropInputSupports(variant: BackpropInputVariant, d: ConvDims
 }
 
 /**
- * The dx kernel when nothing was tuned: the workgroup-tiled GEMM on GPUs; on CPU adapters the register
- * kernels with wide tiles.
+ * The dx kernel when nothing was tuned: the workgroup-tiled GEMM on GPUs; on CPU adapters 'vec4_regs' for
+ * stride-1 convs whose Cin is a multiple of its 8 channels (measured faster than vec4 4x2 on llvmpipe and
+ * SwiftShader; with stride 2 it was slower on llvmpipe, docs/kernels.md), else the register kernels with wide
+ * tiles.
  */
 export function chooseBackpropInput(cpu: boolean, d: ConvDims): BackpropInputChoice {
   if (!cpu) return { variant: 'wgtile', tile: DEFAULT_WGTILE };
+  const strided = d.sh > 1 || d.sw > 1;
+  if (backpropInputSupports('vec4_regs', d) && d.cin % FIXED_CHANNELS === 0 && !strided) {
+    return { variant: 'vec4_regs' };
+  }
   if (backpropInputSupports('vec4', d)) return { variant: 'vec4', tm: cpu ? 4 : 2, tn: cpu ? 2 : 1 };
   return { variant: 'scalar', tm: cpu ? 4 : 2, tn: Math.min(d.cin, 4) };
 }

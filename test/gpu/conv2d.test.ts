@@ -110,6 +110,26 @@ function dimsOf(x: Tensor, wShape: readonly number[], attrs: ConvAttrs): ConvDim
   return convDims('conv2d', x.shape, wShape, attrs);
 }
 
+describe('documented CPU fallbacks (docs/kernels.md)', () => {
+  const fwd = (xs: number[], ws: number[], opts: Omit<Conv2dOptions, 'bias'>) =>
+    chooseConv2d(true, convDims('conv2d', xs, ws, convAttrs('conv2d', opts))).variant;
+  it('forward: 1x1 GEMM, fixed tiles where Cout % 16 == 0, else vec4 or scalar', () => {
+    expect(fwd([1, 8, 8, 64], [1, 1, 64, 32], {})).toBe('gemm1x1');
+    expect(fwd([1, 8, 8, 64], [3, 3, 64, 64], { padding: 'same' })).toBe('vec4_regs');
+    expect(fwd([1, 16, 16, 3], [7, 7, 3, 64], { stride: 2, padding: 'same' })).toBe('cout4_regs');
+    expect(fwd([1, 8, 8, 8], [3, 3, 8, 20], { padding: 'same' })).toBe('vec4');
+    expect(fwd([1, 8, 8, 3], [3, 3, 3, 20], {})).toBe('scalar');
+  });
+  const bpi = (xs: number[], ws: number[], opts: Omit<Conv2dOptions, 'bias'>) =>
+    chooseBackpropInput(true, convDims('conv2d', xs, ws, convAttrs('conv2d', opts))).variant;
+  it('backprop input: the fixed tile for stride 1 and Cin % 8 == 0, else vec4 or scalar', () => {
+    expect(bpi([1, 8, 8, 64], [3, 3, 64, 64], { padding: 'same' })).toBe('vec4_regs');
+    expect(bpi([1, 8, 8, 64], [3, 3, 64, 128], { stride: 2, padding: 'same' })).toBe('vec4');
+    expect(bpi([1, 8, 8, 12], [3, 3, 12, 16], { padding: 'same' })).toBe('vec4');
+    expect(bpi([1, 16, 16, 3], [7, 7, 3, 64], { stride: 2, padding: 'same' })).toBe('scalar');
+  });
+});
+
 describe('forward variants', () => {
   for (const [name, xs, ws, opts] of cases) {
     it(name, async () => {

@@ -1,6 +1,8 @@
 // The benchmarks in headless Chromium (WebGPU on SwiftShader): serves dist/ and the page bundle on 127.0.0.1.
 // Usage: npm run bench:browser -- [--quick] [--ops] [--json FILE] [--filter REGEX] [--reps N] [--target-ms MS]
-// By default the end-to-end suite of `npm run bench` (--quick: its short run); --ops runs the op rows instead.
+//   [--zoo full|reduced|off] [--no-jax]
+// By default the end-to-end suite of `npm run bench` (--quick: its short run; the zoo at reduced size, as on
+// any CPU adapter, and jax-js as a second peer); --ops runs the op rows instead.
 // (the npm script builds dist/ first; Debian's `chromium` package provides /usr/bin/chromium).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -12,6 +14,7 @@ import { chromium } from 'playwright-core';
 import { bundle } from './bundle.js';
 import type { PageOptions, PageResult } from './page.js';
 import { CHROMIUM_FLAGS, CHROMIUM_PATH } from './chromium.js';
+import { parseZooMode } from './zoo_workloads.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const PAGE_BUNDLE = join(ROOT, 'node_modules/.cache/webgrad-bench/page.mjs');
@@ -71,8 +74,11 @@ const { values: args } = parseArgs({
     filter: { type: 'string', default: '' },
     reps: { type: 'string', default: '3' },
     'target-ms': { type: 'string', default: '200' },
+    zoo: { type: 'string', default: 'reduced' },
+    'no-jax': { type: 'boolean', default: false },
   },
 });
+const zoo = parseZooMode(args.zoo);
 
 await bundle('bench/page.ts', PAGE_BUNDLE, 'browser');
 const server = await serve();
@@ -96,6 +102,8 @@ try {
     reps: Number(args.reps),
     targetMs: Number(args['target-ms']),
     filter: args.filter,
+    zoo,
+    jax: !args['no-jax'],
   };
   // No time limit: SwiftShader runs the larger rows slowly.
   result = await page.evaluate(
@@ -115,4 +123,4 @@ if (args.json) {
   );
   console.log(`wrote ${args.json}`);
 }
-if (result.rows.some((r) => r.error)) process.exitCode = 1;
+if (result.rows.some((r) => r.error || ('jax' in r && r.jax?.error))) process.exitCode = 1;

@@ -27,6 +27,8 @@ interface FusionWorkload {
 const WORKLOADS: FusionWorkload[] = [
   { name: 'resnet train b32', train: true, batch: 32, build: () => wg.resnet() },
   { name: 'inception train b32', train: true, batch: 32, build: () => wg.inception() },
+  { name: 'resnet train b4', train: true, batch: 4, build: () => wg.resnet() },
+  { name: 'inception train b4', train: true, batch: 4, build: () => wg.inception() },
   { name: 'resnet train b1', train: true, batch: 1, build: () => wg.resnet() },
   { name: 'resnet infer b1', train: false, batch: 1, build: () => wg.resnet() },
   { name: 'inception train b1', train: true, batch: 1, build: () => wg.inception() },

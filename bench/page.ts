@@ -1,5 +1,5 @@
-// Browser side of the benchmarks (end-to-end suite or op rows): webgrad's built ESM (dist/) and tfjs-backend-webgpu
-// on the page's navigator.gpu.
+// Browser side of the benchmarks (end-to-end suite or op rows): webgrad's built ESM (dist/), tfjs-backend-webgpu and
+// jax-js on the page's navigator.gpu.
 import * as tf from '@tensorflow/tfjs-core';
 // As in Node: tfjs-core alone registers no gradients.
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
@@ -13,8 +13,10 @@ import {
   type RowResult,
   type TimingOptions,
 } from './harness.js';
+import { openJax } from './jax_models.js';
 import { opRows } from './rows.js';
 import { FULL_OPTIONS, QUICK_OPTIONS, rowLine, suiteRows, suiteTable, type SuiteRow } from './workloads.js';
+import type { ZooMode } from './zoo_workloads.js';
 
 /** Where the page's server puts webgrad's build; loaded at run time, so the bundle holds no copy of webgrad. */
 const WEBGRAD_URL = '/dist/index.js';
@@ -26,6 +28,10 @@ export interface PageOptions extends TimingOptions {
   quick: boolean;
   /** Source of a RegExp over row names ("op pass shape" or the workload); empty runs every row. */
   filter: string;
+  /** Suite only: the torchvision zoo workloads at full (224 px) or reduced size, or none. */
+  zoo: ZooMode;
+  /** Suite only: jax-js as a second peer column. */
+  jax: boolean;
 }
 
 export interface PageResult {
@@ -43,14 +49,24 @@ export async function runBenchmark(options: PageOptions): Promise<PageResult> {
   tf.env().set('WEBGPU_CPU_FORWARD', false);
   if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs: the webgpu backend failed to initialize');
   console.log(`webgrad on ${adapter}; tfjs ${tf.version_core} on webgpu`);
-  const engines = { wg, tf, tfjsDispatches: countTfjsDispatches(tf) };
   const filter = options.filter ? new RegExp(options.filter) : null;
   try {
     if (options.mode === 'suite') {
-      const suite = { ...(options.quick ? QUICK_OPTIONS : FULL_OPTIONS), filter };
+      const jax = options.jax ? await openJax() : null;
+      if (jax) console.log(`jax-js webgpu on ${jax.adapter}`);
+      const engines = { wg, tf, jax: jax?.jax ?? null, tfjsDispatches: countTfjsDispatches(tf) };
+      // The issue's jax-js target on SwiftShader (the adapter of a browser without a GPU) is 1.5x.
+      const jaxTarget = /swiftshader/i.test(adapter) ? 1.5 : null;
+      const suite = {
+        ...(options.quick ? QUICK_OPTIONS : FULL_OPTIONS),
+        filter,
+        zoo: options.zoo,
+        jaxTarget,
+      };
       const rows = await suiteRows(engines, adapter, suite, (r) => console.log(rowLine(r)));
       return { adapter, rows, table: suiteTable(adapter, new Date().toISOString(), rows) };
     }
+    const engines = { wg, tf, tfjsDispatches: countTfjsDispatches(tf) };
     const rows = await runRows(opRows(wg, tf), engines, options, filter);
     return { adapter, rows, table: markdownTable(adapter, rows) };
   } finally {

@@ -2,41 +2,11 @@
 import type * as Tf from '@tensorflow/tfjs-core';
 import type * as Wg from '../src/index.js';
 import type { Prepared, RowSpec } from './harness.js';
+import { disposer, fmt, pair, size, takeGrad } from './row_util.js';
+import { depthwiseAndGroupedRows } from './rows_depthwise.js';
+import { elementwiseAndReductionRows } from './rows_elementwise.js';
 
 const N = 8;
-
-function size(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-function fmt(shape: readonly number[]): string {
-  return shape.join('x');
-}
-
-/** The same seeded values in [-1, 1) as a webgrad leaf and a tfjs tensor. */
-function pair(
-  wg: typeof Wg,
-  tf: typeof Tf,
-  shape: number[],
-  seed: number,
-  requiresGrad = false,
-): { w: Wg.Tensor; t: Tf.Tensor } {
-  const rng = new wg.Rng(seed);
-  const values = Float32Array.from({ length: size(shape) }, () => rng.next() * 2 - 1);
-  return { w: wg.tensor(values, shape, { requiresGrad }), t: tf.tensor(values, shape) };
-}
-
-/** Disposes webgrad and tfjs tensors alike. */
-function disposer(...tensors: { dispose(): void }[]): () => void {
-  return () => tensors.forEach((t) => t.dispose());
-}
-
-/** Reads and clears a leaf's gradient, so the next iteration does not accumulate onto it. */
-function takeGrad(leaf: Wg.Tensor): Wg.Tensor {
-  const g = leaf.grad!;
-  leaf.grad = null;
-  return g;
-}
 
 function elementwiseRows(wg: typeof Wg, tf: typeof Tf): RowSpec[] {
   const shape = [N, 32, 32, 64];
@@ -438,6 +408,8 @@ export function opRows(wg: typeof Wg, tf: typeof Tf): RowSpec[] {
     ...convRows(wg, tf),
     ...poolRows(wg, tf),
     ...elementwiseRows(wg, tf),
+    ...elementwiseAndReductionRows(wg, tf),
+    ...depthwiseAndGroupedRows(wg, tf),
     ...batchNormRows(wg, tf),
     ...matmulRows(wg, tf),
     ...softmaxCrossEntropyRows(wg, tf),

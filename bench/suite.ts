@@ -1,11 +1,15 @@
-// End-to-end benchmark in Node: ResNet/Inception training steps and inference, webgrad vs tfjs-backend-webgpu.
-// Usage: npm run bench -- [--quick] [--json FILE] [--filter REGEX] [--runs N]
+// End-to-end benchmark in Node: ResNet/Inception and torchvision zoo training steps and inference, webgrad vs
+// tfjs-backend-webgpu and jax-js on the same adapter.
+// Usage: npm run bench -- [--quick] [--json FILE] [--filter REGEX] [--runs N] [--zoo full|reduced|off] [--no-jax]
+// (--zoo defaults to full on a real GPU, reduced on CPU adapters: bench/zoo_workloads.ts).
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as wg from '../src/index.js';
 import { countTfjsDispatches } from './harness.js';
 import { setupTfjsWebgpu } from './tfjs_webgpu.js';
+import { openJax } from './jax_models.js';
 import { FULL_OPTIONS, QUICK_OPTIONS, rowLine, suiteRows, suiteTable } from './workloads.js';
+import { defaultZooMode, parseZooMode } from './zoo_workloads.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -13,6 +17,8 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     filter: { type: 'string' },
     runs: { type: 'string' },
+    zoo: { type: 'string' },
+    'no-jax': { type: 'boolean', default: false },
   },
 });
 
@@ -22,26 +28,32 @@ if (info.backend === 'browser')
 const { tf, adapter: tfjsAdapter } = await setupTfjsWebgpu(info.backend);
 const adapter = `${info.backend}: ${info.description}`;
 console.log(`webgrad on ${adapter}; tfjs ${tf.version_core} webgpu on ${tfjsAdapter}`);
+const jax = args['no-jax'] ? null : await openJax();
+if (jax) console.log(`jax-js webgpu on ${jax.adapter}`);
 
 const base = args.quick ? QUICK_OPTIONS : FULL_OPTIONS;
 const options = {
   ...base,
   runs: args.runs ? Number(args.runs) : base.runs,
   filter: args.filter ? new RegExp(args.filter) : null,
+  zoo: args.zoo === undefined ? defaultZooMode(info.backend) : parseZooMode(args.zoo),
+  // The issue's jax-js targets: 3x on llvmpipe, 1.5x on SwiftShader; none on a real GPU.
+  jaxTarget: { llvmpipe: 3, swiftshader: 1.5, gpu: null }[info.backend],
 };
 if (!(Number.isInteger(options.runs) && options.runs > 0))
   throw new Error(`--runs must be a positive integer`);
-const engines = { wg, tf, tfjsDispatches: countTfjsDispatches(tf) };
+const engines = { wg, tf, jax: jax?.jax ?? null, tfjsDispatches: countTfjsDispatches(tf) };
 const date = new Date().toISOString();
 const started = performance.now();
 const rows = await suiteRows(engines, adapter, options, (r) => console.log(rowLine(r)));
 console.log(`\n${suiteTable(adapter, date, rows)}`);
 console.log(`\n${((performance.now() - started) / 1000).toFixed(0)} s`);
 if (args.json) {
-  writeFileSync(args.json, JSON.stringify({ adapter, date, quick: args.quick, rows }, null, 2));
+  const run = { quick: args.quick, zoo: options.zoo, jax: jax !== null, runs: options.runs };
+  writeFileSync(args.json, JSON.stringify({ adapter, date, ...run, rows }, null, 2));
   console.log(`wrote ${args.json}`);
 }
 tf.disposeVariables();
 tf.engine().reset();
 wg.release();
-if (rows.some((r) => r.error)) process.exitCode = 1;
+if (rows.some((r) => r.error || r.jax?.error)) process.exitCode = 1;

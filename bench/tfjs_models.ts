@@ -32,7 +32,7 @@ function padding(p: Wg.Padding | undefined, where: string): 'same' | 'valid' {
 
 /**
  * Builds the tfjs twin of `module` (a Network, Sequential, ResidualBlock, InceptionBlock, ConvBN or a basic
- * layer) with variables holding the module's current values, read with `await t.data()`. `wg` supplies the
+ * layer, DepthwiseConv2d and ReLU6 included) with variables holding the module's current values, read with `await t.data()`. `wg` supplies the
  * module classes, so this works with webgrad from src/ (Node) or from dist/ (the browser page).
  */
 export async function tfjsModel(wg: typeof Wg, tf: typeof Tf, module: Wg.Module): Promise<TfjsModel> {
@@ -63,6 +63,20 @@ export async function tfjsModel(wg: typeof Wg, tf: typeof Tf, module: Wg.Module)
       padding(o.padding, 'Conv2d'),
       'NHWC',
       o.dilation ?? 1,
+    );
+    return m.bias ? tf.add(y, v(m.bias)) : y;
+  }
+
+  /** webgrad's depthwise weight [K,K,1,C*M] is tfjs's [K,K,C,M], the same memory. */
+  function depthwise(m: Wg.nn.DepthwiseConv2d, x: Tf.Tensor): Tf.Tensor {
+    const o = hidden<Wg.nn.DepthwiseConv2dOptions>(m, 'options') ?? {};
+    const [kh, kw, , out] = m.weight.shape;
+    const w = tf.reshape(v(m.weight), [kh, kw, m.channels, out / m.channels]);
+    const y = tf.depthwiseConv2d(
+      x as Tf.Tensor4D,
+      w as Tf.Tensor4D,
+      o.stride ?? 1,
+      padding(o.padding, 'DepthwiseConv2d'),
     );
     return m.bias ? tf.add(y, v(m.bias)) : y;
   }
@@ -111,6 +125,7 @@ export async function tfjsModel(wg: typeof Wg, tf: typeof Tf, module: Wg.Module)
       );
     }
     if (m instanceof nn.Conv2d) return conv(m, x);
+    if (m instanceof nn.DepthwiseConv2d) return depthwise(m, x);
     if (m instanceof nn.BatchNorm2d) return batchNorm(m, x, training);
     if (m instanceof nn.Dense) {
       const y = tf.matMul(x as Tf.Tensor2D, v(m.weight) as Tf.Tensor2D);
@@ -119,6 +134,7 @@ export async function tfjsModel(wg: typeof Wg, tf: typeof Tf, module: Wg.Module)
     if (m instanceof nn.MaxPool2d) return maxPool(m, x);
     if (m instanceof nn.GlobalAvgPool) return tf.mean(x, [1, 2]);
     if (m instanceof nn.ReLU) return tf.relu(x);
+    if (m instanceof nn.ReLU6) return tf.relu6(x);
     if (m instanceof nn.Flatten) return tf.reshape(x, [x.shape[0], -1]);
     throw new Error(`tfjs_models: no tfjs twin for ${m.constructor.name}`);
   }

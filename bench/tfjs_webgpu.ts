@@ -21,7 +21,7 @@ function adapterLimits(adapter: GPUAdapter): Record<string, number> {
 }
 
 /**
- * Makes `navigator.gpu` a Dawn instance created with the flags webgrad uses for `backend`, loads
+ * Makes `navigator.gpu` (for tfjs and jax-js) a Dawn instance created with the flags webgrad uses for `backend`, loads
  * tfjs-backend-webgpu (it registers itself only if `navigator.gpu` exists when it loads) and selects it.
  * Call after webgrad's `init()`: in auto mode webgrad would otherwise take `navigator.gpu` for a browser.
  */
@@ -46,7 +46,9 @@ export async function setupTfjsWebgpu(backend: 'gpu' | 'llvmpipe' | 'swiftshader
     // Dawn frees its threads with the instance: it must stay referenced while tfjs's device lives.
     instance,
   };
-  Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  // jax-js (bench/jax_models.ts) finds WebGPU through the same object, and reads a user agent beside it.
+  const navigator = { gpu, userAgent: `Node.js/${process.version}` };
+  Object.defineProperty(globalThis, 'navigator', { value: navigator, configurable: true, writable: true });
   await import('@tensorflow/tfjs-backend-webgpu');
   // Small tensors would otherwise run on tfjs's CPU kernels; the benchmark compares GPU kernels.
   tf.env().set('WEBGPU_CPU_FORWARD', false);

@@ -1,9 +1,14 @@
 // End-to-end workloads of `npm run bench`: training steps and inference of ResNet/Inception, webgrad vs tfjs.
 // Free of Node-only imports: the Node entry (bench/suite.ts) and the browser page both call `suiteRows`.
+import type * as Jax from '@jax-js/jax';
 import type * as Tf from '@tensorflow/tfjs-core';
 import type * as Wg from '../src/index.js';
 import type { Engines } from './harness.js';
+import { jaxTwin, type JaxTwin } from './jax_models.js';
+import type { PeerArch } from './peer_arch.js';
+import { nnArch } from './peer_arch_nn.js';
 import { countTfjsSubmits, tfjsModel, type TfjsModel } from './tfjs_models.js';
+import { zooWorkloads, type ZooMode } from './zoo_workloads.js';
 
 const CLASSES = 10;
 const LR = 0.01;
@@ -37,7 +42,25 @@ export interface Workload {
   input: [number, number, number];
   /** The issue's goal for speedup = tfjsMs / webgradMs. */
   targetSpeedup: number;
-  build(wg: typeof Wg): Wg.Network;
+  /** The webgrad model: image batch in, logits out. */
+  build(wg: typeof Wg): Wg.Module;
+  /** How the peers spell the model (default NN_TWINS: walking webgrad's nn modules). */
+  twins?: Twins;
+}
+
+/** The peers' versions of a workload's model, built from the webgrad model's current state. */
+export interface Twins {
+  tfjs(wg: typeof Wg, tf: typeof Tf, model: Wg.Module): Promise<TfjsModel>;
+  /** The architecture jax-js runs (bench/jax_models.ts). */
+  arch(wg: typeof Wg, model: Wg.Module): PeerArch;
+}
+
+/** Twins of webgrad nn models (Network, blocks): tfjs by bench/tfjs_models.ts, jax-js by bench/peer_arch_nn.ts. */
+export const NN_TWINS: Twins = { tfjs: tfjsModel, arch: nnArch };
+
+/** The engines of a suite run: webgrad and tfjs always, jax-js unless it is switched off (null). */
+export interface SuiteEngines extends Engines {
+  jax: typeof Jax | null;
 }
 
 export interface SuiteOptions {
@@ -53,10 +76,14 @@ export interface SuiteOptions {
   targetMs: number;
   /** Only workloads whose name matches run. */
   filter?: RegExp | null;
+  /** The torchvision zoo workloads (bench/zoo_workloads.ts): ImageNet size, reduced size or none. */
+  zoo: ZooMode;
+  /** The issue's goal for jaxMs / webgradMs on this adapter (3 on llvmpipe, 1.5 on SwiftShader), or null. */
+  jaxTarget: number | null;
 }
 
 /** `npm run bench`: every workload at batch 32 (training) and 1 and 32 (inference). */
-export const FULL_OPTIONS: SuiteOptions = {
+export const FULL_OPTIONS: Omit<SuiteOptions, 'zoo' | 'jaxTarget'> = {
   trainBatch: 32,
   inferBatches: [1, 32],
   warmup: 2,
@@ -65,7 +92,7 @@ export const FULL_OPTIONS: SuiteOptions = {
 };
 
 /** `npm run bench -- --quick`: the same workloads and batches, fewer and shorter runs. */
-export const QUICK_OPTIONS: SuiteOptions = {
+export const QUICK_OPTIONS: Omit<SuiteOptions, 'zoo' | 'jaxTarget'> = {
   trainBatch: 32,
   inferBatches: [1, 32],
   warmup: 1,
@@ -112,9 +139,30 @@ export interface SuiteRow {
   loss?: { webgrad: number; tfjs: number };
   /** Set when the check failed or an engine threw; the row is then not timed. */
   error?: string;
+  /** The jax-js column; null when jax-js was switched off. */
+  jax: JaxColumn | null;
 }
 
-/** The workloads: the CLI's default models, and one residual block and one Inception module of them. */
+/** jax-js on the same workload, checked against webgrad's values with the same tolerances. */
+export interface JaxColumn {
+  ms: number;
+  rangeMs: [number, number];
+  imagesPerSec: number;
+  /** jaxMs / webgradMs: above 1 means webgrad is faster. */
+  speedup: number;
+  target: number | null;
+  steps: number;
+  maxAbsDiff: number;
+  maxAbsDiffIn?: string;
+  loss?: number;
+  /** Set when jax-js threw or disagreed; jax-js is then not timed (the webgrad/tfjs row still is). */
+  error?: string;
+}
+
+/**
+ * The workloads: the CLI's default models, one residual block and one Inception module of them, then the
+ * torchvision zoo models at the size `options.zoo` asks for.
+ */
 export function workloads(options: SuiteOptions): Workload[] {
   const B = options.trainBatch;
   // A block alone yields a feature map; a pooled dense head turns it into logits for the loss.
@@ -162,6 +210,7 @@ export function workloads(options: SuiteOptions): Workload[] {
       targetSpeedup: 2,
       build: (wg) => wg.inception(),
     },
+    mobileNetBlockWorkload(B, headed),
   ];
   for (const kind of ['resnet', 'inception'] as const) {
     for (const b of options.inferBatches) {
@@ -175,11 +224,46 @@ export function workloads(options: SuiteOptions): Workload[] {
       });
     }
   }
+  list.push(...zooWorkloads(options.zoo, CLASSES));
   return options.filter ? list.filter((w) => options.filter!.test(w.name)) : list;
 }
 
-/** Largest |got - ref| and the first element outside the tolerance, if any. */
-function compare(got: ArrayLike<number>, ref: ArrayLike<number>): { maxAbsDiff: number; bad: string } {
+/**
+ * A MobileNet v1 block (depthwise 3x3 + BN + ReLU6, pointwise 1x1 + BN + ReLU), 32 → 64 channels on a 28x28
+ * map, under the pooled dense head: the depthwise kernels in a training step.
+ */
+function mobileNetBlockWorkload(
+  B: number,
+  headed: (wg: typeof Wg, block: Wg.Module, features: number, input: [number, number, number]) => Wg.Network,
+): Workload {
+  const input: [number, number, number] = [28, 28, 32];
+  return {
+    name: `mobilenet-block train b${B}`,
+    train: true,
+    batch: B,
+    input,
+    targetSpeedup: 2,
+    build: (wg) => {
+      const { nn } = wg;
+      const block = new nn.Sequential(
+        new nn.DepthwiseConv2d(32, 3, { bias: false, seed: 1 }),
+        new nn.BatchNorm2d(32),
+        new nn.ReLU6(),
+        new nn.Conv2d(32, 64, 1, { bias: false, seed: 2 }),
+        new nn.BatchNorm2d(64),
+        new nn.ReLU(),
+      );
+      return headed(wg, block, 64, input);
+    },
+  };
+}
+
+/** Largest |got - ref| and the first element outside the tolerance, if any; `peer` names `ref` in the message. */
+function compare(
+  got: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  peer: string,
+): { maxAbsDiff: number; bad: string } {
   if (got.length !== ref.length)
     return { maxAbsDiff: Infinity, bad: `lengths ${got.length} vs ${ref.length}` };
   let scale = 0;
@@ -189,7 +273,7 @@ function compare(got: ArrayLike<number>, ref: ArrayLike<number>): { maxAbsDiff: 
   for (let i = 0; i < ref.length; i++) {
     const d = Math.abs(got[i] - ref[i]);
     if (!(d <= ATOL * Math.max(1, scale) + RTOL * Math.abs(ref[i])) && !bad) {
-      bad = `[${i}] webgrad ${got[i]}, tfjs ${ref[i]}`;
+      bad = `[${i}] webgrad ${got[i]}, ${peer} ${ref[i]}`;
     }
     if (!(d <= maxAbsDiff)) maxAbsDiff = d;
   }
@@ -207,7 +291,7 @@ function relativeL2(got: ArrayLike<number>, ref: ArrayLike<number>): number {
   return diff === 0 ? 0 : Math.sqrt(diff / norm);
 }
 
-/** Collects comparisons of named tensors; the first mismatch becomes the row's error. */
+/** Collects comparisons of webgrad's tensors with one peer's; the first mismatch becomes the error. */
 class Check {
   maxAbsDiff = 0;
   error = '';
@@ -215,9 +299,11 @@ class Check {
   /** The tensor with the largest difference. */
   worst = '';
 
+  constructor(private readonly peer: string) {}
+
   /** Values are checked element by element; gradients (`gradient` true) as whole tensors, see GRAD_RTOL. */
   add(what: string, got: ArrayLike<number>, ref: ArrayLike<number>, gradient = false): void {
-    const c = compare(got, ref);
+    const c = compare(got, ref, this.peer);
     if (gradient && got.length === ref.length) {
       const rel = relativeL2(got, ref);
       c.bad = rel <= GRAD_RTOL ? '' : `relative L2 distance ${rel.toExponential(2)} > ${GRAD_RTOL}`;
@@ -231,12 +317,39 @@ class Check {
   }
 }
 
-/** Both engines' halves of one workload, ready to check and time. */
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** A workload's jax-js half and the check of its values against webgrad's. */
+interface JaxSide {
+  twin: JaxTwin | null;
+  check: Check;
+  /** Loss of the first check step (training only). */
+  loss?: number;
+  /** jax-js threw or disagreed: it is then left out of the timing. */
+  error?: string;
+}
+
+/** Runs `f` on the jax-js half unless it is off or has failed; a throw becomes the half's error. */
+async function onJax(side: JaxSide | null, f: (twin: JaxTwin, c: Check) => Promise<void>): Promise<void> {
+  if (!side?.twin || side.error) return;
+  try {
+    await f(side.twin, side.check);
+  } catch (e) {
+    side.error = errorMessage(e);
+  }
+}
+
+/** The engines' halves of one workload, ready to check and time. */
 interface Pair {
+  /** Checks tfjs against webgrad into `c`, jax-js (when on) into its own check. */
   check(c: Check): Promise<{ webgrad: number; tfjs: number } | undefined>;
   /** Runs `k` steps on one engine, then waits for the last step's output. */
   webgrad(k: number): Promise<void>;
   tfjs(k: number): Promise<void>;
+  /** null when jax-js is off. */
+  jax: JaxSide | null;
   dispose(): void;
 }
 
@@ -251,27 +364,47 @@ function batchData(wg: typeof Wg, w: Workload): { x: Float32Array; labels: Int32
   return { x, labels };
 }
 
-async function preparePair(engines: Engines, w: Workload): Promise<Pair> {
+async function preparePair(engines: SuiteEngines, w: Workload): Promise<Pair> {
   const { wg, tf } = engines;
+  const twins = w.twins ?? NN_TWINS;
   const model = w.build(wg);
   if (!w.train) model.eval();
-  const twin: TfjsModel = await tfjsModel(wg, tf, model);
+  const twin: TfjsModel = await twins.tfjs(wg, tf, model);
   const { x, labels } = batchData(wg, w);
   const shape = [w.batch, ...w.input];
+  let jax: JaxSide | null = null;
+  if (engines.jax) {
+    jax = { twin: null, check: new Check('jax-js') };
+    try {
+      jax.twin = await jaxTwin(
+        engines.jax,
+        model,
+        twins.arch(wg, model),
+        { x, shape, labels },
+        { train: w.train, classes: CLASSES, lr: LR, momentum: MOMENTUM },
+      );
+    } catch (e) {
+      jax.error = errorMessage(e);
+    }
+  }
   const wx = wg.tensor(x, shape);
   const wy = wg.tensor(labels, [w.batch], { dtype: 'int32' });
   const tx = tf.tensor(x, shape);
   const ty = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), CLASSES), 'float32'));
-  const disposeData = () => [wx, wy, tx, ty].forEach((t) => t.dispose());
+  const disposeData = () => {
+    [wx, wy, tx, ty].forEach((t) => t.dispose());
+    jax?.twin?.dispose();
+  };
   return w.train
-    ? trainingPair(engines, model, twin, { wx, wy, tx, ty }, disposeData)
-    : inferencePair(engines, model, twin, { wx, tx }, disposeData);
+    ? trainingPair(engines, model, twin, jax, { wx, wy, tx, ty }, disposeData)
+    : inferencePair(engines, model, twin, jax, { wx, tx }, disposeData);
 }
 
 function trainingPair(
   engines: Engines,
-  model: Wg.Network,
+  model: Wg.Module,
   twin: TfjsModel,
+  jax: JaxSide | null,
   d: { wx: Wg.Tensor; wy: Wg.Tensor; tx: Tf.Tensor; ty: Tf.Tensor },
   disposeData: () => void,
 ): Pair {
@@ -298,34 +431,45 @@ function trainingPair(
         const loss = wgLoss();
         const wl = await loss.data();
         loss.dispose();
+        const wgGrads: Float32Array[] = [];
+        for (const [, p] of named) wgGrads.push(await p.grad!.data());
         const { value, grads } = tf.variableGrads(tfLoss, twin.trainable);
         const tl = (await value.data()) as Float32Array;
         value.dispose();
         first ??= { webgrad: wl[0], tfjs: tl[0] };
         c.add(`step ${step} loss`, wl, tl);
         for (let i = 0; i < named.length; i++) {
-          const [name, p] = named[i];
           const g = grads[twin.trainable[i].name];
           c.add(
-            `step ${step} gradient of ${name}`,
-            await p.grad!.data(),
+            `step ${step} gradient of ${named[i][0]}`,
+            wgGrads[i],
             (await g.data()) as Float32Array,
             true,
           );
         }
+        await onJax(jax, async (t, jc) => {
+          const r = await t.checkStep();
+          jax!.loss ??= r.loss[0];
+          jc.add(`step ${step} loss`, wl, r.loss);
+          named.forEach(([name], i) =>
+            jc.add(`step ${step} gradient of ${name}`, wgGrads[i], r.grads.get(name) ?? [], true),
+          );
+        });
         opt.step();
         opt.zeroGrad();
         tfOpt.applyGradients(twin.trainable.map((v) => ({ name: v.name, tensor: grads[v.name] })));
         Object.values(grads).forEach((g) => g.dispose());
       }
       // Updated parameters and running statistics after the two steps.
-      for (const [name, t] of Object.entries(model.stateDict())) {
-        c.add(
-          `${name} after 2 steps`,
-          await t.data(),
-          (await twin.variables.get(name)!.data()) as Float32Array,
-        );
+      const state = new Map<string, Float32Array>();
+      for (const [name, t] of Object.entries(model.stateDict())) state.set(name, await t.data());
+      for (const [name, values] of state) {
+        c.add(`${name} after 2 steps`, values, (await twin.variables.get(name)!.data()) as Float32Array);
       }
+      await onJax(jax, async (t, jc) => {
+        const peer = await t.state();
+        for (const [name, values] of state) jc.add(`${name} after 2 steps`, values, peer.get(name) ?? []);
+      });
       return first;
     },
     async webgrad(k) {
@@ -349,6 +493,7 @@ function trainingPair(
       await cost!.data();
       cost!.dispose();
     },
+    jax,
     dispose() {
       // The optimizer's state buffers are its own; once it is dropped they go too.
       Object.values(opt.stateDict()).forEach((t) => t.dispose());
@@ -362,8 +507,9 @@ function trainingPair(
 
 function inferencePair(
   engines: Engines,
-  model: Wg.Network,
+  model: Wg.Module,
   twin: TfjsModel,
+  jax: JaxSide | null,
   d: { wx: Wg.Tensor; tx: Tf.Tensor },
   disposeData: () => void,
 ): Pair {
@@ -372,9 +518,11 @@ function inferencePair(
     async check(c) {
       const out = wg.tidy(() => model.forward(d.wx));
       const ref = tf.tidy(() => twin.forward(d.tx, false));
-      c.add('logits', await out.data(), (await ref.data()) as Float32Array);
+      const got = await out.data();
+      c.add('logits', got, (await ref.data()) as Float32Array);
       out.dispose();
       ref.dispose();
+      await onJax(jax, async (t, jc) => jc.add('logits', got, await t.logits()));
       return undefined;
     },
     async webgrad(k) {
@@ -397,6 +545,7 @@ function inferencePair(
       await out!.data();
       out!.dispose();
     },
+    jax,
     dispose() {
       model.dispose();
       twin.dispose();
@@ -417,9 +566,37 @@ async function msPerStep(run: (k: number) => Promise<void>, k: number): Promise<
   return (performance.now() - t0) / k;
 }
 
-/** Checks, then times one workload on both engines; failures are reported in the row, not thrown. */
+/** Steps that fill a run of about `targetMs`, from one warm step (at least 1, at most 200). */
+function stepsPerRun(options: SuiteOptions, once: number): number {
+  return Math.max(1, Math.min(200, Math.round(options.targetMs / Math.max(once, 1e-3))));
+}
+
+/** The jax-js column of a row once its half has been checked and (unless it failed) timed. */
+function jaxColumn(
+  side: JaxSide,
+  w: Workload,
+  options: SuiteOptions,
+  times: number[],
+  steps: number,
+): JaxColumn {
+  const ms = times.length > 0 ? median(times) : NaN;
+  return {
+    ms,
+    rangeMs: times.length > 0 ? [Math.min(...times), Math.max(...times)] : [NaN, NaN],
+    imagesPerSec: (1000 * w.batch) / ms,
+    speedup: NaN,
+    target: options.jaxTarget,
+    steps,
+    maxAbsDiff: side.check.maxAbsDiff,
+    maxAbsDiffIn: side.check.worst || undefined,
+    loss: side.loss,
+    error: side.error,
+  };
+}
+
+/** Checks, then times one workload on every engine; failures are reported in the row, not thrown. */
 export async function runWorkload(
-  engines: Engines,
+  engines: SuiteEngines,
   adapter: string,
   w: Workload,
   options: SuiteOptions,
@@ -447,15 +624,19 @@ export async function runWorkload(
     runs: 0,
     steps: { webgrad: 0, tfjs: 0 },
     maxAbsDiff: NaN,
+    jax: null,
   };
   let pair: Pair | null = null;
+  const jaxTimes: number[] = [];
+  let jaxSteps = 0;
   try {
     pair = await preparePair(engines, w);
     const p = pair;
-    const check = new Check();
+    const check = new Check('tfjs');
     row.loss = await p.check(check);
     row.maxAbsDiff = check.maxAbsDiff;
     row.maxAbsDiffIn = check.worst;
+    if (p.jax && !p.jax.error && p.jax.check.error) p.jax.error = p.jax.check.error;
     if (check.error) {
       row.error = check.error;
       return row;
@@ -463,6 +644,7 @@ export async function runWorkload(
     // One warm step per engine, counted: its dispatches and submits, and how many steps fill a run.
     await p.webgrad(1);
     await p.tfjs(1);
+    await onJax(p.jax, (t) => t.run(1));
     const wgBefore = wg.stats();
     const wgOnce = await msPerStep((k) => p.webgrad(k), 1);
     const wgAfter = wg.stats();
@@ -472,21 +654,26 @@ export async function runWorkload(
     const tfOnce = await msPerStep((k) => p.tfjs(k), 1);
     row.tfjsDispatches = engines.tfjsDispatches() - tfDispatches;
     row.tfjsSubmits = tfjsSubmits() - tfSubmits;
+    await onJax(p.jax, async (t) => {
+      jaxSteps = stepsPerRun(options, await msPerStep((k) => t.run(k), 1));
+    });
     if (options.warmup > 0) {
       await p.webgrad(options.warmup);
       // Shapes met for the first time are tuned in the background: time the kernels the tuner chose.
       await engines.wg.tuned();
       await p.tfjs(options.warmup);
+      await onJax(p.jax, (t) => t.run(options.warmup));
     }
-    const steps = (once: number) =>
-      Math.max(1, Math.min(200, Math.round(options.targetMs / Math.max(once, 1e-3))));
-    row.steps = { webgrad: steps(wgOnce), tfjs: steps(tfOnce) };
+    row.steps = { webgrad: stepsPerRun(options, wgOnce), tfjs: stepsPerRun(options, tfOnce) };
     const wgTimes: number[] = [];
     const tfTimes: number[] = [];
-    // Alternating runs: a load change on a shared machine hits both engines alike.
+    // Alternating runs: a load change on a shared machine hits every engine alike.
     for (let r = 0; r < options.runs; r++) {
       wgTimes.push(await msPerStep((k) => p.webgrad(k), row.steps.webgrad));
       tfTimes.push(await msPerStep((k) => p.tfjs(k), row.steps.tfjs));
+      await onJax(p.jax, async (t) => {
+        jaxTimes.push(await msPerStep((k) => t.run(k), jaxSteps));
+      });
     }
     row.runs = options.runs;
     row.webgradMs = median(wgTimes);
@@ -500,19 +687,27 @@ export async function runWorkload(
     row.webgradPeakBytes = s.liveBytes + s.pooledBytes;
     row.tfjsPeakBytes = (tf.memory() as { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU ?? NaN;
   } catch (e) {
-    row.error = e instanceof Error ? e.message : String(e);
+    row.error = errorMessage(e);
   } finally {
+    if (pair?.jax) {
+      const timed = pair.jax.error ? [] : jaxTimes;
+      row.jax = jaxColumn(pair.jax, w, options, timed, jaxSteps);
+      row.jax.speedup = row.jax.ms / row.webgradMs;
+    } else if (engines.jax) {
+      row.jax = jaxColumn({ check: new Check('jax-js'), twin: null }, w, options, [], 0);
+      row.jax.error = row.error ?? 'not run';
+    }
     pair?.dispose();
   }
   return row;
 }
 
 /**
- * Runs every workload (see `workloads`) on both engines and returns one row each; `onRow` sees each row as
+ * Runs every workload (see `workloads`) on every engine and returns one row each; `onRow` sees each row as
  * it completes. `engines.tfjsDispatches` is bench/harness.ts's counter; the submit counter is hooked here.
  */
 export async function suiteRows(
-  engines: Engines,
+  engines: SuiteEngines,
   adapter: string,
   options: SuiteOptions,
   onRow?: (row: SuiteRow) => void,
@@ -537,10 +732,48 @@ function mb(bytes: number): string {
 /** One line per row: the measurement as the console shows it while the suite runs. */
 export function rowLine(r: SuiteRow): string {
   if (r.error) return `${r.workload}: ${r.error}`;
+  const jax = !r.jax
+    ? ''
+    : r.jax.error
+      ? `; jax-js: ${r.jax.error}`
+      : `; jax-js ${fixed(r.jax.ms, 2)} ms (${fixed(r.jax.speedup, 2)}x)`;
   return (
     `${r.workload}: webgrad ${fixed(r.webgradMs, 2)} ms, tfjs ${fixed(r.tfjsMs, 2)} ms ` +
-    `(${fixed(r.speedup, 2)}x, target ${r.targetSpeedup}x); dispatches ${r.webgradDispatches} / ${r.tfjsDispatches}`
+    `(${fixed(r.speedup, 2)}x, target ${r.targetSpeedup}x); dispatches ${r.webgradDispatches} / ${r.tfjsDispatches}` +
+    jax
   );
+}
+
+/** The jax-js table: webgrad's time beside jax-js's on the same workloads (rows with a jax-js column). */
+function jaxTable(rows: readonly SuiteRow[]): string[] {
+  const withJax = rows.filter((r) => r.jax);
+  if (withJax.length === 0) return [];
+  const lines = [
+    '',
+    'jax-js (`@jax-js/jax`, WebGPU, jit-compiled steps; batch norm composed from mean and arithmetic), on the',
+    'same adapter, checked against webgrad with the same tolerances; jax-js / webgrad = jax-js ms / webgrad ms.',
+    '',
+    '| workload | webgrad ms | jax-js ms | jax-js / webgrad | target | images/s wg / jax-js | check max abs diff |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of withJax) {
+    const j = r.jax!;
+    const target =
+      j.target === null
+        ? '-'
+        : `${j.target}x ${j.error || r.error ? '-' : j.speedup >= j.target ? 'met' : 'not met'}`;
+    lines.push(
+      `| ${r.workload} | ${fixed(r.webgradMs, 2)} | ${fixed(j.ms, 2)} [${fixed(j.rangeMs[0], 1)}-${fixed(j.rangeMs[1], 1)}] | ` +
+        `${fixed(j.speedup, 2)}x | ${target} | ${fixed(r.webgradImagesPerSec, 0)} / ${fixed(j.imagesPerSec, 0)} | ` +
+        `${Number.isFinite(j.maxAbsDiff) ? j.maxAbsDiff.toExponential(1) : '-'} |`,
+    );
+  }
+  const failed = withJax.filter((r) => r.jax!.error && !r.error);
+  if (failed.length > 0) {
+    lines.push('', 'jax-js not timed:');
+    for (const r of failed) lines.push(`- ${r.workload}: ${r.jax!.error}`);
+  }
+  return lines;
 }
 
 /** The results as a markdown table, titled with the adapter and date. */
@@ -569,5 +802,6 @@ export function suiteTable(adapter: string, date: string, rows: readonly SuiteRo
     lines.push('', 'Not timed:');
     for (const r of failed) lines.push(`- ${r.workload}: ${r.error}`);
   }
+  lines.push(...jaxTable(rows));
   return lines.join('\n');
 }

@@ -2,6 +2,7 @@
 //   dx = gamma * invStd * (dy - (dbeta + xhat * dgamma) / M),   invStd = 1 / sqrt(variance + eps)
 // Layout: dy, x, dx [rows, C]; V is vec4<f32> when C % 4 == 0 (cv = C / 4), else f32.
 // Shapes: dy, x, dx total V; gamma, mean, variance, dgamma, dbeta [cv] V. Dispatch: ceil(total / WG) workgroups, linearized.
+// dy is read through load_dy (the DY region): ops/elementwise/relu_mask.ts masks it by relu's output when fused.
 // @region VEC
 alias V = vec4<f32>;
 // @end VEC
@@ -23,6 +24,12 @@ struct Params {
 @group(0) @binding(7) var<storage, read> dbeta: array<V>;
 @group(0) @binding(8) var<storage, read_write> dx: array<V>;
 
+// @region DY
+fn load_dy(j: u32) -> V {
+  return dy[j];
+}
+// @end DY
+
 override WG: u32 = 64;
 
 @compute @workgroup_size(WG)
@@ -35,5 +42,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let c = i % p.cv;
   let invStd = inverseSqrt(variance[c] + p.eps);
   let xhat = (x[i] - mean[c]) * invStd;
-  dx[i] = gamma[c] * invStd * (dy[i] - (dbeta[c] + xhat * dgamma[c]) * p.invRows);
+  dx[i] = gamma[c] * invStd * (load_dy(i) - (dbeta[c] + xhat * dgamma[c]) * p.invRows);
 }

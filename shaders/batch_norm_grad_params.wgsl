@@ -2,6 +2,7 @@
 //   part[g, 0, c] = sum dy, part[g, 1, c] = sum dy * (x - mean[c]) over rows [g*chunk, min(rows, (g+1)*chunk)).
 // Layout: dy, x [rows, C]; V is vec4<f32> when C % 4 == 0 (cv = C / 4), else f32. Shapes: mean [cv] V, part [groups, 2, cv] V.
 // Dispatch: ceil(groups * cv / WG) workgroups, linearized over x and y. batch_norm_grad_params_combine finishes.
+// dy is read through load_dy (the DY region): ops/elementwise/relu_mask.ts masks it by relu's output when fused.
 // @region VEC
 alias V = vec4<f32>;
 // @end VEC
@@ -19,6 +20,12 @@ struct Params {
 @group(0) @binding(3) var<storage, read> mean: array<V>;
 @group(0) @binding(4) var<storage, read_write> part: array<V>;
 
+// @region DY
+fn load_dy(j: u32) -> V {
+  return dy[j];
+}
+// @end DY
+
 override WG: u32 = 64;
 
 @compute @workgroup_size(WG)
@@ -35,7 +42,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var sdy = V(0.0);
   var sdyx = V(0.0);
   for (var r = g * p.chunk; r < stop; r++) {
-    let d = dy[r * p.cv + c];
+    let d = load_dy(r * p.cv + c);
     sdy += d;
     sdyx += d * (x[r * p.cv + c] - m);
   }

@@ -5,6 +5,7 @@
 // Layout: x NHWC as f32; dy NHWC and part [S,KH,KW,Cin,Cout] as vec4 along Cout (Cout % 4 == 0).
 // Tiling: one invocation owns one (tap, ci) row x TN vec4 groups of output channels, in registers.
 // Dispatch: ceil(S * KH*KW*Cin * nGroups / WG) workgroups, nGroups = ceil(Cout / (4*TN)).
+// dy is read through load_dy (the DY region): ops/elementwise/relu_mask.ts masks it by relu's output when fused.
 struct Params {
   n: u32, h: u32, w: u32, cin: u32,
   oh: u32, ow: u32, cout: u32, kh: u32,
@@ -17,6 +18,12 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> part: array<vec4f>;
+
+// @region DY
+fn load_dy(j: u32) -> vec4f {
+  return dy[j];
+}
+// @end DY
 
 override WG: u32 = 64;
 override TN: u32 = 4;
@@ -54,7 +61,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     if (ih >= 0 && ih < i32(p.h) && iw >= 0 && iw < i32(p.w)) {
       let xv = x[((n * p.h + u32(ih)) * p.w + u32(iw)) * p.cin + ci];
       for (var j = 0u; j < TN; j++) {
-        acc[j] += xv * dy[k * cout4 + co[j]];
+        acc[j] += xv * load_dy(k * cout4 + co[j]);
       }
     }
     ow++;

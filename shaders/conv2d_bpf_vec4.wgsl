@@ -6,6 +6,7 @@
 // Tiling: one invocation owns 4 input channels (one x vec4) of one tap x TN vec4 groups of Cout: a 4 x 4*TN
 // outer product per step of k, in registers, without workgroup memory.
 // Dispatch: ceil(S * KH*KW*Cin/4 * nGroups / WG) workgroups, nGroups = ceil(Cout / (4*TN)).
+// dy is read through load_dy (the DY region): ops/elementwise/relu_mask.ts masks it by relu's output when fused.
 struct Params {
   n: u32, h: u32, w: u32, cin: u32,
   oh: u32, ow: u32, cout: u32, kh: u32,
@@ -18,6 +19,12 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<vec4f>;
 @group(0) @binding(2) var<storage, read> dy: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> part: array<vec4f>;
+
+// @region DY
+fn load_dy(j: u32) -> vec4f {
+  return dy[j];
+}
+// @end DY
 
 override WG: u32 = 64;
 override TN: u32 = 2;
@@ -56,7 +63,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     if (ih >= 0 && ih < i32(p.h) && iw >= 0 && iw < i32(p.w)) {
       let xv = x[((n * p.h + u32(ih)) * p.w + u32(iw)) * cin4 + c4];
       for (var j = 0u; j < TN; j++) {
-        let d = dy[k * cout4 + co4[j]];
+        let d = load_dy(k * cout4 + co4[j]);
         acc[j * 4u] += xv.x * d;
         acc[j * 4u + 1u] += xv.y * d;
         acc[j * 4u + 2u] += xv.z * d;

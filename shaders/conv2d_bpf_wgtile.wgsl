@@ -6,6 +6,7 @@
 // Tiling: as conv2d_fwd_wgtile (BM = TY*RM, BN = TX*RN, KT-deep double-buffered slabs, one barrier per step).
 // Output: part[split, m, co] (part is dw itself when there is one split).
 // Dispatch: splits * tilesM * tilesN workgroups of TX x TY, linearized over x and y.
+// dy is read through load_dy (the DY region): ops/elementwise/relu_mask.ts masks it by relu's output when fused.
 struct Params {
   n: u32, h: u32, w: u32, cin: u32,
   oh: u32, ow: u32, cout: u32, kh: u32,
@@ -19,6 +20,12 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> part: array<f32>;
+
+// @region DY
+fn load_dy(j: u32) -> f32 {
+  return dy[j];
+}
+// @end DY
 
 override TX: u32 = 16;
 override TY: u32 = 16;
@@ -60,7 +67,7 @@ fn loadSlabs(buf: u32, k0: u32, kEnd: u32, mBase: u32, nBase: u32, lid: u32) {
   for (var e = lid; e < BN * KT; e += threads) {
     let co = nBase + e % BN;
     let k = k0 + e / BN;
-    slabB[buf * BN * KT + e] = select(0.0, dy[k * p.cout + co], k < kEnd && co < p.cout);
+    slabB[buf * BN * KT + e] = select(0.0, load_dy(k * p.cout + co), k < kEnd && co < p.cout);
   }
 }
 

@@ -6,6 +6,7 @@
 // need the same taps: kh runs from the first exact one in steps of stepH = SH / gcd(SH, DH) (likewise kw),
 // and no invocation visits a tap that a stride skips. Pixel i reads ow = ow0 + i. TN consecutive input channels each.
 // Dispatch: ceil(N*H*SW*ceil(ceil(W/SW)/TM)*nGroups / WG) workgroups, nGroups = ceil(Cin / TN).
+// dy is read through load_dy (the DY region): ops/elementwise/relu_mask.ts masks it by relu's output when fused.
 struct Params {
   n: u32, h: u32, w: u32, cin: u32,
   oh: u32, ow: u32, cout: u32, kh: u32,
@@ -18,6 +19,12 @@ struct Params {
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+// @region DY
+fn load_dy(j: u32) -> f32 {
+  return dy[j];
+}
+// @end DY
 
 override WG: u32 = 64;
 override TM: u32 = 4;
@@ -87,7 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
           wr[j] = wt[(wk + ci[j]) * p.cout + c];
         }
         for (var i = 0u; i < TM; i++) {
-          let d = select(0.0, dy[dyo[i] + c], ok[i]);
+          let d = select(0.0, load_dy(dyo[i] + c), ok[i]);
           for (var j = 0u; j < TN; j++) {
             acc[i * MAX_TN + j] += d * wr[j];
           }

@@ -6,6 +6,7 @@
 // need the same taps: kh runs from the first exact one in steps of stepH = SH / gcd(SH, DH) (likewise kw),
 // and no invocation visits a tap that a stride skips. Pixel i reads ow = ow0 + i. TN vec4 groups of Cin each.
 // Dispatch: ceil(N*H*SW*ceil(ceil(W/SW)/TM)*nGroups / WG) workgroups, nGroups = ceil(Cin / (4*TN)).
+// dy is read through load_dy (the DY region): ops/elementwise/relu_mask.ts masks it by relu's output when fused.
 struct Params {
   n: u32, h: u32, w: u32, cin: u32,
   oh: u32, ow: u32, cout: u32, kh: u32,
@@ -18,6 +19,12 @@ struct Params {
 @group(0) @binding(1) var<storage, read> dy: array<vec4f>;
 @group(0) @binding(2) var<storage, read> wt: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> dx: array<vec4f>;
+
+// @region DY
+fn load_dy(j: u32) -> vec4f {
+  return dy[j];
+}
+// @end DY
 
 override WG: u32 = 64;
 override TM: u32 = 4;
@@ -93,7 +100,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
           wr[j * 4u + 3u] = wt[base + 3u * cout4];
         }
         for (var i = 0u; i < TM; i++) {
-          let d = select(vec4f(0.0), dy[dyo[i] + c], ok[i]);
+          let d = select(vec4f(0.0), load_dy(dyo[i] + c), ok[i]);
           for (var j = 0u; j < TN; j++) {
             acc[i * MAX_TN + j] += vec4f(dot(d, wr[j * 4u]), dot(d, wr[j * 4u + 1u]), dot(d, wr[j * 4u + 2u]),
               dot(d, wr[j * 4u + 3u]));

@@ -7,6 +7,7 @@
 // m = (n*hq + iq)*wq + jq, columns ci, k = (th*nkw + tw)*Cout + co. Any channel counts.
 // Tiling: as conv2d_fwd_wgtile (BM = TY*RM, BN = TX*RN, KT-deep double-buffered slabs, one barrier per step).
 // Dispatch per phase: ceil(M / BM) * tilesN workgroups of TX x TY, tilesN = ceil(Cin / BN), linearized.
+// dy is read through load_dy (the DY region): ops/elementwise/relu_mask.ts masks it by relu's output when fused.
 struct Params {
   n: u32, h: u32, w: u32, cin: u32,
   oh: u32, ow: u32, cout: u32, kh: u32,
@@ -21,6 +22,12 @@ struct Params {
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+// @region DY
+fn load_dy(j: u32) -> f32 {
+  return dy[j];
+}
+// @end DY
 
 override TX: u32 = 16;
 override TY: u32 = 16;
@@ -60,7 +67,7 @@ fn gatherDy(m: u32, k: u32) -> f32 {
   if (oh >= p.oh || ow >= p.ow) {
     return 0.0;
   }
-  return dy[((n * p.oh + oh) * p.ow + ow) * p.cout + k % p.cout];
+  return load_dy(((n * p.oh + oh) * p.ow + ow) * p.cout + k % p.cout);
 }
 
 /** Loads the KT-deep slabs starting at k0 into buffer `buf` (A as [KT][BM], B as [KT][BN]). */

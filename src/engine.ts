@@ -115,7 +115,13 @@ export async function init(options: InitOptions = {}): Promise<AdapterInfo> {
   }
   if (opening) {
     checkCompatible(options, opening.options, readBackendOption(opening.options));
-    return opening.promise;
+    // The finite check is a switch, not a device setting: a later caller's value applies once the device is open.
+    const checkFinite = options.checkFinite;
+    if (checkFinite === undefined) return opening.promise;
+    return opening.promise.then((info) => {
+      debug.checkFinite = checkFinite;
+      return info;
+    });
   }
   const mine = { options, promise: Promise.resolve() as unknown as Promise<AdapterInfo> };
   opening = mine;

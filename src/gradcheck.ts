@@ -2,10 +2,11 @@
 import { ArgumentError } from './errors.js';
 import { tensor } from './graph/create.js';
 import { Rng } from './graph/random.js';
-import type { Tensor } from './graph/tensor.js';
+import { Tensor } from './graph/tensor.js';
 import { openScope } from './graph/tidy.js';
 import { mul } from './ops/arithmetic.js';
 import { sum } from './ops/reduce.js';
+import { checkInteger, checkOptionKeys, checkRange } from './options.js';
 import { evaluateReference, readLeaves } from './reference/evaluate.js';
 
 export interface GradcheckOptions {
@@ -44,8 +45,17 @@ export async function gradcheck(
   inputs: readonly Tensor[],
   options: GradcheckOptions = {},
 ): Promise<GradcheckResult> {
+  if (typeof fn !== 'function') throw new ArgumentError(`gradcheck: argument 'fn' must be a function`);
+  if (!Array.isArray(inputs))
+    throw new ArgumentError(`gradcheck: argument 'inputs' must be an array of tensors`);
+  checkOptionKeys('gradcheck', options, ['eps', 'atol', 'rtol', 'samples', 'seed']);
   const { eps = 1e-3, atol = 1e-3, rtol = 1e-2, samples = 64, seed = 0 } = options;
+  checkRange('gradcheck', 'eps', eps, Number.MIN_VALUE);
+  checkRange('gradcheck', 'atol', atol, 0);
+  checkRange('gradcheck', 'rtol', rtol, 0);
+  checkInteger('gradcheck', 'samples', samples, 1);
   inputs.forEach((t, i) => {
+    if (!(t instanceof Tensor)) throw new ArgumentError(`gradcheck: inputs[${i}] is not a Tensor`);
     if (t.node || t.dtype !== 'float32') {
       throw new ArgumentError(`gradcheck: input ${i} must be a float32 leaf tensor, got ${t.toString()}`);
     }

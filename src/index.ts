@@ -158,6 +158,7 @@ export {
   saveCheckpoint,
   loadCheckpoint,
   loadModelCheckpoint,
+  type SaveCheckpointOptions,
   type LoadedCheckpoint,
   type CheckpointModel,
 } from './train/checkpoint.js';

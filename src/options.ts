@@ -42,7 +42,7 @@ export function checkInteger(owner: string, name: string, value: number, min: nu
 }
 
 /** The scheduler's fusion passes, in the order they run. */
-export const FUSION_PASSES = ['epilogue', 'foldBatchNorm'] as const;
+export const FUSION_PASSES = ['foldBatchNorm', 'reluMask', 'epilogue', 'elementwise'] as const;
 export type FusionPass = (typeof FUSION_PASSES)[number];
 
 /**

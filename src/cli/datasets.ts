@@ -81,6 +81,16 @@ async function listFolder(
   let index: ImageFolderIndex;
   if (await hasTrainTest(dir)) {
     index = await listImageFolder(join(dir, split), image);
+    // Labels are positions in the sorted class list: the splits must list the same classes, or label 1 of test/
+    // would be scored as another class than label 1 of train/.
+    const other = split === 'train' ? 'test' : 'train';
+    const otherClasses = (await listImageFolder(join(dir, other), image)).classes;
+    if (otherClasses.join('/') !== index.classes.join('/')) {
+      const [train, test] = split === 'train' ? [index.classes, otherClasses] : [otherClasses, index.classes];
+      throw new ArgumentError(
+        `--dataset '${dir}': train/ has the classes (${train.join(', ')}) but test/ has (${test.join(', ')}); both need the same class subfolders`,
+      );
+    }
   } else {
     // One folder: a seeded split, the same for train and test on every run with this seed.
     const all = await listImageFolder(dir, image);
@@ -95,11 +105,23 @@ async function listFolder(
     );
   }
   return limit !== null && limit < index.length
-    ? subsetIndex(
-        index,
-        Array.from({ length: limit }, (_, i) => i),
-      )
+    ? subsetIndex(index, balancedFirst(index.labels, limit))
     : index;
+}
+
+/**
+ * The first `limit` items taken class by class in turn (the first of each class, then the second, ...), in their
+ * listed order: a folder lists its classes one after another, so its first N items would often be one class.
+ */
+function balancedFirst(labels: Int32Array, limit: number): number[] {
+  const rank = new Int32Array(labels.length);
+  const seen = new Map<number, number>();
+  labels.forEach((label, i) => {
+    rank[i] = seen.get(label) ?? 0;
+    seen.set(label, rank[i] + 1);
+  });
+  const order = Array.from(labels, (_, i) => i).sort((a, b) => rank[a] - rank[b] || labels[a] - labels[b]);
+  return order.slice(0, limit).sort((a, b) => a - b);
 }
 
 /**

@@ -163,7 +163,8 @@ export function parseFlags(command: Command, argv: readonly string[]): Flags {
   const values = new Map<string, Value>();
   const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
+    // -h is --help's short form, as at the top level (`webgrad -h`).
+    const arg = argv[i] === '-h' ? '--help' : argv[i];
     if (!arg.startsWith('--')) throw new ArgumentError(`unexpected argument '${arg}'`);
     const [name, inline] = arg.slice(2).split(/=(.*)/s, 2);
     const spec = specs.find((s) => s.name === name);

@@ -46,6 +46,16 @@ export interface Batch {
 export function batchIndices(length: number, batchSize: number, options: BatchOptions = {}): Int32Array[] {
   checkOptionKeys('batches', options, ['shuffle', 'seed', 'dropLast']);
   checkInteger('batches', 'batchSize', batchSize, 1);
+  for (const key of ['shuffle', 'dropLast'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') {
+      throw new ArgumentError(
+        `batches: option '${key}' must be a boolean, got ${JSON.stringify(options[key])}`,
+      );
+    }
+  }
+  if (options.seed !== undefined && !Number.isFinite(options.seed)) {
+    throw new ArgumentError(`batches: option 'seed' must be a finite number, got ${options.seed}`);
+  }
   const order = Array.from({ length }, (_, i) => i);
   if (options.shuffle) new Rng(options.seed ?? 0).shuffle(order);
   const out: Int32Array[] = [];

@@ -1,5 +1,5 @@
 // Image-folder datasets: one subfolder per class of PNG/JPEG files, listed (streamed) or decoded and resized bilinearly.
-import { ArgumentError, FormatError } from '../errors.js';
+import { ArgumentError, FileError, FormatError, fileError } from '../errors.js';
 import { checkInteger, checkOptionKeys } from '../options.js';
 import type { Dataset } from './dataset.js';
 import { readBytes } from './node.js';
@@ -99,13 +99,18 @@ export interface ImageFolderIndex {
 
 /**
  * Lists `dir/<class>/<image>` for every class subfolder (classes sorted by name, files sorted by name; files other
- * than .png/.jpg/.jpeg are ignored), decoding nothing. Errors: ArgumentError for a missing folder or bad options,
+ * than .png/.jpg/.jpeg are ignored), decoding nothing. Errors: FileError for a missing or unreadable folder, ArgumentError for bad options,
  * FormatError when there are no images. Node only.
  */
 export async function listImageFolder(dir: string, options: ImageFolderOptions): Promise<ImageFolderIndex> {
   requireNode('listImageFolder');
   checkOptionKeys('loadImageFolder', options, ['size', 'channels']);
-  const [h, w] = options.size ?? [];
+  if (!Array.isArray(options.size) || options.size.length !== 2) {
+    throw new ArgumentError(
+      `loadImageFolder: option 'size' must be [H, W], got ${JSON.stringify(options.size) ?? String(options.size)}`,
+    );
+  }
+  const [h, w] = options.size;
   checkInteger('loadImageFolder', 'size[0]', h, 1);
   checkInteger('loadImageFolder', 'size[1]', w, 1);
   const channels = options.channels;
@@ -118,10 +123,11 @@ export async function listImageFolder(dir: string, options: ImageFolderOptions):
     try {
       return await fs.readdir(path, { withFileTypes: true });
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      const why =
-        code === 'ENOENT' ? 'does not exist' : code === 'ENOTDIR' ? 'is not a folder' : (e as Error).message;
-      throw new ArgumentError(`loadImageFolder: folder '${path}' ${why}`);
+      const code = (e as { code?: unknown }).code;
+      if (typeof code !== 'string') throw e;
+      const why = code === 'ENOENT' ? 'does not exist' : code === 'ENOTDIR' ? 'is not a folder' : null;
+      if (why === null) throw fileError('loadImageFolder', path, e);
+      throw new FileError(`loadImageFolder: folder '${path}' ${why} (${code})`, path, code, { cause: e });
     }
   };
   const byName = (a: { name: string }, b: { name: string }) =>
@@ -164,13 +170,19 @@ export async function readFolderImage(
 ): Promise<void> {
   const [h, w, channels] = index.shape;
   const path = index.files[item];
-  resizeBilinear(await decodeImage(await readBytes(path), path), h, w, channels as 1 | 3, out, offset);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readBytes(path);
+  } catch (e) {
+    throw fileError('loadImageFolder', path, e);
+  }
+  resizeBilinear(await decodeImage(bytes, path), h, w, channels as 1 | 3, out, offset);
 }
 
 /**
  * Loads `dir/<class>/<image>` for every class subfolder (classes sorted by name, files sorted by name; files
  * other than .png/.jpg/.jpeg are ignored). Each image is decoded, converted to `channels` and resized to
- * `size`. Errors: ArgumentError for a missing folder, FormatError when there are no images or a file cannot be
+ * `size`. Errors: FileError for a missing or unreadable folder or file, ArgumentError for bad options, FormatError when there are no images or a file cannot be
  * decoded (naming the file). Node only.
  * Shapes: images [N, H, W, C], labels [N].
  */

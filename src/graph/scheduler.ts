@@ -5,9 +5,12 @@ import type { Dispatch, GpuRuntime } from '../gpu/runtime.js';
 import { tunerFor } from '../gpu/tuner.js';
 import type { KernelIO } from '../ops/types.js';
 import { FlushChecks, debug, firstNonFinite } from './checks.js';
+import { fuseElementwise } from './fusion/elementwise.js';
 import { chainEpilogue, fuseEpilogues } from './fusion/epilogue.js';
 import { foldBatchNorm } from './fusion/fold_bn.js';
+import { fuseReluMasks } from './fusion/relu_mask.js';
 import { epilogueKey, type Epilogue } from '../ops/epilogue.js';
+import { MAX_INPUTS } from '../ops/elementwise/codegen.js';
 import { describePlan, type Plan, type PlanFusion, type PlannedDispatch } from './plan.js';
 import { debugLevel, printPlan } from './plan_text.js';
 import {
@@ -480,10 +483,14 @@ function notComputed(): DisposedError {
 interface PassResults {
   /** Followers run in each producer's store (epilogue pass). */
   fused: ReadonlyMap<Node, Node[]>;
-  /** The original nodes each node a pass made stands for (foldBatchNorm). */
+  /** The original nodes each node a pass made stands for (foldBatchNorm, elementwise). */
   covers: ReadonlyMap<Node, Node[]>;
   /** [conv id, batch norm id] of each fold. */
   folds: readonly number[][];
+  /** The node ids of each elementwise chain fused into one kernel. */
+  chains: readonly number[][];
+  /** Each reluBackward's id, then the ids of the kernels that apply its mask. */
+  masks: readonly number[][];
 }
 
 /** The plan value of a flush (the number of nodes after pruning, the passes that ran, the fusions they made). */
@@ -491,6 +498,8 @@ function planValue(plan: FlushPlan, live: number, pruned: number, passes: PassRe
   const { pool } = plan.runtime;
   const fusions: PlanFusion[] = [
     ...passes.folds.map((ids) => ({ pass: 'foldBatchNorm', nodes: ids })),
+    ...passes.masks.map((ids) => ({ pass: 'reluMask', nodes: ids })),
+    ...passes.chains.map((ids) => ({ pass: 'elementwise', nodes: ids })),
     ...[...passes.fused].map(([p, chain]) => ({
       pass: 'epilogue',
       nodes: [...(passes.covers.get(p) ?? [p]).map((m) => m.id), ...chain.map((e) => e.id)],
@@ -554,7 +563,7 @@ function run(): Submission {
   let nodes = taken;
   let next = 0;
   let pruned: number;
-  const passes: PassResults = { fused: new Map(), covers: new Map(), folds: [] };
+  const passes: PassResults = { fused: new Map(), covers: new Map(), folds: [], chains: [], masks: [] };
   runtime.beginCapture();
   try {
     nodes = prune(taken);
@@ -565,7 +574,29 @@ function run(): Submission {
       Object.assign(passes, { covers: folding.covers, folds: folding.folds });
     }
     const bindings = runtime.info.limits.maxStorageBuffersPerShaderStage ?? 8;
+    if (runtime.fusion.reluMask) {
+      const masked = fuseReluMasks(nodes, bindings, runtime.fusion.elementwise, retire);
+      nodes = masked.nodes;
+      Object.assign(passes, { covers: new Map([...passes.covers, ...masked.covers]), masks: masked.masks });
+    }
     if (runtime.fusion.epilogue) passes.fused = fuseEpilogues(nodes, bindings);
+    if (runtime.fusion.elementwise) {
+      // Elementwise chains are this pass's (an elementwise producer's epilogue is one too); the followers run in
+      // another kernel's store stay there.
+      const fused = new Map([...passes.fused].filter(([p]) => !p.op.expr));
+      const chained = fuseElementwise(
+        nodes,
+        new Set([...fused.values()].flat()),
+        Math.min(MAX_INPUTS, bindings - 1),
+        retire,
+      );
+      nodes = chained.nodes;
+      Object.assign(passes, {
+        fused,
+        covers: new Map([...passes.covers, ...chained.covers]),
+        chains: chained.chains,
+      });
+    }
     const folded = new Set([...passes.fused.values()].flat());
     if (runtime.options.replay && !dry) plan.replay = plan.cache.entries(nodes, folded);
     // All uploads go before any buffer changes hands: queued writes land ahead of the whole submit.

@@ -16,6 +16,7 @@ export {
 } from './layers.js';
 export {
   Dropout,
+  ReLU6,
   DepthwiseConv2d,
   LayerNorm,
   GroupNorm,

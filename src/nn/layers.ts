@@ -8,8 +8,19 @@ import { dense } from '../ops/matmul.js';
 import { avgPool2d, globalAvgPool, maxPool2d } from '../ops/pool.js';
 import { relu } from '../ops/relu.js';
 import { flatten } from '../ops/reshape.js';
+import { ArgumentError } from '../errors.js';
+import { checkOptionKeys } from '../options.js';
 import { glorotUniform, heNormal } from './init.js';
 import { Module } from './module.js';
+
+/** ArgumentError unless each named size is a positive integer (a layer with 0 channels is always a mistake). */
+function checkSizes(owner: string, sizes: Record<string, number>): void {
+  for (const [name, v] of Object.entries(sizes)) {
+    if (!Number.isInteger(v) || v <= 0) {
+      throw new ArgumentError(`${owner}: argument '${name}' must be a positive integer, got ${String(v)}`);
+    }
+  }
+}
 
 export interface Conv2dOptions {
   stride?: number;
@@ -32,6 +43,8 @@ export class Conv2d extends Module {
     private readonly options: Conv2dOptions = {},
   ) {
     super();
+    checkSizes('Conv2d', { inChannels, outChannels, kernel });
+    checkOptionKeys('Conv2d', options, ['stride', 'padding', 'dilation', 'bias', 'seed']);
     const fanIn = kernel * kernel * inChannels;
     this.weight = this.param(
       'weight',
@@ -71,6 +84,8 @@ export class BatchNorm2d extends Module {
     private readonly options: BatchNormOptions = {},
   ) {
     super();
+    checkSizes('BatchNorm2d', { channels });
+    checkOptionKeys('BatchNorm2d', options, ['momentum', 'epsilon']);
     this.gamma = this.param('gamma', ones([channels]));
     this.beta = this.param('beta', zeros([channels]));
     this.runningMean = this.buffer('runningMean', zeros([channels]));
@@ -101,6 +116,8 @@ export class Dense extends Module {
     options: { bias?: boolean; seed?: number } = {},
   ) {
     super();
+    checkSizes('Dense', { inFeatures, outFeatures });
+    checkOptionKeys('Dense', options, ['bias', 'seed']);
     this.weight = this.param(
       'weight',
       glorotUniform([inFeatures, outFeatures], inFeatures, outFeatures, options.seed ?? 0),
@@ -132,6 +149,8 @@ export class MaxPool2d extends Module {
     private readonly options: PoolOptions = {},
   ) {
     super();
+    checkSizes('MaxPool2d', { size });
+    checkOptionKeys('MaxPool2d', options, ['stride', 'padding']);
   }
 
   forward(x: Tensor): Tensor {
@@ -146,6 +165,8 @@ export class AvgPool2d extends Module {
     private readonly options: PoolOptions = {},
   ) {
     super();
+    checkSizes('AvgPool2d', { size });
+    checkOptionKeys('AvgPool2d', options, ['stride', 'padding']);
   }
 
   forward(x: Tensor): Tensor {
@@ -173,6 +194,11 @@ export class Sequential extends Module {
 
   constructor(...layers: Module[]) {
     super();
+    layers.forEach((l, i) => {
+      if (!(l instanceof Module)) {
+        throw new ArgumentError(`Sequential: layer ${i} must be a Module, got ${String(l)}`);
+      }
+    });
     this.layers = layers.map((l, i) => this.child(String(i), l));
   }
 

@@ -1,4 +1,4 @@
-// Layers built on the low-level ops: Dropout, DepthwiseConv2d, LayerNorm and GroupNorm (composed from the
+// Layers built on the low-level ops: Dropout, ReLU6, DepthwiseConv2d, LayerNorm and GroupNorm (composed from the
 // generated elementwise kernels and reductions, so their gradients are those ops').
 import { ArgumentError } from '../errors.js';
 import { ones, zeros } from '../graph/create.js';
@@ -9,6 +9,7 @@ import { dropout } from '../ops/dropout.js';
 import { elementwise } from '../ops/elementwise/op.js';
 import { call, input, num } from '../ops/elementwise/expr.js';
 import { reshape } from '../ops/reshape.js';
+import { relu6 } from '../ops/unary.js';
 import { moments } from '../ops/statistics.js';
 import { heNormal } from './init.js';
 import { Module } from './module.js';
@@ -29,6 +30,13 @@ export class Dropout extends Module {
     // A fixed seed still gives each call its own mask, reproducibly.
     const seed = this.seed === undefined ? undefined : (this.seed + this.calls++) >>> 0;
     return dropout(x, this.rate, seed === undefined ? {} : { seed });
+  }
+}
+
+/** Shapes: any → same; min(max(x, 0), 6), MobileNet's activation. */
+export class ReLU6 extends Module {
+  forward(x: Tensor): Tensor {
+    return relu6(x);
   }
 }
 

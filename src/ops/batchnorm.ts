@@ -13,6 +13,7 @@ import {
   refMoments,
   refMovingAverage,
 } from '../reference/batchnorm.js';
+import { checkMaskInput, refMasked, withReluMask, type MaskAttrs } from './elementwise/relu_mask.js';
 import { epilogueBuffers, epilogueRegions } from './epilogue.js';
 import { channelLanes } from './lanes.js';
 import { sizeOf, type BackwardContext, type KernelIO, type OpDef, type TensorSpec } from './types.js';
@@ -21,6 +22,9 @@ import { ELEMENTWISE_WG, expectFloat, workgroupsFor } from './util.js';
 interface EpsAttrs {
   epsilon: number;
 }
+
+/** The backward kernels read dy, maybe through the ReLU mask of the relu after the batch norm (reluMask pass). */
+type GradAttrs = EpsAttrs & MaskAttrs;
 
 interface MomentumAttrs {
   momentum: number;
@@ -268,10 +272,15 @@ export const batchNormUpdateOp: OpDef<MomentumAttrs> = {
   ],
 };
 
-/** dgamma and dbeta: per-channel sums over every row, two passes so long reductions stay parallel. */
-export const batchNormGradParamsOp: OpDef<EpsAttrs> = {
+/**
+ * dgamma and dbeta: per-channel sums over every row, two passes so long reductions stay parallel. With
+ * `reluMask`, a fifth input y (relu's output) masks dy first.
+ */
+export const batchNormGradParamsOp: OpDef<GradAttrs> = {
   name: 'batchNormGradParams',
-  check([dy, x, mean, variance]) {
+  masksInput: 0,
+  check(inputs, attrs) {
+    const [dy, x, mean, variance] = checkMaskInput('batchNormGradParams', inputs, attrs, 4, 0);
     const c = checkChannels('batchNormGradParams', x, { mean, variance });
     if (dy.shape.length !== x.shape.length || dy.shape.some((d, i) => d !== x.shape[i])) {
       throw new ShapeError(`batchNormGradParams: dy ${fmtShape(dy.shape)} must match x ${fmtShape(x.shape)}`);
@@ -282,8 +291,8 @@ export const batchNormGradParamsOp: OpDef<EpsAttrs> = {
     ];
   },
   forward(io, { epsilon }) {
-    const [dy, x, mean, variance] = io.inputs.map((t) => t.buffer);
-    return channelReduction(
+    const [dy, x, mean, variance, y] = io.inputs.map((t) => t.buffer);
+    const [partials, combine] = channelReduction(
       io,
       io.inputs[1].spec.shape,
       { shader: 'batch_norm_grad_params', buffers: [dy, x, mean] },
@@ -293,16 +302,28 @@ export const batchNormGradParamsOp: OpDef<EpsAttrs> = {
         buffers: [variance, io.outputs[0].buffer, io.outputs[1].buffer],
       },
     );
+    return [withReluMask(partials, 'V', y ?? null), combine];
   },
   backward: null,
-  cost: ([dy]) => perChannelCost(dy, 2),
-  reference: ([dy, x, mean, variance], { epsilon }) => refBatchNormGradParams(dy, x, mean, variance, epsilon),
+  cost: ([dy], attrs) => perChannelCost(dy, attrs.reluMask ? 3 : 2),
+  reference: (inputs, { epsilon, reluMask }) => {
+    const [dy, x, mean, variance] = refMasked(inputs, { reluMask }, 4, 0);
+    return refBatchNormGradParams(dy, x, mean, variance, epsilon);
+  },
 };
 
-/** dx in training mode, where the batch statistics depend on x. */
-export const batchNormGradInputOp: OpDef<EpsAttrs> = {
+/** dx in training mode, where the batch statistics depend on x. With `reluMask`, an eighth input y masks dy. */
+export const batchNormGradInputOp: OpDef<GradAttrs> = {
   name: 'batchNormGradInput',
-  check([dy, x, gamma, mean, variance, dgamma, dbeta]) {
+  masksInput: 0,
+  check(inputs, attrs) {
+    const [dy, x, gamma, mean, variance, dgamma, dbeta] = checkMaskInput(
+      'batchNormGradInput',
+      inputs,
+      attrs,
+      7,
+      0,
+    );
     checkChannels('batchNormGradInput', x, { gamma, mean, variance, dgamma, dbeta });
     if (dy.shape.length !== x.shape.length || dy.shape.some((d, i) => d !== x.shape[i])) {
       throw new ShapeError(`batchNormGradInput: dy ${fmtShape(dy.shape)} must match x ${fmtShape(x.shape)}`);
@@ -312,13 +333,18 @@ export const batchNormGradInputOp: OpDef<EpsAttrs> = {
   forward(io, { epsilon }) {
     const x = io.inputs[1].spec.shape;
     const rows = sizeOf(x) / x[x.length - 1];
-    return [elementwise(io, 'batch_norm_grad_input', [{ f32: epsilon }, { f32: 1 / rows }])];
+    const d = elementwise(io, 'batch_norm_grad_input', [{ f32: epsilon }, { f32: 1 / rows }]);
+    const own = io.inputs.slice(0, 7).map((t) => t.buffer);
+    return [
+      withReluMask({ ...d, buffers: [...own, io.outputs[0].buffer] }, 'V', io.inputs[7]?.buffer ?? null),
+    ];
   },
   backward: null,
-  cost: ([dy]) => perChannelCost(dy, 3),
-  reference: ([dy, x, gamma, mean, variance, dgamma, dbeta], { epsilon }) => [
-    refBatchNormGradInput(dy, x, gamma, mean, variance, dgamma, dbeta, epsilon),
-  ],
+  cost: ([dy], attrs) => perChannelCost(dy, attrs.reluMask ? 4 : 3),
+  reference: (inputs, { epsilon, reluMask }) => {
+    const [dy, x, gamma, mean, variance, dgamma, dbeta] = refMasked(inputs, { reluMask }, 7, 0);
+    return [refBatchNormGradInput(dy, x, gamma, mean, variance, dgamma, dbeta, epsilon)];
+  },
 };
 
 /** dx in inference mode: a per-channel scale of dy. */

@@ -37,17 +37,27 @@ export const CONV_WG = 64;
 /**
  * Forward kernel variants: 'vec4' implicit GEMM with vec4 channel loads (Cin, Cout multiples of 4), 'scalar'
  * implicit GEMM for any channel counts, 'gemm1x1' a plain GEMM for unpadded 1x1 kernels (any stride): these
- * three keep their tiles in registers, without barriers (CPU adapters). 'wgtile' is an implicit GEMM over
- * double-buffered workgroup-memory tiles for any channel counts (GPUs).
+ * three keep a TM x TN tile in registers, without barriers (CPU adapters). 'vec4_regs' (Cin, Cout multiples of
+ * 4) and 'cout4_regs' (Cout a multiple of 4, any Cin) keep a fixed, written-out 8-row x 16-channel tile in
+ * matrix registers, with loads hoisted out of the tile (CPU adapters, SwiftShader above all). 'wgtile' is an
+ * implicit GEMM over double-buffered workgroup-memory tiles for any channel counts (GPUs).
  */
-export const CONV2D_VARIANTS = ['vec4', 'scalar', 'gemm1x1', 'wgtile'] as const;
+export const CONV2D_VARIANTS = ['vec4', 'scalar', 'gemm1x1', 'vec4_regs', 'cout4_regs', 'wgtile'] as const;
 export type Conv2dVariant = (typeof CONV2D_VARIANTS)[number];
+/** The variants whose register tile is a TM x TN override pair. */
+type TiledVariant = 'vec4' | 'scalar' | 'gemm1x1';
+/** The variants whose register tile is written out in the shader: 8 GEMM rows x 16 channels per invocation. */
+type FixedVariant = 'vec4_regs' | 'cout4_regs';
+/** GEMM rows and output channels per invocation of the fixed-tile variants (their shaders' unrolled tile). */
+const FIXED_ROWS = 8;
+const FIXED_CHANNELS = 16;
 
 /** Whether a forward variant can run these dims. */
 export function conv2dSupports(variant: Conv2dVariant, d: ConvDims): boolean {
   const vec4 = d.cin % 4 === 0 && d.cout % 4 === 0;
   if (variant === 'scalar' || variant === 'wgtile') return true;
-  if (variant === 'vec4') return vec4;
+  if (variant === 'vec4' || variant === 'vec4_regs') return vec4;
+  if (variant === 'cout4_regs') return d.cout % 4 === 0;
   // Every output row must read an existing input row: no padding on any side.
   return (
     vec4 &&
@@ -61,19 +71,25 @@ export function conv2dSupports(variant: Conv2dVariant, d: ConvDims): boolean {
 }
 
 /**
- * A forward kernel choice: a register variant with its register tile (TM output rows x TN channel groups), or
- * 'wgtile' with its workgroup tile.
+ * A forward kernel choice: a register variant with its register tile (TM output rows x TN channel groups), a
+ * fixed-tile variant, or 'wgtile' with its workgroup tile.
  */
 export type Conv2dChoice =
-  { variant: Exclude<Conv2dVariant, 'wgtile'>; tm: number; tn: number } | { variant: 'wgtile'; tile: WgTile };
+  | { variant: TiledVariant; tm: number; tn: number }
+  | { variant: FixedVariant }
+  | { variant: 'wgtile'; tile: WgTile };
 
 /** Register tile per register variant: CPU adapters (llvmpipe, SwiftShader) want big tiles, GPUs more invocations. */
-export function conv2dTiles(
-  cpu: boolean,
-  variant: Exclude<Conv2dVariant, 'wgtile'>,
-): { tm: number; tn: number } {
+export function conv2dTiles(cpu: boolean, variant: TiledVariant): { tm: number; tn: number } {
   if (variant === 'scalar') return cpu ? { tm: 4, tn: 4 } : { tm: 2, tn: 4 };
   return cpu ? { tm: 4, tn: 2 } : { tm: 2, tn: 2 };
+}
+
+/** A variant with its default tile for the adapter class (what the fallback runs when it picks that variant). */
+export function conv2dChoiceOf(cpu: boolean, variant: Conv2dVariant): Conv2dChoice {
+  if (variant === 'wgtile') return { variant, tile: DEFAULT_WGTILE };
+  if (variant === 'vec4_regs' || variant === 'cout4_regs') return { variant };
+  return { variant, ...conv2dTiles(cpu, variant) };
 }
 
 /**
@@ -83,7 +99,7 @@ export function conv2dTiles(
 export function chooseConv2d(cpu: boolean, d: ConvDims): Conv2dChoice {
   if (!cpu) return { variant: 'wgtile', tile: DEFAULT_WGTILE };
   const variant = conv2dSupports('gemm1x1', d) ? 'gemm1x1' : conv2dSupports('vec4', d) ? 'vec4' : 'scalar';
-  return { variant, ...conv2dTiles(cpu, variant) };
+  return conv2dChoiceOf(cpu, variant);
 }
 
 /** Register tiles the tuner tries besides the fixed ones (TM rows x TN channel groups). */
@@ -100,6 +116,9 @@ export function conv2dCandidates(d: ConvDims, limits: Readonly<Record<string, nu
   const out: Conv2dChoice[] = [];
   for (const variant of ['gemm1x1', 'vec4', 'scalar'] as const) {
     if (conv2dSupports(variant, d)) for (const t of REGISTER_TILES) out.push({ variant, ...t });
+  }
+  for (const variant of ['vec4_regs', 'cout4_regs'] as const) {
+    if (conv2dSupports(variant, d)) out.push({ variant });
   }
   for (const tile of WGTILE_CANDIDATES) if (tileFits(tile, limits)) out.push({ variant: 'wgtile', tile });
   return out;
@@ -139,6 +158,19 @@ export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dis
         uniforms: [...convUniforms(d), m, d.kh * d.kw * d.cin, tilesN],
         buffers,
         workgroups: Math.ceil(m / bm) * tilesN,
+      },
+    ];
+  }
+  if (!('tm' in choice)) {
+    const nGroups = Math.ceil(d.cout / FIXED_CHANNELS);
+    return [
+      {
+        shader: choice.variant === 'vec4_regs' ? 'conv2d_fwd_vec4_regs' : 'conv2d_fwd_cout4_regs',
+        constants: { WG: CONV_WG },
+        regions: regions('vec4f'),
+        uniforms: [...convUniforms(d), m, nGroups],
+        buffers,
+        workgroups: workgroupsFor(Math.ceil(m / FIXED_ROWS) * nGroups, CONV_WG),
       },
     ];
   }

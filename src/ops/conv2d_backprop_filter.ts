@@ -6,6 +6,7 @@ import type { Tensor } from '../graph/tensor.js';
 import { refConv2dBackpropFilter } from '../reference/conv.js';
 import { CONV_WG, checkConvArgs, checkDy, convFlops, convKey } from './conv2d.js';
 import { type ConvAttrs, convDims, type ConvDims, convUniforms } from './conv_geometry.js';
+import { checkMaskInput, refMasked, withReluMask, type MaskAttrs } from './elementwise/relu_mask.js';
 import { type BatchLayout, checkBatchSplit, splitBatch } from './split_parts.js';
 import { sizeOf, type KernelIO, type OpDef } from './types.js';
 import { ELEMENTWISE_WG, workgroupsFor } from './util.js';
@@ -18,7 +19,7 @@ import {
   type WgTile,
 } from './wgtile.js';
 
-export interface BackpropFilterAttrs extends ConvAttrs {
+export interface BackpropFilterAttrs extends ConvAttrs, MaskAttrs {
   /** The filter's shape [KH,KW,Cin,Cout] (KH and KW are not recoverable from x and dy). */
   filterShape: readonly number[];
 }
@@ -107,7 +108,10 @@ function invocations(d: ConvDims, variant: BackpropFilterVariant, tn: number): n
   return rows * Math.ceil(d.cout / (variant === 'scalar' ? tn : 4 * tn));
 }
 
-/** The dispatches of one dw variant. Shapes: x [N,H,W,Cin], dy [N,OH,OW,Cout] → dw [KH,KW,Cin,Cout]. */
+/**
+ * The dispatches of one dw variant. Shapes: x [N,H,W,Cin], dy [N,OH,OW,Cout] (, y [N,OH,OW,Cout]) →
+ * dw [KH,KW,Cin,Cout]; with a third input y (relu's output: the 'reluMask' pass) the kernel reads dy * (y > 0).
+ */
 export function backpropFilterPlan(io: KernelIO, d: ConvDims, choice: BackpropFilterChoice): Dispatch[] {
   const { variant, chunk } = choice;
   if (!backpropFilterSupports(variant, d)) {
@@ -125,10 +129,15 @@ export function backpropFilterPlan(io: KernelIO, d: ConvDims, choice: BackpropFi
   const size = d.kh * d.kw * d.cin * d.cout;
   const dw = io.outputs[0].buffer;
   const part = splits === 1 ? dw : io.scratch(splits * size * 4);
+  const y = io.inputs[2]?.buffer ?? null;
   const dispatches: Dispatch[] = [
     choice.variant === 'wgtile'
-      ? wgtileDispatch(io, d, choice.tile, chunk, part)
-      : registerDispatch(io, d, choice.variant, choice.tn, chunk, part),
+      ? withReluMask(wgtileDispatch(io, d, choice.tile, chunk, part), 'f32', y)
+      : withReluMask(
+          registerDispatch(io, d, choice.variant, choice.tn, chunk, part),
+          choice.variant === 'scalar' ? 'f32' : 'vec4f',
+          y,
+        ),
   ];
   if (splits > 1) dispatches.push(sumPartsDispatch(part, dw, splits, size));
   return dispatches;
@@ -192,12 +201,16 @@ function dimsOf(xShape: readonly number[], filterShape: readonly number[], attrs
   return convDims('conv2dBackpropFilter', xShape, filterShape, attrs);
 }
 
-/** dw splits by batch: x and dy per image, one partial dw per part, added in order. */
+/** dw splits by batch: x and dy per image (and the mask y), one partial dw per part, added in order. */
 const BACKPROP_FILTER_BATCH: BatchLayout = { batched: [0, 1], names: ['x', 'dy'], sums: true };
+const MASKED_BATCH: BatchLayout = { batched: [0, 1, 2], names: ['x', 'dy', 'y'], sums: true };
+const layoutOf = (attrs: MaskAttrs) => (attrs.reluMask ? MASKED_BATCH : BACKPROP_FILTER_BATCH);
 
 export const conv2dBackpropFilterOp: OpDef<BackpropFilterAttrs> = {
   name: 'conv2dBackpropFilter',
-  check([x, dy], attrs) {
+  masksInput: 1,
+  check(inputs, attrs) {
+    const [x, dy] = checkMaskInput('conv2dBackpropFilter', inputs, attrs, 2, 1);
     if (attrs.filterShape.length !== 4) {
       throw new ShapeError(
         `conv2dBackpropFilter: argument 'filterShape' must be [KH,KW,Cin,Cout], got ${fmtShape(attrs.filterShape)}`,
@@ -214,7 +227,7 @@ export const conv2dBackpropFilterOp: OpDef<BackpropFilterAttrs> = {
     return [{ shape: [...attrs.filterShape], dtype: 'float32' }];
   },
   forward(io, attrs) {
-    return splitBatch(io, 'conv2dBackpropFilter', BACKPROP_FILTER_BATCH, (sub) => {
+    return splitBatch(io, 'conv2dBackpropFilter', layoutOf(attrs), (sub) => {
       const d = dimsOf(sub.inputs[0].spec.shape, attrs.filterShape, attrs);
       const choice = sub.tune({
         op: 'conv2dBackpropFilter',
@@ -229,17 +242,16 @@ export const conv2dBackpropFilterOp: OpDef<BackpropFilterAttrs> = {
   bindsRanges: true,
   checkSplit(inputs, attrs, limits) {
     const output = this.check(inputs, attrs)[0];
-    checkBatchSplit('conv2dBackpropFilter', inputs, output, BACKPROP_FILTER_BATCH, limits);
+    checkBatchSplit('conv2dBackpropFilter', inputs, output, layoutOf(attrs), limits);
   },
   backward: null,
   cost([x, dy], attrs) {
     const d = dimsOf(x.shape, attrs.filterShape, attrs);
-    return {
-      flops: convFlops(d),
-      bytes: 4 * (sizeOf(x.shape) + sizeOf(dy.shape) + sizeOf(attrs.filterShape)),
-    };
+    const reads = sizeOf(x.shape) + (attrs.reluMask ? 2 : 1) * sizeOf(dy.shape);
+    return { flops: convFlops(d), bytes: 4 * (reads + sizeOf(attrs.filterShape)) };
   },
-  reference([x, dy], attrs) {
+  reference(inputs, attrs) {
+    const [x, dy] = refMasked(inputs, attrs, 2, 1);
     return [refConv2dBackpropFilter(x, dy, dimsOf(x.shape, attrs.filterShape, attrs))];
   },
 };

@@ -6,6 +6,7 @@ import type { Tensor } from '../graph/tensor.js';
 import { refConv2dBackpropInput } from '../reference/conv.js';
 import { CONV_WG, checkConvArgs, checkDy, convFlops, convKey } from './conv2d.js';
 import { type ConvAttrs, convDims, type ConvDims, convUniforms } from './conv_geometry.js';
+import { checkMaskInput, refMasked, withReluMask, type MaskAttrs } from './elementwise/relu_mask.js';
 import { type BatchLayout, checkBatchSplit, splitBatch } from './split_parts.js';
 import { sizeOf, type KernelIO, type OpDef } from './types.js';
 import { workgroupsFor } from './util.js';
@@ -18,16 +19,17 @@ import {
   type WgTile,
 } from './wgtile.js';
 
-export interface BackpropInputAttrs extends ConvAttrs {
+export interface BackpropInputAttrs extends ConvAttrs, MaskAttrs {
   /** The forward input's shape [N,H,W,Cin] (not recoverable from dy when strides drop rows). */
   inputShape: readonly number[];
 }
 
 /**
- * dx variants: register-tiled 'vec4' (Cin, Cout multiples of 4) and 'scalar' (any channel counts) for CPU
+ * dx variants: register-tiled 'vec4' (Cin, Cout multiples of 4) and 'scalar' (any channel counts) with a TM x TN
+ * tile, and 'vec4_regs' (Cin, Cout multiples of 4) with a fixed, written-out 8-pixel x 8-channel tile, for CPU
  * adapters; 'wgtile', an implicit GEMM per stride phase over workgroup-memory tiles (any counts), for GPUs.
  */
-export const BACKPROP_INPUT_VARIANTS = ['vec4', 'scalar', 'wgtile'] as const;
+export const BACKPROP_INPUT_VARIANTS = ['vec4', 'scalar', 'vec4_regs', 'wgtile'] as const;
 export type BackpropInputVariant = (typeof BACKPROP_INPUT_VARIANTS)[number];
 
 export type BackpropInputChoice =
@@ -38,10 +40,15 @@ export type BackpropInputChoice =
       /** Input-channel groups per invocation (vec4 groups for 'vec4', channels for 'scalar'). */
       tn: number;
     }
+  | { variant: 'vec4_regs' }
   | { variant: 'wgtile'; tile: WgTile };
 
+/** Pixels and input channels per invocation of 'vec4_regs' (its shader's unrolled tile). */
+const FIXED_PIXELS = 8;
+const FIXED_CHANNELS = 8;
+
 export function backpropInputSupports(variant: BackpropInputVariant, d: ConvDims): boolean {
-  return variant !== 'vec4' || (d.cin % 4 === 0 && d.cout % 4 === 0);
+  return (variant !== 'vec4' && variant !== 'vec4_regs') || (d.cin % 4 === 0 && d.cout % 4 === 0);
 }
 
 /**
@@ -72,6 +79,7 @@ export function backpropInputCandidates(
       out.push({ variant, tm, tn: variant === 'scalar' ? Math.min(d.cin, 2 * tn) : tn });
     }
   }
+  if (backpropInputSupports('vec4_regs', d)) out.push({ variant: 'vec4_regs' });
   for (const tile of WGTILE_CANDIDATES) if (tileFits(tile, limits)) out.push({ variant: 'wgtile', tile });
   return out;
 }
@@ -80,7 +88,10 @@ function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 
-/** The dispatch of one dx variant. Shapes: dy [N,OH,OW,Cout], w [KH,KW,Cin,Cout] → dx [N,H,W,Cin]. */
+/**
+ * The dispatch of one dx variant. Shapes: dy [N,OH,OW,Cout], w [KH,KW,Cin,Cout] (, y [N,OH,OW,Cout]) →
+ * dx [N,H,W,Cin]; with a third input y (relu's output: the 'reluMask' pass) the kernel reads dy * (y > 0).
+ */
 export function backpropInputPlan(io: KernelIO, d: ConvDims, choice: BackpropInputChoice): Dispatch[] {
   const { variant } = choice;
   if (!backpropInputSupports(variant, d)) {
@@ -88,20 +99,24 @@ export function backpropInputPlan(io: KernelIO, d: ConvDims, choice: BackpropInp
       `conv2dBackpropInput: variant '${variant}' needs Cin and Cout multiples of 4, got ${d.cin}, ${d.cout}`,
     );
   }
-  if (choice.variant === 'wgtile') return wgtilePlan(io, d, choice.tile);
-  const { tm, tn } = choice;
-  const nGroups = Math.ceil(d.cin / (variant === 'vec4' ? 4 * tn : tn));
+  const y = io.inputs[2]?.buffer ?? null;
+  if (choice.variant === 'wgtile')
+    return wgtilePlan(io, d, choice.tile).map((p) => withReluMask(p, 'f32', y));
+  const fixed = choice.variant === 'vec4_regs';
+  const tm = fixed ? FIXED_PIXELS : choice.tm;
+  const nGroups = Math.ceil(
+    d.cin / (fixed ? FIXED_CHANNELS : variant === 'vec4' ? 4 * choice.tn : choice.tn),
+  );
   const blocks = Math.ceil(Math.ceil(d.w / d.sw) / tm);
   const total = d.n * d.h * d.sw * blocks * nGroups;
-  return [
-    {
-      shader: variant === 'vec4' ? 'conv2d_bpi_vec4' : 'conv2d_bpi_scalar',
-      constants: { WG: CONV_WG, TM: tm, TN: tn },
-      uniforms: [...convUniforms(d), d.sh / gcd(d.sh, d.dh), d.sw / gcd(d.sw, d.dw), blocks, nGroups, total],
-      buffers: [io.inputs[0].buffer, io.inputs[1].buffer, io.outputs[0].buffer],
-      workgroups: workgroupsFor(total, CONV_WG),
-    },
-  ];
+  const dispatch: Dispatch = {
+    shader: fixed ? 'conv2d_bpi_vec4_regs' : variant === 'vec4' ? 'conv2d_bpi_vec4' : 'conv2d_bpi_scalar',
+    constants: fixed ? { WG: CONV_WG } : { WG: CONV_WG, TM: tm, TN: choice.tn },
+    uniforms: [...convUniforms(d), d.sh / gcd(d.sh, d.dh), d.sw / gcd(d.sw, d.dw), blocks, nGroups, total],
+    buffers: [io.inputs[0].buffer, io.inputs[1].buffer, io.outputs[0].buffer],
+    workgroups: workgroupsFor(total, CONV_WG),
+  };
+  return [withReluMask(dispatch, variant === 'vec4' || fixed ? 'vec4f' : 'f32', y)];
 }
 
 /** The taps of one axis that reach output pixels from input phase `phase`: first tap, step and count. */
@@ -161,12 +176,16 @@ function dimsOf(inputShape: readonly number[], wShape: readonly number[], attrs:
   return convDims('conv2dBackpropInput', inputShape, wShape, attrs);
 }
 
-/** dx splits by batch: dy and dx per image; w whole. */
+/** dx splits by batch: dy and dx per image (and the mask y); w whole. */
 const BACKPROP_INPUT_BATCH: BatchLayout = { batched: [0], names: ['dy', 'w'], sums: false };
+const MASKED_BATCH: BatchLayout = { batched: [0, 2], names: ['dy', 'w', 'y'], sums: false };
+const layoutOf = (attrs: MaskAttrs) => (attrs.reluMask ? MASKED_BATCH : BACKPROP_INPUT_BATCH);
 
 export const conv2dBackpropInputOp: OpDef<BackpropInputAttrs> = {
   name: 'conv2dBackpropInput',
-  check([dy, w], attrs) {
+  masksInput: 0,
+  check(inputs, attrs) {
+    const [dy, w] = checkMaskInput('conv2dBackpropInput', inputs, attrs, 2, 0);
     if (attrs.inputShape.length !== 4) {
       throw new ShapeError(
         `conv2dBackpropInput: argument 'inputShape' must be [N,H,W,Cin], got ${fmtShape(attrs.inputShape)}`,
@@ -177,7 +196,7 @@ export const conv2dBackpropInputOp: OpDef<BackpropInputAttrs> = {
     return [{ shape: [...attrs.inputShape], dtype: 'float32' }];
   },
   forward(io, attrs) {
-    return splitBatch(io, 'conv2dBackpropInput', BACKPROP_INPUT_BATCH, (sub, images) => {
+    return splitBatch(io, 'conv2dBackpropInput', layoutOf(attrs), (sub, images) => {
       const d = dimsOf([images, ...attrs.inputShape.slice(1)], sub.inputs[1].spec.shape, attrs);
       const choice = sub.tune({
         op: 'conv2dBackpropInput',
@@ -192,17 +211,16 @@ export const conv2dBackpropInputOp: OpDef<BackpropInputAttrs> = {
   bindsRanges: true,
   checkSplit(inputs, attrs, limits) {
     const output = this.check(inputs, attrs)[0];
-    checkBatchSplit('conv2dBackpropInput', inputs, output, BACKPROP_INPUT_BATCH, limits);
+    checkBatchSplit('conv2dBackpropInput', inputs, output, layoutOf(attrs), limits);
   },
   backward: null,
   cost([dy, w], attrs) {
     const d = dimsOf(attrs.inputShape, w.shape, attrs);
-    return {
-      flops: convFlops(d),
-      bytes: 4 * (sizeOf(dy.shape) + sizeOf(w.shape) + sizeOf(attrs.inputShape)),
-    };
+    const reads = (attrs.reluMask ? 2 : 1) * sizeOf(dy.shape) + sizeOf(w.shape);
+    return { flops: convFlops(d), bytes: 4 * (reads + sizeOf(attrs.inputShape)) };
   },
-  reference([dy, w], attrs) {
+  reference(inputs, attrs) {
+    const [dy, w] = refMasked(inputs, attrs, 2, 0);
     return [refConv2dBackpropInput(dy, w, dimsOf(attrs.inputShape, w.shape, attrs))];
   },
 };

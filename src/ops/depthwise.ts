@@ -12,6 +12,7 @@ import {
 import { CONV_WG, checkConvArgs, checkDy, convAttrs, convFlops, type Conv2dOptions } from './conv2d.js';
 import { MAX_LOOP, sumPartsDispatch } from './conv2d_backprop_filter.js';
 import { type ConvAttrs, convDims, type ConvDims, convUniforms } from './conv_geometry.js';
+import { depthwiseTile, depthwiseTileRegion } from './depthwise_tile.js';
 import { sum } from './reduce.js';
 import { sizeOf, type KernelIO, type OpDef, type TensorSpec } from './types.js';
 import { expectFloat, workgroupsFor } from './util.js';
@@ -58,16 +59,22 @@ function checkDepthwiseArgs(
   return depthwiseDims(op, x.shape, w.shape, attrs);
 }
 
-function forwardPlan(io: KernelIO, d: ConvDims): Dispatch[] {
+/**
+ * The forward dispatch with `tile` (default: depthwiseTile's choice). Shapes: x [N,H,W,C], w [KH,KW,C,M],
+ * bias [C*M] → y [N,OH,OW,C*M].
+ */
+export function depthwiseForwardPlan(io: KernelIO, d: ConvDims, tile = depthwiseTile(d)): Dispatch[] {
   const { cvIn, cvOut, mult, regions } = depthwiseLanes(d);
   const hasBias = io.inputs.length === 3;
-  const total = d.n * d.oh * d.ow * cvOut;
+  const tilesH = Math.ceil(d.oh / tile.th);
+  const tilesW = Math.ceil(d.ow / tile.tw);
+  const total = d.n * tilesH * tilesW * cvOut;
   return [
     {
       shader: 'depthwise_fwd',
       constants: { WG: CONV_WG },
-      regions,
-      uniforms: [...convUniforms(d), hasBias ? 1 : 0, cvIn, cvOut, mult, total],
+      regions: { ...regions, ...depthwiseTileRegion(d, tile) },
+      uniforms: [...convUniforms(d), hasBias ? 1 : 0, cvIn, cvOut, mult, tilesH, tilesW, total],
       buffers: [
         io.inputs[0].buffer,
         io.inputs[1].buffer,
@@ -94,7 +101,7 @@ export const depthwiseConv2dOp: OpDef<ConvAttrs> = {
     return [{ shape: [d.n, d.oh, d.ow, d.cout], dtype: 'float32' }];
   },
   forward(io, attrs) {
-    return forwardPlan(
+    return depthwiseForwardPlan(
       io,
       depthwiseDims('depthwiseConv2d', io.inputs[0].spec.shape, io.inputs[1].spec.shape, attrs),
     );

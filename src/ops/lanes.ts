@@ -19,13 +19,3 @@ export function channelLanes(channels: number, withInt = false): ChannelLanes {
   if (withInt) regions.IVEC = 'alias VI = i32;';
   return { lanes: 1, groups: channels, regions };
 }
-
-/** vec4 lanes when every extent is a multiple of 4 (elementwise kernels over flat buffers), else scalar. */
-export function elementLanes(...extents: number[]): ChannelLanes {
-  const four = extents.every((n) => n % 4 === 0);
-  return {
-    lanes: four ? 4 : 1,
-    groups: four ? extents[0] / 4 : extents[0],
-    regions: four ? {} : { VEC: 'alias V = f32;' },
-  };
-}

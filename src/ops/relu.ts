@@ -1,11 +1,10 @@
-// relu (a generated elementwise kernel) and its backward pass, which masks the output gradient by the saved output.
-import { ShapeError, fmtShape } from '../errors.js';
+// relu and its backward pass (a mask of the output gradient by the saved output), both generated elementwise kernels.
 import { apply } from '../graph/record.js';
 import type { Tensor } from '../graph/tensor.js';
-import { refMap } from '../reference/elementwise.js';
+import { exprOpDef } from './elementwise/op.js';
 import { namedOpDef, type NamedAttrs } from './elementwise/named.js';
-import { sizeOf, type OpDef } from './types.js';
-import { elementwiseDispatch, expectFloat } from './util.js';
+import { call, input, num } from './elementwise/expr.js';
+import type { OpDef } from './types.js';
 
 type NoAttrs = Record<string, never>;
 
@@ -18,22 +17,19 @@ export const reluOp: OpDef<NamedAttrs> = {
   backward: [({ outputs, dys }) => reluBackward(dys[0]!, outputs[0])],
 };
 
+/**
+ * dx = dy where y > 0, else 0 (y is relu's output, so the mask needs no x; a NaN y masks to 0). The 'reluMask'
+ * fusion pass applies this mask inside the kernels that read dx instead (OpDef.masksInput).
+ */
 export const reluBackwardOp: OpDef<NoAttrs> = {
-  name: 'reluBackward',
-  check([dy, y]) {
-    expectFloat('reluBackward', 'dy', dy);
-    if (sizeOf(dy.shape) !== sizeOf(y.shape)) {
-      throw new ShapeError(`reluBackward: dy ${fmtShape(dy.shape)} and y ${fmtShape(y.shape)} must match`);
-    }
-    return [dy];
-  },
-  forward(io) {
-    const buffers = [io.inputs[0].buffer, io.inputs[1].buffer, io.outputs[0].buffer];
-    return [elementwiseDispatch('relu_backward', buffers, sizeOf(io.inputs[0].spec.shape))];
-  },
+  ...exprOpDef<NoAttrs>(
+    'reluBackward',
+    () => call('where', call('greater', input(1), num(0)), input(0), num(0)),
+    [false, false],
+    ['dy', 'y'],
+  ),
+  // A backward pass: differentiating through it again is refused, as for every other backward op.
   backward: null,
-  cost: ([dy]) => ({ flops: sizeOf(dy.shape), bytes: 12 * sizeOf(dy.shape) }),
-  reference: ([dy, y]) => [refMap(dy, (v, i) => (y.data[i] > 0 ? v : 0))],
 };
 
 /** Shapes: x any → same shape. */
@@ -41,7 +37,7 @@ export function relu(x: Tensor): Tensor {
   return apply(reluOp, [x], {}, ['x']);
 }
 
-/** The backward pass of relu: dx = dy where y > 0. Shapes: dy, y same shape → same shape. */
+/** The backward pass of relu: dx = dy where y > 0. Shapes: dy, y broadcast together (same shape) → that shape. */
 export function reluBackward(dy: Tensor, y: Tensor): Tensor {
   return apply(reluBackwardOp, [dy, y], {}, ['dy', 'y']);
 }

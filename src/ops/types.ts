@@ -3,6 +3,7 @@ import type { WebgradError } from '../errors.js';
 import type { Dispatch } from '../gpu/runtime.js';
 import type { TuneRequest } from '../gpu/tuner.js';
 import type { Tensor } from '../graph/tensor.js';
+import type { Expr } from './elementwise/expr.js';
 import type { Epilogue, EpilogueKind } from './epilogue.js';
 
 export type DType = 'float32' | 'int32';
@@ -90,6 +91,17 @@ export interface OpDef<A = Record<string, never>> {
   epilogues?: readonly EpilogueKind[];
   /** This op can run as that epilogue of its input's producer (relu 'relu', add 'add', batchNormInference 'bn'). */
   asEpilogue?: EpilogueKind;
+  /**
+   * An elementwise op (a generated kernel, ops/elementwise/op.ts): the expression tree it computes over its
+   * `inputs` broadcast inputs. The 'elementwise' fusion pass composes the trees of a chain into one kernel.
+   */
+  expr?: (attrs: A, inputs: number) => Expr;
+  /**
+   * The input that is a gradient dy this op can read through a ReLU mask (`dy * (y > 0)`, y the ReLU's output):
+   * the 'reluMask' fusion pass then gives the op `attrs.reluMask = true` and y as one more, last, input, instead
+   * of a reluBackward kernel before it.
+   */
+  masksInput?: number;
   /**
    * The forward binds sub-ranges of its buffers (it splits its work into several dispatches), so its tensors may
    * exceed maxStorageBufferBindingSize (never maxBufferSize). Without it, every input, output and scratch buffer

@@ -1,5 +1,5 @@
 // Checkpoints: a network's state dict, its optimizer's state and its config in one safetensors file.
-import { FormatError } from '../errors.js';
+import { ArgumentError, FormatError } from '../errors.js';
 import type { Tensor } from '../graph/tensor.js';
 import {
   entriesToTensors,
@@ -10,10 +10,11 @@ import {
   type SafetensorsEntry,
 } from '../io/safetensors.js';
 import { Network, buildModel, type ModelConfig } from '../nn/models.js';
-import type { Optimizer } from '../optim/optimizer.js';
+import { Optimizer } from '../optim/optimizer.js';
+import { checkOptionKeys } from '../options.js';
 import { requireNode } from '../platform.js';
 import { buildZoo } from '../zoo/build.js';
-import type { ZooConfig, ZooModel } from '../zoo/model.js';
+import { ZooModel, type ZooConfig } from '../zoo/model.js';
 
 /** A model a checkpoint holds: one of webgrad's own networks or a zoo (torchvision) architecture. */
 export type CheckpointModel = Network | ZooModel;
@@ -28,6 +29,35 @@ export interface LoadedCheckpoint<M extends CheckpointModel = Network> {
   metadata: Record<string, string>;
 }
 
+/** The metadata keys saveCheckpoint writes itself; a caller's value for them would be lost. */
+const RESERVED_METADATA = ['format', 'config'];
+
+function checkSaveArguments(model: CheckpointModel, options: SaveCheckpointOptions): void {
+  if (!(model instanceof Network || model instanceof ZooModel)) {
+    throw new ArgumentError(
+      `saveCheckpoint: argument 'model' must be a Network (resnet, inception) or a zoo model, got ${String(model)}`,
+    );
+  }
+  checkOptionKeys('saveCheckpoint', options, ['optimizer', 'metadata']);
+  if (options.optimizer !== undefined && !(options.optimizer instanceof Optimizer)) {
+    throw new ArgumentError(`saveCheckpoint: option 'optimizer' must be an optimizer (SGD, Adam, AdamW)`);
+  }
+  for (const key of RESERVED_METADATA) {
+    if (options.metadata !== undefined && Object.hasOwn(options.metadata, key)) {
+      throw new ArgumentError(
+        `saveCheckpoint: metadata key '${key}' is written by saveCheckpoint itself; use another name`,
+      );
+    }
+  }
+}
+
+export interface SaveCheckpointOptions {
+  /** Its state (moments, step counts) is saved as `optimizer.*` entries. */
+  optimizer?: Optimizer;
+  /** Free-form string metadata, kept in the file's header (`format` and `config` are taken). */
+  metadata?: Record<string, string>;
+}
+
 /**
  * Saves the model (`model.*` entries), the optimizer state (`optimizer.*`) and the model config atomically:
  * a failed save leaves an earlier checkpoint at `path` intact and no temporary file; a missing or read-only
@@ -36,9 +66,10 @@ export interface LoadedCheckpoint<M extends CheckpointModel = Network> {
 export async function saveCheckpoint(
   path: string,
   model: CheckpointModel,
-  options: { optimizer?: Optimizer; metadata?: Record<string, string> } = {},
+  options: SaveCheckpointOptions = {},
 ): Promise<void> {
   requireNode('saveCheckpoint');
+  checkSaveArguments(model, options);
   const named = nameMap<Tensor>();
   for (const [n, t] of Object.entries(model.stateDict())) named[`model.${n}`] = t;
   const optimizerState = options.optimizer?.stateDict() ?? {};

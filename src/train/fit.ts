@@ -13,6 +13,7 @@ import type { Module } from '../nn/module.js';
 import { softmaxCrossEntropy } from '../ops/softmax_cross_entropy.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { checkInteger, checkOptionKeys } from '../options.js';
+import { checkDataset, checkFitArguments, checkModel, scheduledRate } from './checks.js';
 import { predictMembers } from '../tta/predict.js';
 import { viewCount, type TestTimeAugmentation } from '../tta/views.js';
 import { Ensemble } from './ensemble.js';
@@ -96,11 +97,6 @@ export interface EvaluateOptions {
   maxBatch?: number;
 }
 
-function positiveInt(name: string, v: number): void {
-  if (!Number.isInteger(v) || v <= 0)
-    throw new ArgumentError(`fit: ${name} must be a positive integer, got ${v}`);
-}
-
 /**
  * Trains `model` (logits [N,classes]) with softmax cross-entropy. Each step records forward, backward and
  * update and submits them once; the loss and logits of a step are read back with that same submit. Batches
@@ -112,9 +108,7 @@ export async function fit(
   data: Dataset | ImageFolderIndex,
   options: FitOptions,
 ): Promise<EpochRecord[]> {
-  positiveInt('epochs', options.epochs);
-  positiveInt('batchSize', options.batchSize);
-  if (data.length === 0) throw new ArgumentError('fit: the training set is empty');
+  checkFitArguments(model, data, options);
   // Loaded on first use: the augmentation code (and wgpu-matrix) stays out of the core module graph.
   const { BatchLoader } = await import('../augment/loader.js');
   const { defaultWorkers } = await import('../augment/pool.js');
@@ -156,6 +150,8 @@ async function trainEpochs(
     const total = loader.stepsPerEpoch;
     let previous: Promise<void> | null = null;
     for (let batchIndex = 1; batchIndex <= total; batchIndex++) {
+      // Before the step is recorded: a bad rate leaves nothing half-built.
+      if (schedule) optimizer.lr = scheduledRate(schedule, step);
       const batch = (await loader.next())!;
       const n = batch.size;
       const x = tensor(batch.images, [n, h, w, c]);
@@ -178,7 +174,6 @@ async function trainEpochs(
       });
       const reads = Promise.all([loss.dataOnFlush(), logits.dataOnFlush()]);
       reads.catch(() => undefined); // awaited below; if an earlier step throws first, this one is abandoned
-      if (schedule) optimizer.lr = schedule(step);
       optimizer.step();
       optimizer.zeroGrad();
       step++;
@@ -237,12 +232,13 @@ export async function evaluate(
   data: Dataset,
   options: EvaluateOptions = {},
 ): Promise<Evaluation> {
+  checkModel('evaluate', model);
   checkOptionKeys('evaluate', options, ['batchSize', 'tta', 'maxBatch']);
   const { batchSize = 500, tta = null } = options;
   const maxBatch = options.maxBatch ?? batchSize;
   checkInteger('evaluate', 'batchSize', batchSize, 1);
   checkInteger('evaluate', 'maxBatch', maxBatch, 1);
-  if (data.length === 0) throw new ArgumentError('evaluate: the dataset is empty');
+  checkDataset('evaluate', 'data', data);
   const started = performance.now();
   const k = data.classes.length;
   const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));

@@ -53,13 +53,13 @@ async function expectStillWorks(): Promise<void> {
   expect(Array.from(await y.data())).toEqual([2.5, 4.5, 6.5]);
 }
 
-/** Binds one storage buffer too few for the relu_backward shader: the device rejects the submit (validation error). */
+/** Binds three storage buffers too few for batch_norm_grad_input_inference: the device rejects the submit (validation error). */
 const invalidOp: OpDef<Record<string, never>> = {
   name: 'invalid',
   check: ([x]) => [x],
   forward: (io) => [
     {
-      shader: 'relu_backward',
+      shader: 'batch_norm_grad_input_inference',
       regions: { VEC: 'alias V = f32;' },
       uniforms: [1],
       buffers: [io.inputs[0].buffer],

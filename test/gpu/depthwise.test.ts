@@ -13,8 +13,15 @@ import {
   depthwiseDims,
   depthwiseFilterChunk,
   depthwiseFilterPlan,
+  depthwiseForwardPlan,
   depthwiseLanes,
 } from '../../src/ops/depthwise.js';
+import {
+  MAX_UNROLLED_K,
+  depthwiseTile,
+  depthwiseTileRegion,
+  type DepthwiseTile,
+} from '../../src/ops/depthwise_tile.js';
 import type { KernelIO, OpDef } from '../../src/ops/types.js';
 import { expectMatchesReference, seeded, useGpu } from '../helpers.js';
 
@@ -51,6 +58,12 @@ const cases: Case[] = [
   ],
   ['1x1 spatial input, 3x3 same', [3, 1, 1, 8], [3, 3, 8, 1], { padding: 'same' }],
   ['1x1 kernel stride 2', [2, 5, 5, 4], [1, 1, 4, 1], { stride: 2 }],
+  [
+    "9x9 'same' (wider than the unrolled tile), 3 outputs wide",
+    [1, 5, 3, 4],
+    [9, 9, 4, 1],
+    { padding: 'same' },
+  ],
   ["5x5 'same' multiplier 2", [1, 6, 7, 3], [5, 5, 3, 2], { padding: 'same' }],
   ['multiplier 3 stride [2,1] valid, C 4', [2, 7, 8, 4], [3, 2, 4, 3], { stride: [2, 1] }],
   ["dilation 2 'same'", [1, 9, 10, 4], [3, 3, 4, 1], { dilation: 2, padding: 'same' }],
@@ -62,7 +75,7 @@ const cases: Case[] = [
   ],
 ];
 
-/** The op with its forward plan replaced, so a test can force the dw reduction's chunk length. */
+/** The op with its forward plan replaced, so a test can force a forward tile or the dw reduction's chunk length. */
 function forcing<A>(op: OpDef<A>, plan: (io: KernelIO, attrs: A) => Dispatch[]): OpDef<A> {
   return { ...op, forward: plan };
 }
@@ -79,6 +92,25 @@ describe('depthwise kernels vs the float64 reference', () => {
       const [y] = record(depthwiseConv2dOp, [x, w], attrs);
       const [yb] = record(depthwiseConv2dOp, [x, w, bias], attrs);
       await expectMatchesReference([y, yb], tol, `${name} forward`);
+      // Every forward tile: the KH x KW loop, unrolled 1 x 1, ragged 3 x 3 and 1 x 3, and the default 2 x 4.
+      const tiles: DepthwiseTile[] = [
+        { th: 1, tw: 1, unrolled: false },
+        { th: 1, tw: 1, unrolled: true },
+        { th: 3, tw: 3, unrolled: true },
+        { th: 1, tw: 3, unrolled: true },
+        { th: 2, tw: 4, unrolled: true },
+      ];
+      for (const tile of tiles) {
+        if (tile.unrolled && Math.max(ws[0], ws[1]) > MAX_UNROLLED_K) {
+          expect(() => depthwiseTileRegion(d, tile)).toThrow(
+            /depthwise_fwd: an unrolled tile needs .* up to 7x7/,
+          );
+          continue;
+        }
+        const op = forcing(depthwiseConv2dOp, (io) => depthwiseForwardPlan(io, d, tile));
+        const [yt] = record(op, [x, w, bias], attrs);
+        await expectMatchesReference([yt], tol, `${name} forward tile ${JSON.stringify(tile)}`);
+      }
       const [dx] = record(depthwiseConv2dBackpropInputOp, [dy, w], { ...attrs, inputShape: xs });
       await expectMatchesReference([dx], tol, `${name} dx`);
       const k = d.n * d.oh * d.ow;
@@ -89,16 +121,27 @@ describe('depthwise kernels vs the float64 reference', () => {
         await expectMatchesReference([dw], tol, `${name} dw chunk ${chunk}`);
       }
       expect(depthwiseLanes(d).mult === 1 && d.cin % 4 === 0).toBe(ws[3] === 1 && xs[3] % 4 === 0);
+      const unrolled = Math.max(ws[0], ws[1]) <= MAX_UNROLLED_K;
+      const th = ws[0] <= 3 ? Math.min(2, d.oh) : 1;
+      expect(depthwiseTile(d)).toEqual(
+        unrolled ? { th, tw: Math.min(4, d.ow), unrolled } : { th: 1, tw: 1, unrolled },
+      );
     });
   }
 
   it('grids past 65,535 workgroups (forward and dx, scalar lanes)', async () => {
-    // 1*300*300*49 = 4.41M outputs at 64 per workgroup: about 68,900 workgroups, spread over x and y.
+    // 1*300*300*49 = 4.41M outputs at 64 per workgroup: about 68,900 workgroups, spread over x and y (the forward
+    // with one output per invocation; the default 2 x 4 tile needs 8,613).
     const attrs = convAttrs('depthwiseConv2d', { padding: 'same' });
     const x = input([1, 300, 300, 49], 5);
     const w = input([3, 3, 49, 1], 6);
+    const d = depthwiseDims('depthwiseConv2d', x.shape, w.shape, attrs);
+    for (const tile of [{ th: 1, tw: 1, unrolled: true }, depthwiseTile(d)]) {
+      const op = forcing(depthwiseConv2dOp, (io) => depthwiseForwardPlan(io, d, tile));
+      const [y] = record(op, [x, w], attrs);
+      await expectMatchesReference([y], tol, `large forward ${JSON.stringify(tile)}`);
+    }
     const [y] = record(depthwiseConv2dOp, [x, w], attrs);
-    await expectMatchesReference([y], tol, 'large forward');
     const [dx] = record(depthwiseConv2dBackpropInputOp, [y, w], { ...attrs, inputShape: [1, 300, 300, 49] });
     await expectMatchesReference([dx], tol, 'large dx');
   });

@@ -63,8 +63,9 @@ describe('explain', () => {
     const ops = plan.kernels.map((k) => k.nodes.map((n) => n.op).join('+'));
     // The batch norm is folded into the conv (its folded filter cached by the first run), the ReLU stored by it.
     expect(ops).toEqual(['conv2d+batchNormInference+relu', 'add+relu']);
-    expect(plan.fusions.map((f) => f.pass)).toEqual(['foldBatchNorm', 'epilogue', 'epilogue']);
-    expect(plan.passes).toEqual(['epilogue', 'foldBatchNorm']);
+    // The conv's ReLU is an epilogue; add+relu, a chain of two elementwise ops, the elementwise pass's kernel.
+    expect(plan.fusions.map((f) => f.pass)).toEqual(['foldBatchNorm', 'elementwise', 'epilogue']);
+    expect(plan.passes).toEqual(['foldBatchNorm', 'reluMask', 'epilogue', 'elementwise']);
     const conv = plan.kernels[0];
     // Conv FLOPs from the op's cost rule: 2 * N*OH*OW*Cout * KH*KW*Cin.
     const convCost = opTable.conv2d.cost(
@@ -170,16 +171,22 @@ describe('explain', () => {
     // A fresh block: its folded filter is computed in this flush (batchNormFold), then cached.
     const fused = ['batchNormFold', 'conv2d+batchNormInference+relu', 'add+relu'];
     try {
-      expect(await kernels({ epilogue: false, foldBatchNorm: false })).toEqual(unfused);
+      const off = { epilogue: false, foldBatchNorm: false, elementwise: false, reluMask: false };
+      expect(await kernels(off)).toEqual(unfused);
       expect(await kernels(false)).toEqual(unfused);
       expect(await kernels({ foldBatchNorm: false })).toEqual(['conv2d+batchNormInference+relu', 'add+relu']);
+      // Without epilogues the first ReLU joins the elementwise chain (its output is read by the add alone).
       expect(await kernels({ epilogue: false })).toEqual([
         'batchNormFold',
         'conv2d+batchNormInference',
-        'relu',
-        'add',
-        'relu',
+        'relu+add+relu',
       ]);
+      expect(await kernels({ epilogue: false, foldBatchNorm: false })).toEqual([
+        'conv2d',
+        'batchNormInference',
+        'relu+add+relu',
+      ]);
+      expect(await kernels({ elementwise: false })).toEqual(fused);
       expect(await kernels({ epilogue: true })).toEqual(fused);
       expect(await kernels({})).toEqual(fused);
       expect(await kernels(true)).toEqual(fused);
@@ -187,7 +194,7 @@ describe('explain', () => {
       await expect(init({ fusion: { epilogue: true } })).resolves.toBeDefined();
       release();
       await expect(init({ fusion: { epilog: true } as never })).rejects.toThrow(
-        /init: option 'fusion': unknown option 'epilog' \(known: epilogue, foldBatchNorm/,
+        /init: option 'fusion': unknown option 'epilog' \(known: foldBatchNorm, reluMask, epilogue, elementwise/,
       );
       await expect(init({ fusion: { epilogue: 1 } as never })).rejects.toThrow(
         /fusion pass 'epilogue' must be a boolean/,

@@ -6,8 +6,8 @@ import { record } from '../../src/graph/record.js';
 import {
   conv2dOp,
   conv2dPlan,
+  conv2dChoiceOf,
   conv2dSupports,
-  conv2dTiles,
   convAttrs,
   type Conv2dChoice,
   type Conv2dOptions,
@@ -15,7 +15,6 @@ import {
 import { convDims } from '../../src/ops/conv_geometry.js';
 import { epilogueRegions } from '../../src/ops/epilogue.js';
 import type { MatmulKernel } from '../../src/ops/matmul.js';
-import { DEFAULT_WGTILE } from '../../src/ops/wgtile.js';
 import { expectClose, expectMatchesReference } from '../helpers.js';
 import { expectFused, leaf, withFusion } from './fusion_epilogue_helpers.js';
 
@@ -84,6 +83,14 @@ const CONV_CASES: ConvCase[] = [
     'vec4',
   ],
   ['gemm1x1: 8 -> 4, stride 2', [2, 7, 5, 8], [1, 1, 8, 4], { stride: 2 }, 'gemm1x1'],
+  ["vec4_regs: 8 -> 20, 3x3 'same', M = 42", [1, 6, 7, 8], [3, 3, 8, 20], { padding: 'same' }, 'vec4_regs'],
+  [
+    "cout4_regs: 3 -> 12, 3x3 'same' stride 2",
+    [2, 7, 6, 3],
+    [3, 3, 3, 12],
+    { stride: 2, padding: 'same' },
+    'cout4_regs',
+  ],
   ["wgtile: 5 -> 6, 2x2 'same'", [2, 5, 6, 5], [2, 2, 5, 6], { padding: 'same' }, 'wgtile'],
 ];
 
@@ -93,8 +100,7 @@ describe('conv2d epilogues, every forward variant', () => {
       const attrs = convAttrs('conv2d', opts);
       const d = convDims('conv2d', xs, ws, attrs);
       expect(conv2dSupports(variant, d)).toBe(true);
-      const choice: Conv2dChoice =
-        variant === 'wgtile' ? { variant, tile: DEFAULT_WGTILE } : { variant, ...conv2dTiles(true, variant) };
+      const choice: Conv2dChoice = conv2dChoiceOf(true, variant);
       const forced = {
         ...conv2dOp,
         forward: (io: Parameters<typeof conv2dPlan>[0]) => conv2dPlan(io, d, choice),
@@ -152,7 +158,9 @@ describe('chains the pass must not fuse', () => {
       const twice = add(h, h);
       return [shared, broadcast, twice];
     };
-    await expectFused(true, build, ['conv2d', 'relu', 'add', 'conv2d', 'add', 'conv2d', 'add'], 'not fused');
+    // The elementwise pass would fuse relu+add (a chain of its own): this is about the epilogue pass.
+    const kernels = ['conv2d', 'relu', 'add', 'conv2d', 'add', 'conv2d', 'add'];
+    await expectFused({ elementwise: false }, build, kernels, 'not fused');
   });
 
   it('waits for the residual: an add whose other input is computed after the conv is not fused into it', async () => {

@@ -22,15 +22,21 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /**
  * Runs `body` as an ES module (with `wg` imported) in a fresh Node process and returns its stdout lines and its
- * stderr. The process must exit by itself, with status 0, within the timeout: a hang, a crash or a signal fails.
+ * stderr. The process must exit by itself, with `status` (default 0), within the timeout: a hang, a crash or a
+ * signal fails.
  */
-function runProcess(name: string, body: string, env = process.env): { lines: string[]; stderr: string } {
+function runProcess(
+  name: string,
+  body: string,
+  env = process.env,
+  status = 0,
+): { lines: string[]; stderr: string } {
   const file = join(dir, `${name}.mjs`);
   writeFileSync(file, `import * as wg from '${dist}';\nimport { state } from '${distState}';\n${body}\n`);
   const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000, env });
   const context = `${name}: status ${run.status}, signal ${run.signal}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
   expect(run.signal, context).toBeNull();
-  expect(run.status, context).toBe(0);
+  expect(run.status, context).toBe(status);
   return { lines: run.stdout.trim().split('\n'), stderr: run.stderr };
 }
 
@@ -149,6 +155,20 @@ wg.release();`,
     expect(out).toEqual(['true true', '3']);
   });
 
+  it('init() calls made while the device opens: other settings are refused, checkFinite applies', () => {
+    const out = runScript(
+      'concurrent-options',
+      `${settle}
+const first = wg.init();
+await settle('fusion', wg.init({ fusion: false }));
+const second = wg.init({ checkFinite: true });
+await first;
+console.log('same info', (await second) === wg.info(), 'checkFinite', wg.debug.checkFinite);
+wg.release();`,
+    );
+    expect(out).toEqual(['fusion: ArgumentError', 'same info true checkFinite true']);
+  });
+
   it('a script that ends with a read it never awaited and without release()', () => {
     const out = runScript(
       'unawaited-read',
@@ -178,6 +198,35 @@ console.log(Array.from(await wg.scale(wg.tensor([1, 2]), 3).data()).join(','));
 wg.release();`,
     );
     expect(out).toEqual(['in flight: GpuError', 'queued: GpuError', 'next op: GpuError', '3,6']);
+  });
+
+  it('release() before any init(), twice; a script that never awaits its init()', () => {
+    expect(runScript('release-first', `wg.release(); wg.release(); console.log('done');`)).toEqual(['done']);
+    expect(runScript('init-not-awaited', `wg.init(); console.log('done');`)).toEqual(['done']);
+  });
+
+  it('an uncaught exception with a read in flight: status 1 and the error, no crash or hang', () => {
+    const { lines, stderr } = runProcess(
+      'uncaught',
+      `await wg.init();
+const x = wg.randn([256, 256], { seed: 5 });
+wg.matmul(x, x).data();
+console.log('throwing');
+throw new Error('user code failed');`,
+      process.env,
+      1,
+    );
+    expect(lines).toEqual(['throwing']);
+    expect(stderr).toMatch(/Error: user code failed/);
+  });
+
+  it('process.exit() while submitted work is still running, with and without a status', () => {
+    const work = `await wg.init();
+const x = wg.randn([512, 512], { seed: 6 });
+wg.matmul(x, x).data();
+console.log('exiting');`;
+    expect(runScript('exit-busy', `${work}\nprocess.exit();`)).toEqual(['exiting']);
+    expect(runProcess('exit-busy-3', `${work}\nprocess.exit(3);`, process.env, 3).lines).toEqual(['exiting']);
   });
 
   it('many init/release cycles with work, some released before their reads finish', () => {

@@ -1,4 +1,4 @@
-// Dropout, DepthwiseConv2d, LayerNorm and GroupNorm: values vs the float64 reference / PyTorch's definitions,
+// Dropout, ReLU6, DepthwiseConv2d, LayerNorm and GroupNorm: values vs the float64 reference / PyTorch's definitions,
 // train/eval behaviour, and gradients by finite differences.
 import { describe, expect, it } from 'vitest';
 import * as wg from '../../src/index.js';
@@ -22,6 +22,13 @@ describe('extra nn layers', () => {
     expect(y.filter((v) => v === 0).length).toBeGreaterThan(50);
     layer.eval();
     expect(layer.forward(x)).toBe(x);
+  });
+
+  it('ReLU6 clips to [0, 6] and has no parameters', async () => {
+    const x = wg.tensor([-3, 0, 2.5, 6, 9], [5]);
+    const layer = new wg.nn.ReLU6();
+    expect(Array.from(await layer.forward(x).data())).toEqual([0, 0, 2.5, 6, 6]);
+    expect(layer.namedParameters()).toEqual([]);
   });
 
   it('DepthwiseConv2d, LayerNorm and GroupNorm match the reference; LayerNorm rows have mean 0, var 1', async () => {

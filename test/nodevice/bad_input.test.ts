@@ -10,7 +10,6 @@ import {
   LimitError,
   SGD,
   ShapeError,
-  WebgradError,
   add,
   avgPool2d,
   batchNorm,
@@ -46,39 +45,10 @@ import {
   type Tensor,
 } from '../../src/index.js';
 import { ProgressBar } from '../../src/cli/progress.js';
+import { expectRefused, expectStillWorks } from './bad_input_helpers.js';
 
 const f32 = (shape: number[], requiresGrad = false) => randn(shape, { seed: 1, requiresGrad });
 const int32 = (v: number[]) => tensor(v, [v.length], { dtype: 'int32' });
-
-/** A valid graph still records and its float64 reference gives the exact answer. */
-function expectStillWorks(): void {
-  const a = tensor([1, 2, 3, 4], [2, 2]);
-  const b = tensor([0.5, -1], [2]);
-  const y = sum(mul(relu(add(a, b)), a));
-  const leaves = new Map([
-    [a, Float64Array.from([1, 2, 3, 4])],
-    [b, Float64Array.from([0.5, -1])],
-  ]);
-  // relu(a + b) = [1.5, 1, 3.5, 3]; times a = [1.5, 2, 10.5, 12].
-  expect(Array.from(evaluateReference([y], leaves)[0].data)).toEqual([26]);
-}
-
-/** `fn` throws `Class` with a message matching `pattern`, and the engine still works afterwards. */
-function expectRefused(
-  fn: () => unknown,
-  Class: abstract new (...args: never[]) => WebgradError,
-  pattern: RegExp,
-): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, `expected ${Class.name} matching ${pattern}`).toBeInstanceOf(Class);
-  expect((thrown as Error).message).toMatch(pattern);
-  expectStillWorks();
-}
 
 describe('tensor creators refuse what they cannot represent', () => {
   it('unknown dtypes, in tensor() and every other creator', () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ArgumentError, FormatError } from '../../src/index.js';
+import { ArgumentError, FileError, FormatError } from '../../src/index.js';
 import {
   batchIndices,
   batches,
@@ -203,7 +203,7 @@ describe('loadImageFolder', () => {
 
   it('gives clear errors', async () => {
     const opts = { size: [4, 4] as [number, number], channels: 1 as const };
-    await expect(loadImageFolder(join(root, 'missing'), opts)).rejects.toThrow(ArgumentError);
+    await expect(loadImageFolder(join(root, 'missing'), opts)).rejects.toThrow(FileError);
     await expect(loadImageFolder(join(root, 'missing'), opts)).rejects.toThrow(/missing' does not exist/);
     await expect(loadImageFolder(join(root, 'empty'), opts)).rejects.toThrow(FormatError);
     await expect(loadImageFolder(join(root, 'empty'), opts)).rejects.toThrow(

@@ -1,7 +1,7 @@
 // `webgrad eval`: scores one checkpoint, or an ensemble of several, on a test split, optionally with test-time crops.
 import { stat } from 'node:fs/promises';
 import { init } from '../../engine.js';
-import { ArgumentError, WebgradError } from '../../errors.js';
+import { ArgumentError, FormatError, WebgradError } from '../../errors.js';
 import type { Module } from '../../nn/module.js';
 import { COMBINE_MODES, type CombineMode } from '../../ops/ensemble_combine.js';
 import { loadModelCheckpoint, type CheckpointModel, type LoadedCheckpoint } from '../../train/checkpoint.js';
@@ -31,6 +31,30 @@ function augmentation(
   const size = flags.number('tta-crop') ?? ([shape[0], shape[1]] as [number, number]);
   const options = { pad: flags.number('tta-pad')!, combine };
   return mode === '5crop' ? fiveCrop(size, options) : tenCrop(size, options);
+}
+
+/**
+ * Refuses to score a checkpoint on a test set whose classes are not the ones it was trained on (labels are
+ * positions in the class list: other names in the same count would be scored silently against the wrong ones).
+ */
+function checkSameClasses(
+  path: string,
+  stored: string | undefined,
+  classes: string[],
+  dataset: string,
+): void {
+  if (stored === undefined) return; // written by saveCheckpoint without the CLI's metadata
+  let trained: unknown;
+  try {
+    trained = JSON.parse(stored);
+  } catch {
+    throw new FormatError(`${path}: the 'classes' metadata is not valid JSON`);
+  }
+  if (!Array.isArray(trained) || trained.join('/') !== classes.join('/')) {
+    throw new ArgumentError(
+      `checkpoint '${path}' was trained on the classes (${Array.isArray(trained) ? trained.join(', ') : String(trained)}), but the test split of ${dataset} has (${classes.join(', ')})`,
+    );
+  }
 }
 
 export const evalCommand: Command = {
@@ -131,6 +155,7 @@ export const evalCommand: Command = {
     const [h, w, c] = first.model.config.inputShape;
     const image = c === 1 || c === 3 ? { size: [h, w] as [number, number], channels: c as 1 | 3 } : undefined;
     const testSet = await loadDataset(dataset, 'test', { limit: flags.number('limit') ?? null, seed, image });
+    for (const c of loaded) checkSameClasses(c.path, c.metadata.classes, testSet.classes, dataset);
     const combine = flags.choice<CombineMode>('combine')!;
     const tta = augmentation(flags, testSet.shape, combine);
     const model: Module =

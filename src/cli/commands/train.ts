@@ -1,5 +1,4 @@
 // `webgrad train`: trains a ResNet or Inception network on MNIST, Fashion-MNIST or an image folder.
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { init } from '../../engine.js';
 import { ArgumentError } from '../../errors.js';
@@ -10,7 +9,9 @@ import { SGD } from '../../optim/sgd.js';
 import { saveCheckpoint } from '../../train/checkpoint.js';
 import { fit, type EpochRecord } from '../../train/fit.js';
 import { defaultWorkers } from '../../augment/pool.js';
+import { parseSpec } from '../../augment/spec.js';
 import { folderImage, loadDataset, loadTrainSource } from '../datasets.js';
+import { prepareOutDir, writeOutFile } from '../out_dir.js';
 import { report, type Command } from '../flags.js';
 import { percent } from '../format.js';
 import { historySvg } from '../plot.js';
@@ -80,7 +81,12 @@ export const trainCommand: Command = {
       help: 'ResNet only: channels of the first stage (stages have N, 2N, 4N; default 8)',
     },
     { name: 'out', kind: 'string', metavar: 'DIR', default: TRAIN_DEFAULTS.out, help: 'where results go' },
-    { name: 'limit', kind: 'int', min: 1, help: 'keep the first N images of each split (a quick run)' },
+    {
+      name: 'limit',
+      kind: 'int',
+      min: 1,
+      help: 'keep N images of each split, every class in turn (a quick run)',
+    },
     { name: 'seed', kind: 'int', min: 0, default: 0, help: 'seed of weights, shuffles and folder splits' },
     {
       name: 'image-size',
@@ -123,6 +129,9 @@ export const trainCommand: Command = {
     },
   ],
   async run(flags, io) {
+    // A malformed spec is refused before the data is loaded and the device opened (its shape is checked in fit).
+    const augment = flags.string('augment');
+    if (augment !== undefined) parseSpec(augment);
     if (flags.gave('ensemble')) return trainEnsemble(trainCommand, flags, io);
     const started = performance.now();
     const modelName = flags.choice<'resnet' | 'inception'>('model')!;
@@ -137,6 +146,8 @@ export const trainCommand: Command = {
     const limit = flags.number('limit') ?? null;
     const channels = flags.choice<'1' | '3'>('channels');
     const image = folderImage(datasetName, flags.number('image-size'), channels && Number(channels));
+    // Before loading anything: a bad --out must not cost a whole training run.
+    await prepareOutDir('train --out', out);
     const trainSet = await loadTrainSource(datasetName, { limit, seed, image });
     const testSet = await loadDataset(datasetName, 'test', { limit, seed, image });
     const info = await init();
@@ -165,7 +176,7 @@ export const trainCommand: Command = {
       schedule,
       validation: testSet,
       seed,
-      augment: flags.string('augment') ?? null,
+      augment: augment ?? null,
       workers: flags.number('workers') ?? (await defaultWorkers()),
       prefetch: flags.number('prefetch')!,
       onBatch: (p) => {
@@ -184,7 +195,6 @@ export const trainCommand: Command = {
     // The last epoch's validation already evaluated the final weights on the test set.
     const last = history[history.length - 1];
     const final = { accuracy: last.valAccuracy!, loss: last.valLoss! };
-    await mkdir(out, { recursive: true });
     const checkpoint = join(out, 'checkpoint.safetensors');
     await saveCheckpoint(checkpoint, model, {
       optimizer,
@@ -196,8 +206,9 @@ export const trainCommand: Command = {
         epochs: String(epochs),
       },
     });
-    await writeFile(join(out, 'history.json'), JSON.stringify(history, null, 2) + '\n');
-    await writeFile(
+    await writeOutFile('train', join(out, 'history.json'), JSON.stringify(history, null, 2) + '\n');
+    await writeOutFile(
+      'train',
       join(out, 'history.svg'),
       historySvg(
         [

@@ -1,5 +1,5 @@
 // `webgrad transfer`: a trained model (webgrad checkpoint or torchvision file) → new classes, frozen trunk, cached features.
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { init } from '../../engine.js';
 import { ArgumentError, FormatError, fileError } from '../../errors.js';
@@ -15,6 +15,7 @@ import { buildZoo } from '../../zoo/build.js';
 import { ZOO_ARCHS, type ZooArch } from '../../zoo/model.js';
 import { loadDataset } from '../datasets.js';
 import { report, type Command } from '../flags.js';
+import { prepareOutDir } from '../out_dir.js';
 import { percent } from '../format.js';
 
 /** A torchvision state dict's class count: the length of its `fc.bias`. */
@@ -122,7 +123,12 @@ export const transferCommand: Command = {
       default: 'webgrad-transfer',
       help: 'where the merged checkpoint goes',
     },
-    { name: 'limit', kind: 'int', min: 1, help: 'keep the first N images of each split (a quick run)' },
+    {
+      name: 'limit',
+      kind: 'int',
+      min: 1,
+      help: 'keep N images of each split, every class in turn (a quick run)',
+    },
     { name: 'seed', kind: 'int', min: 0, default: 0, help: 'seed of the head, shuffles and folder splits' },
     { name: 'json', kind: 'boolean', help: 'print the summary as one JSON object on stdout' },
   ],
@@ -138,6 +144,9 @@ export const transferCommand: Command = {
     if (classesFlag !== 'auto' && !/^[1-9]\d*$/.test(classesFlag)) {
       throw new ArgumentError(`--classes must be 'auto' or a positive integer, got '${classesFlag}'`);
     }
+    // Before anything is loaded: a bad --out must not cost a whole run.
+    const out = flags.string('out')!;
+    await prepareOutDir('transfer --out', out);
     const info = await init();
     const imageSize = flags.number('image-size');
     const model = await loadFrom(from, flags.choice<ZooArch>('arch'), imageSize);
@@ -169,8 +178,6 @@ export const transferCommand: Command = {
       `webgrad: transfer ${from} → ${datasetName} (${trainSet.length} train, ${testSet.length} test images, ${classes} classes), frozen up to ${upTo}`,
     );
     io.message(`webgrad: adapter ${info.backend} (${info.description})`);
-    const out = flags.string('out')!;
-    await mkdir(out, { recursive: true });
     const epochs = flags.number('epochs')!;
     const batchSize = flags.number('batch-size')!;
     const optimizer = new Adam(model.parameters(), { lr: flags.number('lr')! });

@@ -68,6 +68,13 @@ export function exprGradient(expr: Expr, i: number, ctx: BackwardContext<unknown
   const g = vjp(expr, input(n), input(n + 1))[i];
   if (!g) return fill(ctx.inputs[i].shape, 0);
   const tensors = [...ctx.inputs, ctx.dys[0]!, ctx.outputs[0]];
+  if (g.kind === 'input') {
+    // The gradient is a tensor as it is (dy through an add): a view of it, no copy kernel. A view, not the tensor
+    // itself, so each gradient is a handle of its own (disposing one leaves the other).
+    const t = tensors[g.index];
+    const summed = sumToShape(t, ctx.inputs[i].shape);
+    return summed === t ? reshape(t, t.shape) : summed;
+  }
   const used = [...inputsOf(g)].sort((a, b) => a - b);
   const local = mapInputs(g, (k) => input(used.indexOf(k)));
   return sumToShape(
@@ -110,6 +117,7 @@ export function exprOpDef<A>(
       return [elementwiseKernel(expr, inputs, { buffer: io.outputs[0].buffer, shape })];
     },
     epilogues: ['relu'],
+    expr: exprOf,
     backward: differentiable.map((d, i): BackwardRule<A> | null =>
       d ? (ctx) => exprGradient(exprOf(ctx.attrs, ctx.inputs.length), i, ctx) : null,
     ),

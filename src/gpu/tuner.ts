@@ -213,13 +213,16 @@ export class Tuner {
     if (rt.endReason) return null;
     const all = Array.from({ length: repeats }, () => plan).flat();
     const { dispatches, submits } = rt.counters;
+    const { encodeMs, submitMs } = rt.cpu;
     rt.beginCapture();
     const t0 = performance.now();
     rt.submit(all, []);
     const verdict = rt.endCapture();
-    // The tuner's own work is not the program's: wg.stats() counts only what flushes submit.
+    // The tuner's own work is not the program's: wg.stats() counts only what flushes submit (host time too).
     rt.counters.dispatches = dispatches;
     rt.counters.submits = submits;
+    rt.cpu.encodeMs = encodeMs;
+    rt.cpu.submitMs = submitMs;
     await rt.unlessEnded(rt.device.queue.onSubmittedWorkDone());
     const ms = (performance.now() - t0) / repeats;
     return (await verdict) ? null : ms;

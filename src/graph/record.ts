@@ -23,6 +23,9 @@ export function record<A>(
   }
 }
 
+/** No inputs overwritten in place (most ops). */
+const NONE: readonly number[] = [];
+
 function recordNode<A>(
   op: OpDef<A>,
   inputs: readonly Tensor[],
@@ -43,14 +46,15 @@ function recordNode<A>(
     attrs,
   );
   if (op.forward !== 'alias') checkSizes(op, inputs, specs, attrs, argNames);
-  const writes = (op.writesInputs ?? []).map((i) => {
+  const writes: Storage[] = [];
+  for (const i of op.writesInputs ?? NONE) {
     if (inputs[i].node) {
       throw new ShapeError(
         `${op.name}: argument '${argNames?.[i] ?? i}' is overwritten in place, so it must be a leaf`,
       );
     }
-    return inputs[i].storage;
-  });
+    writes.push(inputs[i].storage);
+  }
   const node: Node = {
     id: state.nextId++,
     op,
@@ -71,9 +75,10 @@ function recordNode<A>(
     return node.outputs;
   }
   for (const t of inputs) t.storage.readers++;
-  specs.forEach((spec, i) => {
+  for (let i = 0; i < specs.length; i++) {
+    const spec = specs[i];
     node.outputs.push(new Tensor(spec.shape, spec.dtype, new Storage(sizeOf(spec.shape) * 4), node, i));
-  });
+  }
   state.pending.push(node);
   return node.outputs;
 }

@@ -76,17 +76,19 @@ let nextOpId = 1;
 function structureKey(nodes: readonly Node[], folded: ReadonlySet<Node>): string {
   let h1 = 0x811c9dc5;
   let h2 = 0x2545f491;
-  const mix = (v: number) => {
-    h1 = Math.imul(h1 ^ v, 0x01000193);
-    h2 = Math.imul(h2 ^ v, 0x5bd1e995) ^ (h2 >>> 15);
-  };
   for (const n of nodes) {
     let id = opIds.get(n.op);
     if (id === undefined) opIds.set(n.op, (id = nextOpId++));
-    mix(folded.has(n) ? -id : id);
+    if (folded.has(n)) id = -id;
+    h1 = Math.imul(h1 ^ id, 0x01000193);
+    h2 = Math.imul(h2 ^ id, 0x5bd1e995) ^ (h2 >>> 15);
     for (const t of n.inputs) {
-      mix(t.shape.length);
-      for (const d of t.shape) mix(d);
+      const shape = t.shape;
+      h1 = Math.imul(h1 ^ shape.length, 0x01000193);
+      for (let i = 0; i < shape.length; i++) {
+        h1 = Math.imul(h1 ^ shape[i], 0x01000193);
+        h2 = Math.imul(h2 ^ shape[i], 0x5bd1e995) ^ (h2 >>> 15);
+      }
     }
   }
   return `${nodes.length}:${h1 >>> 0}:${h2 >>> 0}`;
@@ -144,13 +146,16 @@ export function sameAttrs(a: unknown, b: unknown): boolean {
   }
   const proto = Object.getPrototypeOf(a);
   if (proto !== Object.prototype || Object.getPrototypeOf(b) !== proto) return false;
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) {
-    if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
-    if (!sameAttrs((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  // Key by key without building key arrays: this runs for every replayed node of every step.
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let keys = 0;
+  for (const k in x) {
+    if (!Object.prototype.hasOwnProperty.call(y, k) || !sameAttrs(x[k], y[k])) return false;
+    keys++;
   }
-  return true;
+  for (const k in y) if (Object.prototype.hasOwnProperty.call(y, k)) keys--;
+  return keys === 0;
 }
 
 /** Whether `entry` was planned for exactly this node and these buffers (scratch compared by the caller). */

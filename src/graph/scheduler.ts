@@ -61,8 +61,11 @@ interface FlushPlan {
   sub: OpenSubmission;
   /** The dispatches in order, each with the nodes it covers. */
   planned: PlannedDispatch[];
-  /** The size asked for, per buffer handed out (pooled buffers are bigger): the plan's byte counts. */
-  logical: Map<GPUBuffer, number>;
+  /**
+   * The size asked for, per buffer handed out (pooled buffers are bigger): the plan's byte counts. Null when no
+   * plan value is made of this flush (no explain, profile or WEBGRAD_DEBUG): then nobody reads them.
+   */
+  logical: Map<GPUBuffer, number> | null;
   /** Storages that receive new values (op outputs). */
   created: Storage[];
   /** Storages overwritten in place (optimizer updates). */
@@ -80,6 +83,8 @@ interface FlushPlan {
   replay: FlushEntries | null;
   /** Leaves uploaded so far (their buffers are kept by position for replay). */
   uploads: number;
+  /** The runtime's plan cache (its hit and miss counts). */
+  cache: ReplayCache;
 }
 
 /** The plan cache of each runtime (its buffers belong to that device). */
@@ -111,7 +116,7 @@ function upload(plan: FlushPlan, t: Tensor): void {
     s.buffer = plan.runtime.pool.acquire(s.bytes, plan.replay?.uploads[k]);
     if (plan.replay) plan.replay.uploads[k] = s.buffer;
   }
-  plan.logical.set(s.buffer, s.bytes);
+  plan.logical?.set(s.buffer, s.bytes);
   const u = s.upload;
   plan.runtime.device.queue.writeBuffer(s.buffer, 0, u.buffer, u.byteOffset, u.byteLength);
   s.upload = null;
@@ -185,12 +190,12 @@ function planNode(
     if (!fitsBuffer(s.bytes, limits, !n.op.bindsRanges))
       checkBufferBytes(`${n.op.name}: an output`, s.bytes, limits, !n.op.bindsRanges);
     s.buffer = runtime.pool.acquire(s.bytes, before?.buffers[n.inputs.length + i]);
-    plan.logical.set(s.buffer, s.bytes);
+    plan.logical?.set(s.buffer, s.bytes);
   }
   const epilogue = chainEpilogue(n, chain);
   const scratch: GPUBuffer[] = [];
   let dispatches = before ? replayNode(plan, n, before, epilogue, outputs, scratch) : null;
-  if (dispatches) replayStats(runtime).hits++;
+  if (dispatches) plan.cache.hits++;
   else dispatches = planFresh(plan, n, epilogue, outputs, scratch);
   plan.count++;
   const covered = chain.length > 0 ? [...covers, ...chain] : covers;
@@ -226,7 +231,7 @@ function inputFailure(n: Node, chain: readonly Node[]): WebgradError | null {
 function noteInputs(plan: FlushPlan, n: Node): void {
   for (const t of n.inputs) {
     const s = t.storage;
-    if (s.buffer) plan.logical.set(s.buffer, s.bytes);
+    if (s.buffer) plan.logical?.set(s.buffer, s.bytes);
     const w = s.writer;
     if (w && w !== plan.sub && !w.settled) plan.deps.add(w);
   }
@@ -256,7 +261,7 @@ function replayNode(
   for (let i = 0; i < entry.scratchBytes.length; i++) {
     const bytes = entry.scratchBytes[i];
     const b = pool.acquire(bytes, entry.scratch[i]);
-    plan.logical.set(b, bytes);
+    plan.logical?.set(b, bytes);
     scratch.push(b);
     if (b !== entry.scratch[i]) {
       for (const s of scratch) pool.release(s);
@@ -293,7 +298,7 @@ function planFresh(
     scratch(bytes) {
       checkBufferBytes(`${n.op.name}: a scratch buffer`, bytes, runtime.info.limits, !n.op.bindsRanges);
       const b = runtime.pool.acquire(bytes, reuse?.scratch[scratch.length]);
-      plan.logical.set(b, bytes);
+      plan.logical?.set(b, bytes);
       scratch.push(b);
       scratchBytes.push(bytes);
       return b;
@@ -313,7 +318,7 @@ function planFresh(
   const planned = forward(io, n.attrs);
   for (const d of planned) checkWorkgroups(n.op.name, d.workgroups, runtime.maxWorkgroups);
   if (plan.replay) {
-    replayStats(runtime).misses++;
+    plan.cache.misses++;
     plan.replay.nodes[slot] = {
       op: n.op,
       attrs: copyAttrs(n.attrs),
@@ -518,7 +523,7 @@ function planValue(plan: FlushPlan, live: number, pruned: number, passes: PassRe
         createdBytes: pool.createdBytes,
       },
     },
-    (b) => plan.logical.get(b) ?? b.size,
+    (b) => plan.logical?.get(b) ?? b.size,
     wgsl,
   );
 }
@@ -542,7 +547,7 @@ function run(): Submission {
     runtime,
     sub: openSubmission(),
     planned: [],
-    logical: new Map(),
+    logical: dry || planListener || debugLevel > 0 ? new Map() : null,
     created: [],
     written: [],
     deps: new Set(),
@@ -552,6 +557,7 @@ function run(): Submission {
     startBytes: runtime.pool.liveBytes,
     replay: null,
     uploads: 0,
+    cache: replayStats(runtime),
   };
   const staged: { read: PendingRead; staging: GPUBuffer }[] = [];
   let nodes = taken;
@@ -592,7 +598,7 @@ function run(): Submission {
       });
     }
     const folded = new Set([...passes.fused.values()].flat());
-    if (runtime.options.replay && !dry) plan.replay = replayStats(runtime).entries(nodes, folded);
+    if (runtime.options.replay && !dry) plan.replay = plan.cache.entries(nodes, folded);
     // All uploads go before any buffer changes hands: queued writes land ahead of the whole submit.
     for (const n of nodes) for (const t of n.inputs) upload(plan, t);
     for (const r of reads) upload(plan, r.tensor);

@@ -34,6 +34,7 @@ describe('argument errors', () => {
       /--image-size and --channels apply to image folders; mnist is 28x28 grayscale/,
     ],
     [['train', '--channels', '2'], /--channels must be one of 1, 3, got '2'/],
+    [['train', '--ensemble', '2', '--profile'], /--profile times one model: it does not apply to --ensemble/],
     [['fly'], /unknown command 'fly'/],
     [['eval'], /eval needs --checkpoint FILE/],
     [['eval', '--checkpoint', 'missing.safetensors'], /checkpoint 'missing.safetensors' does not exist/],
@@ -123,6 +124,7 @@ describe('training from an image folder', () => {
       '--seed',
       '3',
       '--json',
+      '--profile',
     );
     expect(run.status, run.stderr).toBe(0);
     const summary = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
@@ -137,6 +139,11 @@ describe('training from an image folder', () => {
     // Progress and messages go to stderr; stdout holds the result alone.
     expect(run.stdout.trim().split('\n').length).toBe(1);
     expect(run.stderr).toMatch(/epoch 10\/10/);
+    // --profile: after the checkpoint, one training step (on the 6 test images) timed kernel by kernel.
+    expect(run.stderr).toMatch(
+      /webgrad: profile of one training step, batch 6 \((kernel-by-kernel|timestamp-query)\)/,
+    );
+    expect(run.stderr).toMatch(/conv2d/);
     const evaluated = webgrad(
       'eval',
       '--checkpoint',

@@ -15,6 +15,7 @@ import { prepareOutDir, writeOutFile } from '../out_dir.js';
 import { report, type Command } from '../flags.js';
 import { percent } from '../format.js';
 import { historySvg } from '../plot.js';
+import { profileTrainStep } from '../profile_step.js';
 import { ProgressBar } from '../progress.js';
 import { trainEnsemble } from './train_ensemble.js';
 
@@ -127,11 +128,18 @@ export const trainCommand: Command = {
       min: 1,
       help: 'train K members with seeds seed .. seed+K-1 into --out/member-<k>, then score their ensemble',
     },
+    {
+      name: 'profile',
+      kind: 'boolean',
+      help: 'after training, time one training step kernel by kernel and print the top kernels (wg.profile)',
+    },
   ],
   async run(flags, io) {
     // A malformed spec is refused before the data is loaded and the device opened (its shape is checked in fit).
     const augment = flags.string('augment');
     if (augment !== undefined) parseSpec(augment);
+    if (flags.gave('ensemble') && flags.boolean('profile'))
+      throw new ArgumentError('--profile times one model: it does not apply to --ensemble');
     if (flags.gave('ensemble')) return trainEnsemble(trainCommand, flags, io);
     const started = performance.now();
     const modelName = flags.choice<'resnet' | 'inception'>('model')!;
@@ -224,6 +232,7 @@ export const trainCommand: Command = {
     const seconds = (performance.now() - started) / 1000;
     const trainSeconds = history.reduce((s, h) => s + h.seconds, 0);
     io.message(`webgrad: wrote ${checkpoint}, history.json, history.svg`);
+    if (flags.boolean('profile')) io.message(await profileTrainStep(model, optimizer, testSet, batchSize));
     const line = `test accuracy ${percent(final.accuracy)}, loss ${final.loss.toFixed(4)}; ${seconds.toFixed(0)} s in all`;
     report(io, flags, line, {
       model: modelName,

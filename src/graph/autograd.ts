@@ -4,6 +4,7 @@ import { add } from '../ops/arithmetic.js';
 import { fill } from '../ops/fill.js';
 import type { Node } from './state.js';
 import type { Tensor } from './tensor.js';
+import { onExplainEnd } from './explain_undo.js';
 import { keep } from './tidy.js';
 
 /** Nodes reachable from `root` through tensors that need gradients, inputs before their consumers. */
@@ -72,8 +73,10 @@ export function gradients(loss: Tensor, dy?: Tensor, op = 'backward'): Map<Tenso
 export function backward(loss: Tensor, dy?: Tensor): void {
   for (const [t, g] of gradients(loss, dy)) {
     if (t.node || !t.requiresGrad) continue;
-    const total = t.grad ? add(t.grad, g) : g;
-    t.grad?.dispose();
-    t.grad = keep(total);
+    const previous = t.grad;
+    const total = keep(previous ? add(previous, g) : g);
+    // Under explain() nothing is computed: the planned gradient is dropped at its end and the previous one kept.
+    if (!onExplainEnd(() => ((t.grad = previous), total.dispose()))) previous?.dispose();
+    t.grad = total;
   }
 }

@@ -22,7 +22,8 @@ export interface Explanation extends Plan {
  * Plans `fn` without running it: the ops it records, and the flushes it causes, are planned as usual (pruning,
  * fusion, buffers) but never submitted. Work recorded before the call is flushed first, for real. Afterwards
  * nothing of `fn` is pending: values it made cannot be read (DisposedError), and values it would overwrite in
- * place (optimizer updates) keep theirs. A read `fn` awaits rejects, since nothing is computed: if `fn` lets
+ * place (optimizer updates) keep theirs; host state fn changes is put back (leaf `.grad`, optimizer step counts and
+ * state, seeded layers' call counts: src/graph/explain_undo.ts), so explaining a step changes no later step. A read `fn` awaits rejects, since nothing is computed: if `fn` lets
  * that rejection end it (a step that awaits its loss), the plan up to there is returned; code of `fn` after
  * that await does not run.
  */

@@ -6,6 +6,7 @@ import { tunerFor } from '../gpu/tuner.js';
 import type { KernelIO } from '../ops/types.js';
 import { FlushChecks, debug, firstNonFinite } from './checks.js';
 import { fuseElementwise } from './fusion/elementwise.js';
+import { beginExplainUndo, endExplainUndo } from './explain_undo.js';
 import { chainEpilogue, fuseEpilogues } from './fusion/epilogue.js';
 import { foldBatchNorm } from './fusion/fold_bn.js';
 import { fuseReluMasks } from './fusion/relu_mask.js';
@@ -445,6 +446,7 @@ export async function collectPlans(fn: () => unknown, wgsl: boolean): Promise<Pl
   if (state.pending.length > 0 || state.reads.length > 0) void flush();
   const collector = { plans: [] as Plan[], wgsl };
   explaining = collector;
+  beginExplainUndo();
   try {
     try {
       await fn();
@@ -455,6 +457,7 @@ export async function collectPlans(fn: () => unknown, wgsl: boolean): Promise<Pl
     if (state.pending.length > 0 || state.reads.length > 0) void flush().catch(() => undefined);
   } finally {
     explaining = null;
+    endExplainUndo();
   }
   return collector.plans;
 }

@@ -2,6 +2,7 @@
 // generated elementwise kernels and reductions, so their gradients are those ops').
 import { ArgumentError } from '../errors.js';
 import { ones, zeros } from '../graph/create.js';
+import { onExplainEnd } from '../graph/explain_undo.js';
 import type { Tensor } from '../graph/tensor.js';
 import { conv2d } from '../ops/conv2d.js';
 import type { Padding } from '../ops/conv_geometry.js';
@@ -28,6 +29,8 @@ export class Dropout extends Module {
   forward(x: Tensor): Tensor {
     if (!this.training || this.rate === 0) return x;
     // A fixed seed still gives each call its own mask, reproducibly.
+    const calls = this.calls;
+    onExplainEnd(() => (this.calls = calls));
     const seed = this.seed === undefined ? undefined : (this.seed + this.calls++) >>> 0;
     return dropout(x, this.rate, seed === undefined ? {} : { seed });
   }

@@ -1,6 +1,7 @@
 // The module base: named parameters and buffers, child modules, train/eval modes, state dicts, freezing.
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { assignValues } from '../graph/create.js';
+import { onExplainEnd } from '../graph/explain_undo.js';
 import { Tensor } from '../graph/tensor.js';
 
 /** Values for one state-dict entry, as read from a checkpoint. */
@@ -80,7 +81,8 @@ export abstract class Module {
   /** Disposes the gradient of every parameter (frozen ones included), so the next backward() starts from zero. */
   zeroGrad(): void {
     for (const [, p] of this.namedParameters()) {
-      p.grad?.dispose();
+      const previous = p.grad;
+      if (!onExplainEnd(() => (p.grad = previous))) previous?.dispose();
       p.grad = null;
     }
   }

@@ -3,6 +3,7 @@ import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { tensor, zeros } from '../graph/create.js';
 import { flush } from '../graph/scheduler.js';
 import { Tensor } from '../graph/tensor.js';
+import { onExplainEnd } from '../graph/explain_undo.js';
 import { keep } from '../graph/tidy.js';
 import { checkRange } from '../options.js';
 
@@ -72,6 +73,18 @@ export abstract class Optimizer {
    * when the device has done it (see `flush`); a training loop need not await it.
    */
   step(): Promise<void> {
+    // Under explain(): step counts and state buffers made by this step go back to what they were at its end.
+    const counts = new Map([...this.state].map(([i, s]) => [i, s.step]));
+    onExplainEnd(() => {
+      for (const [i, s] of this.state) {
+        const before = counts.get(i);
+        if (before !== undefined) s.step = before;
+        else {
+          for (const b of s.buffers) b.dispose();
+          this.state.delete(i);
+        }
+      }
+    });
     this.params.forEach((p, i) => {
       if (!p.requiresGrad || !p.grad) return;
       let s = this.state.get(i);
@@ -88,7 +101,8 @@ export abstract class Optimizer {
   /** Disposes every parameter's gradient, so the next backward() starts from zero. */
   zeroGrad(): void {
     for (const p of this.params) {
-      p.grad?.dispose();
+      const previous = p.grad;
+      if (!onExplainEnd(() => (p.grad = previous))) previous?.dispose();
       p.grad = null;
     }
   }

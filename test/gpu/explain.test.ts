@@ -1,6 +1,7 @@
 // wg.explain: the plan of a forward and of a training step, without running anything; WEBGRAD_DEBUG output.
 import { describe, expect, it, vi } from 'vitest';
 import {
+  Adam,
   DisposedError,
   SGD,
   add,
@@ -11,11 +12,15 @@ import {
   release,
   type FusionOptions,
   mean,
+  nn,
   ones,
   opTable,
   randn,
   relu,
+  resnet,
+  softmaxCrossEntropy,
   stats,
+  tensor,
   tidy,
   zeros,
   type Tensor,
@@ -203,5 +208,63 @@ describe('explain', () => {
       release();
       await init({ poisonBuffers: true });
     }
+  });
+});
+
+describe('explain leaves the host state as it was', () => {
+  /** Two Adam steps of a small ResNet from seed 1; with `explainFirst`, a backward and a whole step explained before. */
+  async function twoSteps(explainFirst: boolean): Promise<Float32Array[]> {
+    const model = resnet({ inputShape: [8, 8, 1], classes: 3, seed: 1, widths: [4, 8, 8] });
+    const opt = new Adam(model.parameters(), { lr: 0.01 });
+    const x = tensor(
+      new Float32Array(2 * 64).map((_, i) => Math.sin(i)),
+      [2, 8, 8, 1],
+    );
+    const y = tensor(new Int32Array([0, 2]), [2], { dtype: 'int32' });
+    const backward = () => tidy(() => softmaxCrossEntropy(model.forward(x), y).backward());
+    const step = () => {
+      backward();
+      opt.step();
+      opt.zeroGrad();
+    };
+    if (explainFirst) {
+      await explain(backward); // leaves .grad set, as a real backward would
+      await explain(step);
+    }
+    step();
+    step();
+    const out = await Promise.all(model.parameters().map((p) => p.data()));
+    model.dispose();
+    for (const t of [x, y]) t.dispose();
+    return out;
+  }
+
+  it('gradients, optimizer step counts and state: explained steps change none of them', async () => {
+    const plain = await twoSteps(false);
+    const explained = await twoSteps(true);
+    // Before the undo log, the explained backward's never-computed gradient and Adam's advanced step count
+    // silently changed the next real steps.
+    expect(explained.map((p) => Array.from(p))).toEqual(plain.map((p) => Array.from(p)));
+  }, 60_000);
+
+  it('a real gradient held before explain() is still readable after it, with its values', async () => {
+    const w = randn([4, 3], { seed: 2 });
+    w.requiresGrad = true;
+    tidy(() => mean(relu(w)).backward());
+    const before = Array.from(await w.grad!.data());
+    await explain(() => tidy(() => mean(relu(w)).backward()));
+    await explain(() => new nn.Dropout(0.5, 3).zeroGrad());
+    expect(Array.from(await w.grad!.data())).toEqual(before);
+    w.dispose();
+  });
+
+  it("a seeded Dropout's call count: the first real call after explain() draws the first mask", async () => {
+    const x = ones([64]);
+    const fresh = new nn.Dropout(0.5, 7);
+    const expected = await fresh.forward(x).data();
+    const drop = new nn.Dropout(0.5, 7);
+    await explain(() => drop.forward(x));
+    expect(Array.from(await drop.forward(x).data())).toEqual(Array.from(expected));
+    x.dispose();
   });
 });

@@ -13,5 +13,6 @@ export function buildZoo(config: ZooConfig): ZooModel {
       `zoo: unknown architecture '${String(config.arch)}' (expected one of ${ZOO_ARCHS.join(', ')})`,
     );
   }
-  return BUILDERS[config.arch](config);
+  const { classes, inputShape, seed } = config;
+  return BUILDERS[config.arch]({ classes, inputShape, seed });
 }

@@ -1,5 +1,6 @@
 // The zoo's model base: named stages in order (for freezing and caching by depth), pooled features, an `fc` head.
 import { ArgumentError } from '../errors.js';
+import { checkOptionKeys } from '../options.js';
 import type { Tensor } from '../graph/tensor.js';
 import { Dense } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
@@ -120,6 +121,7 @@ export function zooConfig(arch: ZooArch, options: ZooOptions): ZooConfig {
   if (options === null || typeof options !== 'object') {
     throw new ArgumentError(`${arch}: argument 'options' must be { classes, inputShape?, seed? }`);
   }
+  checkOptionKeys(arch, options, ['classes', 'inputShape', 'seed']);
   const { classes, inputShape = [224, 224, 3], seed = 0 } = options;
   if (!Number.isInteger(classes) || classes < 1) {
     throw new ArgumentError(`${arch}: argument 'classes' must be a positive integer, got ${String(classes)}`);

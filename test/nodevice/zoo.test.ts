@@ -64,6 +64,8 @@ describe('zoo models without torch', () => {
     expect(m.config.classes).toBe(3);
     expect(Object.keys(m.stateDict()).at(-1)).toBe('fc.bias');
     expect(() => zoo.resnet18({ classes: 0 })).toThrow(ArgumentError);
+    // A misspelt option is refused, not silently replaced by its default.
+    expect(() => zoo.resnet50({ classes: 10, sed: 3 } as never)).toThrow(/resnet50: unknown option 'sed'/);
     expect(() =>
       zoo.googlenet({ classes: 2, inputShape: [32, 32] as unknown as [number, number, number] }),
     ).toThrow(/inputShape/);

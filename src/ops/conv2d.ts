@@ -232,8 +232,10 @@ export function checkConvArgs(
   expectRank(op, 'x', x, 4, 'NHWC');
   expectRank(op, wArg, w, 4, 'KH,KW,Cin,Cout');
   if (w.shape[2] !== x.shape[3]) {
+    // x [N,C,H,W] from PyTorch habits: its channels sit at axis 1.
+    const nchw = x.shape[1] === w.shape[2] ? ` (x looks NCHW: activations are NHWC, [N,H,W,C])` : '';
     throw new ShapeError(
-      `${op}: argument '${wArg}' must be [KH,KW,Cin,Cout] with Cin=${x.shape[3]} matching x ${fmtShape(x.shape)}, got ${fmtShape(w.shape)}`,
+      `${op}: argument '${wArg}' must be [KH,KW,Cin,Cout] with Cin=${x.shape[3]} matching x ${fmtShape(x.shape)}, got ${fmtShape(w.shape)}${nchw}`,
     );
   }
   if ([...x.shape, ...w.shape].some((s) => s < 1)) {

@@ -103,6 +103,11 @@ describe('conv2d shape rules', () => {
     expect(() => conv2d(x, tensor(new Float32Array(3 * 3 * 4 * 8), [3, 3, 4, 8]))).toThrow(
       "conv2d: argument 'w' must be [KH,KW,Cin,Cout] with Cin=3 matching x [2,8,8,3], got [3,3,4,8]",
     );
+    // A PyTorch-style NCHW input whose axis 1 holds the filter's Cin: the message says activations are NHWC.
+    const nchw = tensor(new Float32Array(2 * 4 * 8 * 8), [2, 4, 8, 8]);
+    expect(() => conv2d(nchw, tensor(new Float32Array(3 * 3 * 4 * 8), [3, 3, 4, 8]))).toThrow(
+      "conv2d: argument 'w' must be [KH,KW,Cin,Cout] with Cin=8 matching x [2,4,8,8], got [3,3,4,8] (x looks NCHW: activations are NHWC, [N,H,W,C])",
+    );
     const w = tensor(new Float32Array(3 * 3 * 3 * 4), [3, 3, 3, 4]);
     expect(() => conv2d(x, w, { bias: tensor([1, 2], [2]) })).toThrow(
       /conv2d: argument 'bias' must be \[4\]/,

@@ -17,7 +17,7 @@ import {
   type Padding,
   type Pair,
 } from './conv_geometry.js';
-import { epilogueBuffers, epilogueRegions, type EpilogueType } from './epilogue.js';
+import { producerEpilogue } from './epilogue.js';
 import { sum } from './reduce.js';
 import { type BatchLayout, checkBatchSplit, splitBatch } from './split_parts.js';
 import { sizeOf, type KernelIO, type OpDef, type TensorSpec } from './types.js';
@@ -158,15 +158,7 @@ export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dis
     );
   }
   const m = d.n * d.oh * d.ow;
-  const bias = io.inputs.length === 3 ? io.inputs[2].buffer : null;
-  const e = io.epilogue;
-  const fused = bias !== null || e.bn !== null || e.residual !== null || e.relu;
-  const buffers = [
-    io.inputs[0].buffer,
-    io.inputs[1].buffer,
-    ...epilogueBuffers(bias, e, io.outputs[0].buffer),
-  ];
-  const regions = (type: EpilogueType) => (fused ? epilogueRegions(type, 3, bias !== null, e) : undefined);
+  const { buffers, regions } = producerEpilogue(io);
   if (choice.variant === 'wgtile') {
     const { bm, bn } = tileBlock(choice.tile);
     const tilesN = Math.ceil(d.cout / bn);

@@ -1,6 +1,7 @@
 // Producer epilogues: the one generator of the WGSL a kernel applies to each value before storing it (bias,
 // batch-norm apply, residual add, ReLU, in that order) and of the buffers it binds for them.
 import { ArgumentError } from '../errors.js';
+import type { KernelIO } from './types.js';
 
 /** Batch-norm apply with fixed statistics (inference): y = (v - mean) * gamma / sqrt(variance + epsilon) + beta. */
 export interface BatchNormEpilogue {
@@ -105,4 +106,22 @@ export function epilogueBuffers(bias: GPUBuffer | null, e: Epilogue, out: GPUBuf
   if (e.residual) list.push(e.residual);
   list.push(out);
   return list;
+}
+
+/**
+ * The epilogue side of a producer whose inputs are (x, w[, bias]) and whose shader binds x, w, then the
+ * epilogue's buffers from binding 3 (conv2d forward, matmul, dense): the buffers to bind, and the regions for an
+ * element type (undefined when nothing is fused and there is no bias: the shader's identity default).
+ */
+export function producerEpilogue(io: KernelIO): {
+  buffers: GPUBuffer[];
+  regions: (type: EpilogueType) => Record<string, string> | undefined;
+} {
+  const bias = io.inputs.length === 3 ? io.inputs[2].buffer : null;
+  const e = io.epilogue;
+  const fused = bias !== null || e.bn !== null || e.residual !== null || e.relu;
+  return {
+    buffers: [io.inputs[0].buffer, io.inputs[1].buffer, ...epilogueBuffers(bias, e, io.outputs[0].buffer)],
+    regions: (type) => (fused ? epilogueRegions(type, 3, bias !== null, e) : undefined),
+  };
 }

@@ -5,7 +5,7 @@ import { apply } from '../graph/record.js';
 import { checkOptionKeys } from '../options.js';
 import type { Tensor } from '../graph/tensor.js';
 import { refMatmul } from '../reference/matmul.js';
-import { epilogueBuffers, epilogueRegions, type EpilogueType } from './epilogue.js';
+import { producerEpilogue } from './epilogue.js';
 import { sum } from './reduce.js';
 import type { GemmLayout } from './split.js';
 import { checkGemmSplit, splitGemm } from './split_parts.js';
@@ -119,15 +119,7 @@ export function planGemm(
   choice: GemmChoice,
 ): Dispatch[] {
   if (m === 0 || n === 0) return [];
-  const bias = io.inputs.length === 3 ? io.inputs[2].buffer : null;
-  const e = io.epilogue;
-  const fused = bias !== null || e.bn !== null || e.residual !== null || e.relu;
-  const buffers = [
-    io.inputs[0].buffer,
-    io.inputs[1].buffer,
-    ...epilogueBuffers(bias, e, io.outputs[0].buffer),
-  ];
-  const regions = (type: EpilogueType) => (fused ? epilogueRegions(type, 3, bias !== null, e) : undefined);
+  const { buffers, regions } = producerEpilogue(io);
   // Element strides of A(m, k) and B(k, n) in the stored layouts.
   const [aM, aK] = attrs.transposeA ? [1, lda ?? m] : [lda ?? k, 1];
   const [bK, bN] = attrs.transposeB ? [1, ldb ?? k] : [ldb ?? n, 1];

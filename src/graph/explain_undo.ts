@@ -13,6 +13,11 @@ export function onExplainEnd(restore: () => void): boolean {
   return true;
 }
 
+/** Whether explain() is recording now (for callers whose restore needs a snapshot taken first). */
+export function explainingNow(): boolean {
+  return log !== null;
+}
+
 /** Starts the undo log of one explain() call. */
 export function beginExplainUndo(): void {
   log = [];

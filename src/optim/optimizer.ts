@@ -3,7 +3,7 @@ import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { tensor, zeros } from '../graph/create.js';
 import { flush } from '../graph/scheduler.js';
 import { Tensor } from '../graph/tensor.js';
-import { onExplainEnd } from '../graph/explain_undo.js';
+import { explainingNow, onExplainEnd } from '../graph/explain_undo.js';
 import { keep } from '../graph/tidy.js';
 import { checkRange } from '../options.js';
 
@@ -73,18 +73,21 @@ export abstract class Optimizer {
    * when the device has done it (see `flush`); a training loop need not await it.
    */
   step(): Promise<void> {
-    // Under explain(): step counts and state buffers made by this step go back to what they were at its end.
-    const counts = new Map([...this.state].map(([i, s]) => [i, s.step]));
-    onExplainEnd(() => {
-      for (const [i, s] of this.state) {
-        const before = counts.get(i);
-        if (before !== undefined) s.step = before;
-        else {
-          for (const b of s.buffers) b.dispose();
-          this.state.delete(i);
+    // Under explain(): step counts and state buffers made by this step go back to what they were at its end
+    // (the counts are only copied then: a real step pays nothing).
+    if (explainingNow()) {
+      const counts = new Map([...this.state].map(([i, s]) => [i, s.step]));
+      onExplainEnd(() => {
+        for (const [i, s] of this.state) {
+          const before = counts.get(i);
+          if (before !== undefined) s.step = before;
+          else {
+            for (const b of s.buffers) b.dispose();
+            this.state.delete(i);
+          }
         }
-      }
-    });
+      });
+    }
     this.params.forEach((p, i) => {
       if (!p.requiresGrad || !p.grad) return;
       let s = this.state.get(i);

@@ -11,7 +11,7 @@ import { fit, type EpochRecord } from '../../train/fit.js';
 import { defaultWorkers } from '../../augment/pool.js';
 import { parseSpec } from '../../augment/spec.js';
 import { folderImage, loadDataset, loadTrainSource } from '../datasets.js';
-import { prepareOutDir, writeOutFile } from '../out_dir.js';
+import { withOutDir, writeOutFile } from '../out_dir.js';
 import { report, type Command } from '../flags.js';
 import { percent } from '../format.js';
 import { historySvg } from '../plot.js';
@@ -155,96 +155,97 @@ export const trainCommand: Command = {
     const channels = flags.choice<'1' | '3'>('channels');
     const image = folderImage(datasetName, flags.number('image-size'), channels && Number(channels));
     // Before loading anything: a bad --out must not cost a whole training run.
-    await prepareOutDir('train --out', out);
-    const trainSet = await loadTrainSource(datasetName, { limit, seed, image });
-    const testSet = await loadDataset(datasetName, 'test', { limit, seed, image });
-    const info = await init();
-    io.message(
-      `webgrad: ${modelName} on ${datasetName} (${trainSet.length} train, ${testSet.length} test images)`,
-    );
-    io.message(`webgrad: adapter ${info.backend} (${info.description})`);
-    const common = { inputShape: trainSet.shape, classes: trainSet.classes.length, seed };
-    const w = flags.number('width');
-    const model =
-      modelName === 'resnet'
-        ? resnet(w ? { ...common, widths: [w, 2 * w, 4 * w] } : common)
-        : inception(common);
-    const params = model.parameters();
-    const optimizer =
-      flags.choice('optimizer') === 'adam'
-        ? new Adam(params, { lr })
-        : new SGD(params, { lr, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
-    const total = Math.ceil(trainSet.length / batchSize) * epochs;
-    const schedule = cosineSchedule({ base: lr, total, warmup: Math.min(100, Math.floor(total / 10)) });
-    let bar: ProgressBar | null = null;
-    const history: EpochRecord[] = await fit(model, trainSet, {
-      epochs,
-      batchSize,
-      optimizer,
-      schedule,
-      validation: testSet,
-      seed,
-      augment: augment ?? null,
-      workers: flags.number('workers') ?? (await defaultWorkers()),
-      prefetch: flags.number('prefetch')!,
-      onBatch: (p) => {
-        if (!io.progress) return;
-        if (p.batch === 1) bar = new ProgressBar(io.progress, `epoch ${p.epoch}/${epochs}`, p.batches);
-        bar?.update(
-          p.batch,
-          `loss ${p.loss.toFixed(4)} acc ${percent(p.accuracy)} ${p.imagesPerSecond.toFixed(0)} img/s, data wait ${percent(p.dataWaitFraction)}`,
-        );
-      },
-      onEpoch: (r) =>
-        bar?.finish(
-          `loss ${r.loss.toFixed(4)} acc ${percent(r.accuracy)} | test loss ${r.valLoss!.toFixed(4)} acc ${percent(r.valAccuracy!)} | ${r.imagesPerSecond.toFixed(0)} img/s, ${r.seconds.toFixed(1)} s, data wait ${percent(r.dataWaitFraction)}`,
+    return withOutDir('train --out', out, async () => {
+      const trainSet = await loadTrainSource(datasetName, { limit, seed, image });
+      const testSet = await loadDataset(datasetName, 'test', { limit, seed, image });
+      const info = await init();
+      io.message(
+        `webgrad: ${modelName} on ${datasetName} (${trainSet.length} train, ${testSet.length} test images)`,
+      );
+      io.message(`webgrad: adapter ${info.backend} (${info.description})`);
+      const common = { inputShape: trainSet.shape, classes: trainSet.classes.length, seed };
+      const w = flags.number('width');
+      const model =
+        modelName === 'resnet'
+          ? resnet(w ? { ...common, widths: [w, 2 * w, 4 * w] } : common)
+          : inception(common);
+      const params = model.parameters();
+      const optimizer =
+        flags.choice('optimizer') === 'adam'
+          ? new Adam(params, { lr })
+          : new SGD(params, { lr, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
+      const total = Math.ceil(trainSet.length / batchSize) * epochs;
+      const schedule = cosineSchedule({ base: lr, total, warmup: Math.min(100, Math.floor(total / 10)) });
+      let bar: ProgressBar | null = null;
+      const history: EpochRecord[] = await fit(model, trainSet, {
+        epochs,
+        batchSize,
+        optimizer,
+        schedule,
+        validation: testSet,
+        seed,
+        augment: augment ?? null,
+        workers: flags.number('workers') ?? (await defaultWorkers()),
+        prefetch: flags.number('prefetch')!,
+        onBatch: (p) => {
+          if (!io.progress) return;
+          if (p.batch === 1) bar = new ProgressBar(io.progress, `epoch ${p.epoch}/${epochs}`, p.batches);
+          bar?.update(
+            p.batch,
+            `loss ${p.loss.toFixed(4)} acc ${percent(p.accuracy)} ${p.imagesPerSecond.toFixed(0)} img/s, data wait ${percent(p.dataWaitFraction)}`,
+          );
+        },
+        onEpoch: (r) =>
+          bar?.finish(
+            `loss ${r.loss.toFixed(4)} acc ${percent(r.accuracy)} | test loss ${r.valLoss!.toFixed(4)} acc ${percent(r.valAccuracy!)} | ${r.imagesPerSecond.toFixed(0)} img/s, ${r.seconds.toFixed(1)} s, data wait ${percent(r.dataWaitFraction)}`,
+          ),
+      });
+      // The last epoch's validation already evaluated the final weights on the test set.
+      const last = history[history.length - 1];
+      const final = { accuracy: last.valAccuracy!, loss: last.valLoss! };
+      const checkpoint = join(out, 'checkpoint.safetensors');
+      await saveCheckpoint(checkpoint, model, {
+        optimizer,
+        metadata: {
+          dataset: datasetName,
+          // A single folder is split by this seed: eval must hold out the same images.
+          splitSeed: String(seed),
+          classes: JSON.stringify(trainSet.classes),
+          epochs: String(epochs),
+        },
+      });
+      await writeOutFile('train', join(out, 'history.json'), JSON.stringify(history, null, 2) + '\n');
+      await writeOutFile(
+        'train',
+        join(out, 'history.svg'),
+        historySvg(
+          [
+            { name: 'train loss', values: history.map((h) => h.loss), color: '#1f77b4' },
+            { name: 'test loss', values: history.map((h) => h.valLoss!), color: '#ff7f0e' },
+          ],
+          [
+            { name: 'train accuracy', values: history.map((h) => h.accuracy), color: '#1f77b4' },
+            { name: 'test accuracy', values: history.map((h) => h.valAccuracy!), color: '#ff7f0e' },
+          ],
         ),
-    });
-    // The last epoch's validation already evaluated the final weights on the test set.
-    const last = history[history.length - 1];
-    const final = { accuracy: last.valAccuracy!, loss: last.valLoss! };
-    const checkpoint = join(out, 'checkpoint.safetensors');
-    await saveCheckpoint(checkpoint, model, {
-      optimizer,
-      metadata: {
+      );
+      const seconds = (performance.now() - started) / 1000;
+      const trainSeconds = history.reduce((s, h) => s + h.seconds, 0);
+      io.message(`webgrad: wrote ${checkpoint}, history.json, history.svg`);
+      if (flags.boolean('profile')) io.message(await profileTrainStep(model, optimizer, testSet, batchSize));
+      const line = `test accuracy ${percent(final.accuracy)}, loss ${final.loss.toFixed(4)}; ${seconds.toFixed(0)} s in all`;
+      report(io, flags, line, {
+        model: modelName,
         dataset: datasetName,
-        // A single folder is split by this seed: eval must hold out the same images.
-        splitSeed: String(seed),
-        classes: JSON.stringify(trainSet.classes),
-        epochs: String(epochs),
-      },
-    });
-    await writeOutFile('train', join(out, 'history.json'), JSON.stringify(history, null, 2) + '\n');
-    await writeOutFile(
-      'train',
-      join(out, 'history.svg'),
-      historySvg(
-        [
-          { name: 'train loss', values: history.map((h) => h.loss), color: '#1f77b4' },
-          { name: 'test loss', values: history.map((h) => h.valLoss!), color: '#ff7f0e' },
-        ],
-        [
-          { name: 'train accuracy', values: history.map((h) => h.accuracy), color: '#1f77b4' },
-          { name: 'test accuracy', values: history.map((h) => h.valAccuracy!), color: '#ff7f0e' },
-        ],
-      ),
-    );
-    const seconds = (performance.now() - started) / 1000;
-    const trainSeconds = history.reduce((s, h) => s + h.seconds, 0);
-    io.message(`webgrad: wrote ${checkpoint}, history.json, history.svg`);
-    if (flags.boolean('profile')) io.message(await profileTrainStep(model, optimizer, testSet, batchSize));
-    const line = `test accuracy ${percent(final.accuracy)}, loss ${final.loss.toFixed(4)}; ${seconds.toFixed(0)} s in all`;
-    report(io, flags, line, {
-      model: modelName,
-      dataset: datasetName,
-      testAccuracy: final.accuracy,
-      testLoss: final.loss,
-      epochs,
-      seconds,
-      imagesPerSecond: (trainSet.length * epochs) / trainSeconds,
-      dataWaitFraction: history.reduce((s, h) => s + h.dataWaitSeconds, 0) / trainSeconds,
-      adapter: `${info.backend} (${info.description})`,
-      checkpoint,
+        testAccuracy: final.accuracy,
+        testLoss: final.loss,
+        epochs,
+        seconds,
+        imagesPerSecond: (trainSet.length * epochs) / trainSeconds,
+        dataWaitFraction: history.reduce((s, h) => s + h.dataWaitSeconds, 0) / trainSeconds,
+        adapter: `${info.backend} (${info.description})`,
+        checkpoint,
+      });
     });
   },
 };

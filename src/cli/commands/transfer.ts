@@ -15,7 +15,7 @@ import { buildZoo } from '../../zoo/build.js';
 import { ZOO_ARCHS, type ZooArch } from '../../zoo/model.js';
 import { loadDataset } from '../datasets.js';
 import { report, type Command } from '../flags.js';
-import { prepareOutDir } from '../out_dir.js';
+import { withOutDir } from '../out_dir.js';
 import { percent } from '../format.js';
 
 /** A torchvision state dict's class count: the length of its `fc.bias`. */
@@ -146,100 +146,101 @@ export const transferCommand: Command = {
     }
     // Before anything is loaded: a bad --out must not cost a whole run.
     const out = flags.string('out')!;
-    await prepareOutDir('transfer --out', out);
-    const info = await init();
-    const imageSize = flags.number('image-size');
-    const model = await loadFrom(from, flags.choice<ZooArch>('arch'), imageSize);
-    const [h, w, channels] = model.config.inputShape;
-    if (channels !== 1 && channels !== 3)
-      throw new ArgumentError(`--from: models with ${channels} input channels cannot read images`);
-    const image = {
-      size: (imageSize ? [imageSize, imageSize] : [h, w]) as [number, number],
-      channels: channels as 1 | 3,
-    };
-    const limit = flags.number('limit') ?? null;
-    const seed = flags.number('seed')!;
-    const trainSet = await loadDataset(datasetName, 'train', { limit, seed, image });
-    const testSet = await loadDataset(datasetName, 'test', { limit, seed, image });
-    if (trainSet.shape[2] !== channels) {
-      throw new ArgumentError(
-        `--dataset ${datasetName} has ${trainSet.shape[2]}-channel images, the model reads ${channels}`,
-      );
-    }
-    const classes = classesFlag === 'auto' ? trainSet.classes.length : Number(classesFlag);
-    if (classes < trainSet.classes.length) {
-      throw new ArgumentError(
-        `--classes ${classes} is fewer than the dataset's ${trainSet.classes.length} classes`,
-      );
-    }
-    model.replaceHead(classes, seed + 2000);
-    const upTo = freezeTrunk(model, { trainLast: flags.number('train-last')! });
-    io.message(
-      `webgrad: transfer ${from} → ${datasetName} (${trainSet.length} train, ${testSet.length} test images, ${classes} classes), frozen up to ${upTo}`,
-    );
-    io.message(`webgrad: adapter ${info.backend} (${info.description})`);
-    const epochs = flags.number('epochs')!;
-    const batchSize = flags.number('batch-size')!;
-    const optimizer = new Adam(model.parameters(), { lr: flags.number('lr')! });
-    let cacheSeconds = 0;
-    let reused = false;
-    let history: EpochRecord[];
-    const onEpoch = (r: EpochRecord) =>
+    return withOutDir('transfer --out', out, async () => {
+      const info = await init();
+      const imageSize = flags.number('image-size');
+      const model = await loadFrom(from, flags.choice<ZooArch>('arch'), imageSize);
+      const [h, w, channels] = model.config.inputShape;
+      if (channels !== 1 && channels !== 3)
+        throw new ArgumentError(`--from: models with ${channels} input channels cannot read images`);
+      const image = {
+        size: (imageSize ? [imageSize, imageSize] : [h, w]) as [number, number],
+        channels: channels as 1 | 3,
+      };
+      const limit = flags.number('limit') ?? null;
+      const seed = flags.number('seed')!;
+      const trainSet = await loadDataset(datasetName, 'train', { limit, seed, image });
+      const testSet = await loadDataset(datasetName, 'test', { limit, seed, image });
+      if (trainSet.shape[2] !== channels) {
+        throw new ArgumentError(
+          `--dataset ${datasetName} has ${trainSet.shape[2]}-channel images, the model reads ${channels}`,
+        );
+      }
+      const classes = classesFlag === 'auto' ? trainSet.classes.length : Number(classesFlag);
+      if (classes < trainSet.classes.length) {
+        throw new ArgumentError(
+          `--classes ${classes} is fewer than the dataset's ${trainSet.classes.length} classes`,
+        );
+      }
+      model.replaceHead(classes, seed + 2000);
+      const upTo = freezeTrunk(model, { trainLast: flags.number('train-last')! });
       io.message(
-        `webgrad: epoch ${r.epoch}/${epochs}: loss ${r.loss.toFixed(4)} acc ${percent(r.accuracy)}, ${r.seconds.toFixed(2)} s`,
+        `webgrad: transfer ${from} → ${datasetName} (${trainSet.length} train, ${testSet.length} test images, ${classes} classes), frozen up to ${upTo}`,
       );
-    const cacheDir = flags.boolean('no-cache') ? null : (flags.string('cache') ?? join(out, 'features'));
-    if (cacheDir) {
-      const built = await cacheFeatures(model, trainSet, { dir: cacheDir, upTo, batchSize });
-      cacheSeconds = built.reused ? 0 : built.seconds;
-      reused = built.reused;
-      io.message(
-        `webgrad: ${reused ? 'reused' : 'built'} feature cache ${cacheDir} (${built.count} items of [${built.featureShape.join(', ')}]${reused ? '' : `, ${cacheSeconds.toFixed(1)} s`})`,
-      );
-      const features = await loadFeatures(cacheDir, { model });
-      history = await fit(new FeatureHead(model, upTo), features, {
-        epochs,
-        batchSize,
-        optimizer,
-        seed,
-        onEpoch,
+      io.message(`webgrad: adapter ${info.backend} (${info.description})`);
+      const epochs = flags.number('epochs')!;
+      const batchSize = flags.number('batch-size')!;
+      const optimizer = new Adam(model.parameters(), { lr: flags.number('lr')! });
+      let cacheSeconds = 0;
+      let reused = false;
+      let history: EpochRecord[];
+      const onEpoch = (r: EpochRecord) =>
+        io.message(
+          `webgrad: epoch ${r.epoch}/${epochs}: loss ${r.loss.toFixed(4)} acc ${percent(r.accuracy)}, ${r.seconds.toFixed(2)} s`,
+        );
+      const cacheDir = flags.boolean('no-cache') ? null : (flags.string('cache') ?? join(out, 'features'));
+      if (cacheDir) {
+        const built = await cacheFeatures(model, trainSet, { dir: cacheDir, upTo, batchSize });
+        cacheSeconds = built.reused ? 0 : built.seconds;
+        reused = built.reused;
+        io.message(
+          `webgrad: ${reused ? 'reused' : 'built'} feature cache ${cacheDir} (${built.count} items of [${built.featureShape.join(', ')}]${reused ? '' : `, ${cacheSeconds.toFixed(1)} s`})`,
+        );
+        const features = await loadFeatures(cacheDir, { model });
+        history = await fit(new FeatureHead(model, upTo), features, {
+          epochs,
+          batchSize,
+          optimizer,
+          seed,
+          onEpoch,
+        });
+      } else {
+        history = await fit(model, trainSet, { epochs, batchSize, optimizer, seed, onEpoch });
+      }
+      const result = await evaluate(model, testSet, { batchSize });
+      const checkpoint = join(out, 'checkpoint.safetensors');
+      await saveCheckpoint(checkpoint, model, {
+        metadata: {
+          dataset: datasetName,
+          classes: JSON.stringify(trainSet.classes),
+          transferredFrom: from,
+          upTo,
+        },
       });
-    } else {
-      history = await fit(model, trainSet, { epochs, batchSize, optimizer, seed, onEpoch });
-    }
-    const result = await evaluate(model, testSet, { batchSize });
-    const checkpoint = join(out, 'checkpoint.safetensors');
-    await saveCheckpoint(checkpoint, model, {
-      metadata: {
-        dataset: datasetName,
-        classes: JSON.stringify(trainSet.classes),
-        transferredFrom: from,
-        upTo,
-      },
+      const seconds = (performance.now() - started) / 1000;
+      io.message(`webgrad: wrote ${checkpoint}`);
+      report(
+        io,
+        flags,
+        `test accuracy ${percent(result.accuracy)}, loss ${result.loss.toFixed(4)}; ${seconds.toFixed(1)} s in all (cache ${cacheSeconds.toFixed(1)} s)`,
+        {
+          from,
+          arch: 'arch' in model.config ? model.config.arch : model.config.kind,
+          dataset: datasetName,
+          classes,
+          upTo,
+          cache: cacheDir,
+          cacheReused: reused,
+          testAccuracy: result.accuracy,
+          testLoss: result.loss,
+          seconds,
+          cacheSeconds,
+          history,
+          adapter: `${info.backend} (${info.description})`,
+          checkpoint,
+        },
+      );
+      model.dispose();
     });
-    const seconds = (performance.now() - started) / 1000;
-    io.message(`webgrad: wrote ${checkpoint}`);
-    report(
-      io,
-      flags,
-      `test accuracy ${percent(result.accuracy)}, loss ${result.loss.toFixed(4)}; ${seconds.toFixed(1)} s in all (cache ${cacheSeconds.toFixed(1)} s)`,
-      {
-        from,
-        arch: 'arch' in model.config ? model.config.arch : model.config.kind,
-        dataset: datasetName,
-        classes,
-        upTo,
-        cache: cacheDir,
-        cacheReused: reused,
-        testAccuracy: result.accuracy,
-        testLoss: result.loss,
-        seconds,
-        cacheSeconds,
-        history,
-        adapter: `${info.backend} (${info.description})`,
-        checkpoint,
-      },
-    );
-    model.dispose();
   },
 };

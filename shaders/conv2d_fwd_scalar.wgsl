@@ -6,15 +6,8 @@
 // Tiling: GEMM rows m = (n*OH + oh)*OW + ow, columns co. One invocation computes TM consecutive rows x TN
 // consecutive columns in registers, without workgroup memory.
 // Dispatch: ceil(ceil(M / TM) * nGroups / WG) workgroups, nGroups = ceil(Cout / TN), linearized over x and y.
-struct Params {
-  n: u32, h: u32, w: u32, cin: u32,
-  oh: u32, ow: u32, cout: u32, kh: u32,
-  kw: u32, sh: u32, sw: u32, dh: u32,
-  dw: u32, padTop: u32, padLeft: u32,
-  m: u32, nGroups: u32,
-}
+// @include conv_fwd_params
 
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 // @region BINDINGS

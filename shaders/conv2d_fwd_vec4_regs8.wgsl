@@ -10,15 +10,10 @@
 // it, no dynamically indexed private arrays); the window offsets and padding masks are computed once per tap as
 // vec4. Rows past M repeat the last row, groups past Cout/4 the last group; neither is stored.
 // Dispatch: ceil(ceil(M / 8) * nGroups / WG) workgroups, nGroups = ceil(Cout / 8), linearized over x and y.
-struct Params {
-  n: u32, h: u32, w: u32, cin: u32,
-  oh: u32, ow: u32, cout: u32, kh: u32,
-  kw: u32, sh: u32, sw: u32, dh: u32,
-  dw: u32, padTop: u32, padLeft: u32,
-  m: u32, nGroups: u32,
-}
+// Uniforms, the quads' window geometry and the store: shaders/include/conv_fwd_quads.wgsl.
 
-@group(0) @binding(0) var<uniform> p: Params;
+// @include conv_fwd_params
+
 @group(0) @binding(1) var<storage, read> x: array<vec4f>;
 @group(0) @binding(2) var<storage, read> wt: array<vec4f>;
 // @region BINDINGS
@@ -31,63 +26,9 @@ fn epilogue(acc: vec4f, i: u32, c: u32) -> vec4f {
 }
 // @end EPILOGUE
 
-override WG: u32 = 64;
+// @include conv_fwd_quads
 
-/** Where four rows' windows start: input row and column of tap (0, 0), and n*H. */
-struct Quad {
-  ih: vec4i,
-  iw: vec4i,
-  nh: vec4u,
-}
-
-fn quad(m0: u32) -> Quad {
-  let m = min(vec4u(m0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.m - 1u));
-  let ow = m % p.ow;
-  let oh = (m / p.ow) % p.oh;
-  return Quad(vec4i(oh * p.sh) - i32(p.padTop), vec4i(ow * p.sw) - i32(p.padLeft), (m / (p.ow * p.oh)) * p.h);
-}
-
-/** The x offsets (in vec4) of a quad's four rows at one tap, and which rows read inside the image. */
-struct Taps {
-  at: vec4u,
-  ok: vec4<bool>,
-}
-
-fn taps(q: Quad, dih: i32, diw: i32) -> Taps {
-  let ih = q.ih + dih;
-  let iw = q.iw + diw;
-  let ok = (ih >= vec4i(0)) & (ih < vec4i(i32(p.h))) & (iw >= vec4i(0)) & (iw < vec4i(i32(p.w)));
-  let at = ((q.nh + vec4u(ih)) * p.w + vec4u(iw)) * (p.cin / 4u);
-  return Taps(select(vec4u(0u), at, ok), ok);
-}
-
-/** Four rows' inputs at channel group c, one row per column (zero where the window is in the padding). */
-fn rows(t: Taps, c: u32) -> mat4x4f {
-  let z = vec4f(0.0);
-  return mat4x4f(select(z, x[t.at.x + c], t.ok.x), select(z, x[t.at.y + c], t.ok.y),
-    select(z, x[t.at.z + c], t.ok.z), select(z, x[t.at.w + c], t.ok.w));
-}
-
-/** The 4x4 block of w at filter row k (4 input channels from k) and output group co4: column i = channel k + i. */
-fn block(k: u32, co4: u32) -> mat4x4f {
-  let cout4 = p.cout / 4u;
-  let b = k * cout4 + co4;
-  return mat4x4f(wt[b], wt[b + cout4], wt[b + 2u * cout4], wt[b + 3u * cout4]);
-}
-
-/** Stores a quad's accumulators for output group co (rows past M are not stored). */
-fn store(a: mat4x4f, m0: u32, co: u32) {
-  let cout4 = p.cout / 4u;
-  if (co >= cout4) {
-    return;
-  }
-  for (var i = 0u; i < 4u; i++) {
-    if (m0 + i < p.m) {
-      let o = (m0 + i) * cout4 + co;
-      out[o] = epilogue(a[i], o, co);
-    }
-  }
-}
+// @include conv_fwd_vec4_blocks
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -111,8 +52,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var b1 = mat4x4f();
   for (var kh = 0u; kh < p.kh; kh++) {
     for (var kw = 0u; kw < p.kw; kw++) {
-      let ta = taps(qa, i32(kh * p.dh), i32(kw * p.dw));
-      let tb = taps(qb, i32(kh * p.dh), i32(kw * p.dw));
+      let ta = taps(qa, i32(kh * p.dh), i32(kw * p.dw), cin4);
+      let tb = taps(qb, i32(kh * p.dh), i32(kw * p.dw), cin4);
       let wk = (kh * p.kw + kw) * p.cin;
       for (var c = 0u; c < cin4; c++) {
         let xa = rows(ta, c);

@@ -14,7 +14,7 @@ import {
   refMovingAverage,
 } from '../reference/batchnorm.js';
 import { checkMaskInput, refMasked, withReluMask, type MaskAttrs } from './elementwise/relu_mask.js';
-import { epilogueBuffers, epilogueRegions } from './epilogue.js';
+import { gradSinglePass, singlePass, storeThroughEpilogue, trainSinglePass } from './batchnorm_single.js';
 import { channelLanes } from './lanes.js';
 import { sizeOf, type BackwardContext, type KernelIO, type OpDef, type TensorSpec } from './types.js';
 import { ELEMENTWISE_WG, expectFloat, workgroupsFor } from './util.js';
@@ -76,11 +76,7 @@ function elementwise(io: KernelIO, shader: Dispatch['shader'], uniforms: Dispatc
  * the scheduler fused into it (a residual add, ReLU: io.epilogue).
  */
 function normalizeDispatch(io: KernelIO, reads: GPUBuffer[], y: GPUBuffer, epsilon: number): Dispatch {
-  const d = elementwise(io, 'batch_norm_apply', [{ f32: epsilon }]);
-  const e = io.epilogue;
-  d.buffers = [...reads, ...epilogueBuffers(null, e, y)];
-  if (e.residual || e.relu) d.regions = { ...d.regions, ...epilogueRegions('V', 6, false, e, 'y') };
-  return d;
+  return storeThroughEpilogue(elementwise(io, 'batch_norm_apply', [{ f32: epsilon }]), io, reads, y);
 }
 
 interface ReductionSize {
@@ -133,7 +129,8 @@ const perChannelCost = (x: TensorSpec, reads: number) => ({
 
 /**
  * Training forward: batch mean and biased variance (outputs 1 and 2, saved for the backward and the running
- * averages; they are internal, so gradients reaching them are not propagated), then the normalized output.
+ * averages; they are internal, so gradients reaching them are not propagated), then the normalized output. One
+ * dispatch when the rows are few (ops/batchnorm_single.ts singlePass), else statistics in two passes, then apply.
  */
 export const batchNormTrainOp: OpDef<EpsAttrs> = {
   name: 'batchNormTrain',
@@ -141,21 +138,8 @@ export const batchNormTrainOp: OpDef<EpsAttrs> = {
     const c = checkChannels('batchNorm', x, { gamma, beta });
     return [x, { shape: [c], dtype: 'float32' }, { shape: [c], dtype: 'float32' }];
   },
-  forward(io, { epsilon }) {
-    const [x, gamma, beta] = io.inputs.map((t) => t.buffer);
-    const [y, mean, variance] = io.outputs.map((t) => t.buffer);
-    const stats = channelReduction(
-      io,
-      io.inputs[0].spec.shape,
-      { shader: 'batch_norm_stats', buffers: [x] },
-      {
-        shader: 'batch_norm_stats_combine',
-        uniforms: ({ rows, groups, chunk, count }) => [rows, groups, chunk, count],
-        buffers: [mean, variance],
-      },
-    );
-    return [...stats, normalizeDispatch(io, [x, gamma, beta, mean, variance], y, epsilon)];
-  },
+  forward: (io, attrs) =>
+    singlePass(io.inputs[0].spec.shape) ? [trainSinglePass(io, attrs.epsilon)] : trainTwoPass(io, attrs),
   epilogues: ['add', 'relu'],
   backward: [
     (ctx) => batchNormGradInput(ctx),
@@ -168,6 +152,23 @@ export const batchNormTrainOp: OpDef<EpsAttrs> = {
     return [refBatchNormApply(x, gamma, beta, mean, variance, epsilon), mean, variance];
   },
 };
+
+/** The training forward for long reductions: batch_norm_stats, batch_norm_stats_combine, batch_norm_apply. */
+export function trainTwoPass(io: KernelIO, { epsilon }: EpsAttrs): Dispatch[] {
+  const [x, gamma, beta] = io.inputs.map((t) => t.buffer);
+  const [y, mean, variance] = io.outputs.map((t) => t.buffer);
+  const stats = channelReduction(
+    io,
+    io.inputs[0].spec.shape,
+    { shader: 'batch_norm_stats', buffers: [x] },
+    {
+      shader: 'batch_norm_stats_combine',
+      uniforms: ({ rows, groups, chunk, count }) => [rows, groups, chunk, count],
+      buffers: [mean, variance],
+    },
+  );
+  return [...stats, normalizeDispatch(io, [x, gamma, beta, mean, variance], y, epsilon)];
+}
 
 /** Inference forward with fixed statistics (the running averages). */
 export const batchNormInferenceOp: OpDef<EpsAttrs> = {
@@ -347,6 +348,34 @@ export const batchNormGradInputOp: OpDef<GradAttrs> = {
   },
 };
 
+/**
+ * The whole training backward in one dispatch (ops/batchnorm_single.ts): dx, dgamma and dbeta, recorded by x's
+ * backward rule when the rows are few (singlePass). With `reluMask`, a sixth input y masks dy.
+ */
+export const batchNormGradOp: OpDef<GradAttrs> = {
+  name: 'batchNormGrad',
+  masksInput: 0,
+  check(inputs, attrs) {
+    const [dy, x, gamma, mean, variance] = checkMaskInput('batchNormGrad', inputs, attrs, 5, 0);
+    const c = checkChannels('batchNormGrad', x, { gamma, mean, variance });
+    if (dy.shape.length !== x.shape.length || dy.shape.some((d, i) => d !== x.shape[i])) {
+      throw new ShapeError(`batchNormGrad: dy ${fmtShape(dy.shape)} must match x ${fmtShape(x.shape)}`);
+    }
+    return [x, { shape: [c], dtype: 'float32' }, { shape: [c], dtype: 'float32' }];
+  },
+  forward: (io, { epsilon }) => [
+    withReluMask(gradSinglePass(io, epsilon), 'V', io.inputs[5]?.buffer ?? null),
+  ],
+  backward: null,
+  // dy and x are read twice (the sums, then dx), dx written once.
+  cost: ([dy], attrs) => perChannelCost(dy, attrs.reluMask ? 7 : 5),
+  reference: (inputs, { epsilon, reluMask }) => {
+    const [dy, x, gamma, mean, variance] = refMasked(inputs, { reluMask }, 5, 0);
+    const [dgamma, dbeta] = refBatchNormGradParams(dy, x, mean, variance, epsilon);
+    return [refBatchNormGradInput(dy, x, gamma, mean, variance, dgamma, dbeta, epsilon), dgamma, dbeta];
+  },
+};
+
 /** dx in inference mode: a per-channel scale of dy. */
 export const batchNormGradInputInferenceOp: OpDef<EpsAttrs> = {
   name: 'batchNormGradInputInference',
@@ -380,9 +409,21 @@ function gradParams(ctx: BackwardContext<EpsAttrs>, mean: Tensor, variance: Tens
   return grads;
 }
 
+/**
+ * x's gradient. Short reductions: one batchNormGrad node, whose dgamma and dbeta go to the cache the gamma and
+ * beta rules read (they run after x's). Long ones: batchNormGradParams, then batchNormGradInput.
+ */
 function batchNormGradInput(ctx: BackwardContext<EpsAttrs>): Tensor {
   const [x, gamma] = ctx.inputs;
   const [, mean, variance] = ctx.outputs;
+  if (singlePass(x.shape)) {
+    const dy = ctx.dys[0]!;
+    const [dx, ...grads] = record(batchNormGradOp, [dy, x, gamma, mean, variance], {
+      epsilon: ctx.attrs.epsilon,
+    });
+    paramGrads.set(ctx.outputs[0], { dy, grads });
+    return dx;
+  }
   const [dgamma, dbeta] = gradParams(ctx, mean, variance);
   return apply(batchNormGradInputOp, [ctx.dys[0]!, x, gamma, mean, variance, dgamma, dbeta], ctx.attrs);
 }

@@ -5,6 +5,7 @@ import {
   batchNormFoldOp,
   batchNormGradInputInferenceOp,
   batchNormGradInputOp,
+  batchNormGradOp,
   batchNormGradParamsOp,
   batchNormInferenceOp,
   batchNormTrainOp,
@@ -106,6 +107,7 @@ export type OpName =
   | 'batchNormUpdate'
   | 'batchNormGradParams'
   | 'batchNormGradInput'
+  | 'batchNormGrad'
   | 'batchNormGradInputInference'
   | 'concat'
   | 'concatSlice'
@@ -196,6 +198,7 @@ export const opTable: { readonly [K in OpName]: OpDef<any> } = {
   batchNormUpdate: batchNormUpdateOp,
   batchNormGradParams: batchNormGradParamsOp,
   batchNormGradInput: batchNormGradInputOp,
+  batchNormGrad: batchNormGradOp,
   batchNormGradInputInference: batchNormGradInputInferenceOp,
   concat: concatOp,
   concatSlice: concatSliceOp,

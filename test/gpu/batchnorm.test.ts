@@ -37,11 +37,11 @@ describe('batchNorm', () => {
       const y = batchNorm(x, { gamma, beta, runningMean, runningVar, training: true, momentum: 0.9 });
       const [, mean, variance] = y.node!.outputs;
       sum(mul(y, input(shape, 6, false))).backward();
-      // Sums over up to 65,536 rows in float32: a few ulps of the sum, relative.
-      await expectMatchesReference([y, mean, variance, x.grad!, gamma.grad!, beta.grad!], {
-        atol: 2e-5,
-        rtol: 1e-4,
-      });
+      // Sums over up to 65,536 rows in float32: a few ulps of the sum, relative. dgamma = invStd * sum dy (x - mean)
+      // also carries the float32 mean's rounding (an ulp of |mean| ~ 3 is 2.4e-7) times |sum dy| * invStd (~90 at
+      // 8192 rows): 2e-5 per ulp, and the single pass (ops/batchnorm_single.ts) lands 1-3 ulps off as the two-pass did.
+      await expectMatchesReference([y, mean, variance, x.grad!], { atol: 2e-5, rtol: 1e-4 });
+      await expectMatchesReference([gamma.grad!, beta.grad!], { atol: 1e-4, rtol: 1e-4 }, 'dgamma, dbeta');
       const [m, v] = await Promise.all([mean.data(), variance.data()]);
       const [rm, rv] = await Promise.all([runningMean.data(), runningVar.data()]);
       expectClose(

@@ -144,7 +144,7 @@ function bnBlock(xs: number[], c: number) {
   };
 }
 
-describe('reluMask: batch-norm backward (grad input and grad params) applies the mask', () => {
+describe('reluMask: batch-norm backward (batchNormGrad: one kernel for these short reductions) applies the mask', () => {
   for (const [xs, c] of [
     [[2, 5, 6, 3], 5],
     [[1, 4, 4, 2], 8],
@@ -152,12 +152,21 @@ describe('reluMask: batch-norm backward (grad input and grad params) applies the
   ] as [number[], number][]) {
     it(`x ${xs}, C = ${c}`, async () => {
       const { kernels } = await withFusion(true, bnBlock(xs, c));
-      expect(kernels).toContain('reluBackward+batchNormGradInput');
-      expect(kernels).toContain('reluBackward+batchNormGradParams');
+      expect(kernels).toContain('reluBackward+batchNormGrad');
       expect(kernels).not.toContain('reluBackward');
       await expectFused(true, bnBlock(xs, c), kernels, `bn block ${xs}`);
     });
   }
+
+  it('past the single-pass threshold, grad params and grad input each apply the mask', async () => {
+    // 182 x 182 rows of 8 channels: more than ops/batchnorm_single.ts runs in one dispatch.
+    const build = bnBlock([1, 182, 182, 3], 8);
+    const { kernels } = await withFusion(true, build);
+    expect(kernels).toContain('reluBackward+batchNormGradInput');
+    expect(kernels).toContain('reluBackward+batchNormGradParams');
+    expect(kernels).not.toContain('reluBackward');
+    await expectFused(true, build, kernels, 'bn block past the threshold');
+  });
 
   it('the masked kernels equal their float64 reference directly (attrs.reluMask)', async () => {
     release();
@@ -231,7 +240,7 @@ describe('reluMask: what stays apart, switches, dispatch counts', () => {
     const all = await withFusion(true, build);
     expect(all.kernels).toContain('add+reluBackward');
     const noChains = await withFusion({ elementwise: false }, build);
-    expect(noChains.kernels).toContain('reluBackward+batchNormGradInput');
+    expect(noChains.kernels).toContain('reluBackward+batchNormGrad');
     await expectFused({ elementwise: false }, build, noChains.kernels, 'fan-in, masked');
     await expectFused(true, build, all.kernels, 'fan-in, chained');
   });

@@ -1,0 +1,231 @@
+// Single-pass batch norm (ops/batchnorm_single.ts): forward and backward kernels vs the float64 reference and vs
+// the two-pass kernels on edge shapes, the rule choosing them, the epilogue and ReLU mask fused, gradcheck, NaN.
+import { describe, expect, it } from 'vitest';
+import {
+  add,
+  batchNorm,
+  explain,
+  gradcheck,
+  keep,
+  mul,
+  ones,
+  relu,
+  sum,
+  tensor,
+  tidy,
+  zeros,
+  type Tensor,
+} from '../../src/index.js';
+import { record } from '../../src/graph/record.js';
+import {
+  batchNormGradInputOp,
+  batchNormGradOp,
+  batchNormGradParamsOp,
+  batchNormTrainOp,
+  trainTwoPass,
+} from '../../src/ops/batchnorm.js';
+import { singlePass, singlePassMaxRows, trainSinglePass } from '../../src/ops/batchnorm_single.js';
+import { expectClose, expectMatchesReference, seeded, useGpu } from '../helpers.js';
+import { expectFused, withFusion } from './fusion_epilogue_helpers.js';
+
+useGpu();
+
+const epsilon = 1e-3;
+const singleForward: typeof batchNormTrainOp = {
+  ...batchNormTrainOp,
+  forward: (io, a) => [trainSinglePass(io, a.epsilon)],
+};
+const twoPassForward: typeof batchNormTrainOp = { ...batchNormTrainOp, forward: trainTwoPass };
+
+function leaf(shape: number[], seed: number, offset = 0, requiresGrad = false): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return keep(
+    tensor(
+      seeded(n, seed).map((v) => v + offset),
+      shape,
+      { requiresGrad },
+    ),
+  );
+}
+
+/** Both backward plans of one layer: batchNormGrad (single) and batchNormGradParams + batchNormGradInput. */
+function backwards(dy: Tensor, x: Tensor, gamma: Tensor, mean: Tensor, variance: Tensor, mask?: Tensor) {
+  const m = mask ? [mask] : [];
+  const attrs = { epsilon, reluMask: mask ? true : undefined };
+  const single = record(batchNormGradOp, [dy, x, gamma, mean, variance, ...m], attrs);
+  const params = record(batchNormGradParamsOp, [dy, x, mean, variance, ...m], attrs);
+  const [dx] = record(batchNormGradInputOp, [dy, x, gamma, mean, variance, ...params, ...m], attrs);
+  return { single, two: [dx, ...params] };
+}
+
+const CHANNELS = [1, 3, 4, 5, 16, 64, 67];
+const rowsFor = (c: number) => [1, 2, 7, 255, 256, 257, singlePassMaxRows(c), singlePassMaxRows(c) + 1];
+// Sums over up to 2^15 rows in float32: a few ulps of the sum, relative.
+const TOL = { atol: 2e-5, rtol: 1e-4 };
+
+describe('single-pass kernels vs the float64 reference and the two-pass kernels', () => {
+  for (const c of CHANNELS) {
+    it(`C = ${c}, rows ${rowsFor(c).join(', ')}`, async () => {
+      for (const rows of rowsFor(c)) {
+        const label = `${rows} x ${c}`;
+        const x = leaf([rows, c], rows + c, 3);
+        const gamma = leaf([c], 2, 1);
+        const beta = leaf([c], 3);
+        const dy = leaf([rows, c], 4);
+        const mask = relu(leaf([rows, c], 5));
+        const single = record(singleForward, [x, gamma, beta], { epsilon });
+        const two = record(twoPassForward, [x, gamma, beta], { epsilon });
+        const [, mean, variance] = two;
+        const plain = backwards(dy, x, gamma, mean, variance);
+        const masked = backwards(dy, x, gamma, mean, variance, mask);
+        const outs = [single, two, plain.single, plain.two, masked.single, masked.two];
+        await expectMatchesReference(outs.flat(), TOL, label);
+        for (const [a, b] of [
+          [single, two],
+          [plain.single, plain.two],
+          [masked.single, masked.two],
+        ]) {
+          for (let i = 0; i < 3; i++)
+            expectClose(await a[i].data(), await b[i].data(), TOL, `${label} [${i}]`);
+        }
+        for (const t of [x, gamma, beta, dy, mask, ...outs.flat()]) t.dispose();
+      }
+    });
+  }
+
+  it('keeps the variance of data far from zero accurate (x = 1000 + noise in [-1, 1))', async () => {
+    for (const [rows, c] of [
+      [4096, 4],
+      [7, 3],
+      [1000, 64],
+    ]) {
+      const x = leaf([rows, c], 21, 1000);
+      const [y, mean, variance] = record(singleForward, [x, ones([c]), zeros([c])], { epsilon });
+      // A few float32 ulps of 1000 (6e-5 each) for the mean; the variance keeps its relative accuracy.
+      await expectMatchesReference([mean], { atol: 0, rtol: 5e-7 }, 'mean');
+      await expectMatchesReference([variance], { atol: 1e-6, rtol: 1e-3 }, 'variance');
+      await expectMatchesReference([y], { atol: 2e-3, rtol: 0 }, 'y');
+    }
+  });
+});
+
+/** The ops of the kernels one training step of `build` plans. */
+async function kernels(build: () => unknown): Promise<string[]> {
+  const plan = await explain(() => tidy(build));
+  return plan.kernels.map((k) => k.nodes.map((n) => n.op).join('+'));
+}
+
+describe('the rule and the backward rules that use it', () => {
+  const layer = (shape: number[], xGrad: boolean) => () => {
+    const c = shape[shape.length - 1];
+    const x = leaf(shape, 31, 0, xGrad);
+    const gamma = leaf([c], 32, 1, true);
+    const beta = leaf([c], 33, 0, true);
+    const bn = { gamma, beta, runningMean: zeros([c]), runningVar: ones([c]), training: true };
+    sum(mul(batchNorm(x, bn), leaf(shape, 34))).backward();
+    return [x.grad, gamma.grad, beta.grad].filter((t): t is Tensor => !!t);
+  };
+
+  it('runs a short reduction in one dispatch each way; dgamma and dbeta come from the same kernel', async () => {
+    // The largest single pass: 2^15 rows of 8 channels, 2^18 elements.
+    const c = 8;
+    const shape = [2, singlePassMaxRows(c) / 2, c];
+    expect(singlePass(shape)).toBe(true);
+    const list = await kernels(layer(shape, true));
+    // (The running averages are dropped with the tidy scope, so their update is not planned.)
+    expect(list.filter((k) => k.startsWith('batchNorm'))).toEqual(['batchNormTrain', 'batchNormGrad']);
+    const outs = tidy(layer(shape, true));
+    await expectMatchesReference(outs, TOL, 'single');
+  });
+
+  it('keeps the two-pass kernels past the threshold, and the params-only path when x needs no gradient', async () => {
+    const c = 8;
+    const long = [singlePassMaxRows(c) + 1, c];
+    expect(singlePass(long)).toBe(false);
+    const plan = await explain(() => tidy(layer(long, true)));
+    const names = plan.kernels.map((k) => k.nodes.map((n) => n.op).join('+'));
+    expect(names).toContain('batchNormGradParams');
+    expect(names).toContain('batchNormGradInput');
+    expect(names).not.toContain('batchNormGrad');
+    await expectMatchesReference(tidy(layer(long, true)), TOL, 'two-pass');
+    const noX = await kernels(layer([3, 5, 8], false));
+    expect(noX).toContain('batchNormGradParams');
+    expect(noX).not.toContain('batchNormGrad');
+    await expectMatchesReference(tidy(layer([3, 5, 8], false)), TOL, 'params only');
+  });
+
+  it('passes gradcheck through the single-pass kernels', async () => {
+    const x = leaf([2, 3, 3, 5], 41, 0, true);
+    const gamma = leaf([5], 42, 1, true);
+    const beta = leaf([5], 43, 0, true);
+    const result = await gradcheck(
+      (a, g, b) =>
+        batchNorm(a, { gamma: g, beta: b, runningMean: zeros([5]), runningVar: ones([5]), training: true }),
+      [x, gamma, beta],
+      { atol: 1e-3, rtol: 1e-2 },
+    );
+    expect(result.mismatches).toEqual([]);
+    expect(result.checked).toBeGreaterThan(0);
+  });
+
+  it('spreads NaN as the two-pass kernels do: over its channel only, forward and backward', async () => {
+    const [rows, c] = [9, 4];
+    const data = seeded(rows * c, 51);
+    data[5 * c + 2] = NaN;
+    const x = keep(tensor(data, [rows, c]));
+    const gamma = leaf([c], 52, 1);
+    const beta = leaf([c], 53);
+    const dy = leaf([rows, c], 54);
+    const single = record(singleForward, [x, gamma, beta], { epsilon });
+    const two = record(twoPassForward, [x, gamma, beta], { epsilon });
+    const grads = backwards(dy, x, gamma, two[1], two[2]);
+    const nan = async (t: Tensor) => Array.from(await t.data(), (v) => Number.isNaN(v));
+    for (const [a, b] of [
+      [single, two],
+      [grads.single, grads.two],
+    ])
+      for (let i = 0; i < 3; i++) expect(await nan(a[i])).toEqual(await nan(b[i]));
+    const y = await nan(single[0]);
+    expect(y.filter((v, i) => v !== (i % c === 2)).length).toBe(0);
+  });
+});
+
+describe('fused with the epilogue (add, relu) and the ReLU mask', () => {
+  const block = (shape: number[]) => () => {
+    const c = shape[shape.length - 1];
+    const x = leaf(shape, 61, 0.5, true);
+    const r = leaf(shape, 62);
+    const bn = (seed: number) => ({
+      gamma: leaf([c], seed, 1, true),
+      beta: leaf([c], seed + 1, 0, true),
+      runningMean: keep(zeros([c])),
+      runningVar: keep(ones([c])),
+      training: true,
+    });
+    const b1 = bn(63);
+    const b2 = bn(65);
+    const h = relu(batchNorm(x, b1));
+    const y = relu(add(batchNorm(h, b2), r));
+    sum(mul(y, leaf(shape, 67))).backward();
+    return [y, x.grad!, b1.gamma.grad!, b1.beta.grad!, b2.gamma.grad!, b2.beta.grad!];
+  };
+
+  for (const shape of [
+    [2, 3, 5, 4],
+    [1, 7, 3],
+    [4, 9, 9, 16],
+  ]) {
+    it(`relu(bn(x)), relu(bn(h) + r) on ${JSON.stringify(shape)}`, async () => {
+      const { kernels: fused } = await withFusion(true, block(shape));
+      expect(fused).toContain('batchNormTrain+relu');
+      expect(fused).toContain('batchNormTrain+add+relu');
+      expect(fused).toContain('reluBackward+batchNormGrad');
+      expect(fused.filter((k) => k.includes('batchNormGradParams') || k.includes('GradInput'))).toEqual([]);
+      await expectFused(true, block(shape), fused, `block ${shape}`);
+      // The epilogue is the store the epilogue pass generates: fused y equals bn, add and relu run apart.
+      const off = await withFusion(false, block(shape));
+      const on = await withFusion(true, block(shape));
+      expect(Array.from(on.values[0])).toEqual(Array.from(off.values[0]));
+    });
+  }
+});

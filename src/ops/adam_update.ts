@@ -1,97 +1,74 @@
-// In-place Adam / AdamW update: one kernel per parameter updates p and both moment buffers, no outputs.
+// In-place Adam / AdamW update of a group of parameters and their moment buffers: the formula, once.
+import { adamScalars, refAdamStep, type AdamStepAttrs } from '../reference/optim.js';
 import { ArgumentError } from '../errors.js';
-import { record } from '../graph/record.js';
-import type { Tensor } from '../graph/tensor.js';
-import { checkUpdate, updateDispatch } from './sgd_update.js';
-import { sizeOf, type OpDef } from './types.js';
+import {
+  checkFinite,
+  checkPerParameter,
+  groupedUpdateOp,
+  paramBuffers,
+  type OptimizerUpdate,
+} from './optimizer_update.js';
 
-export interface AdamUpdateAttrs {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  weightDecay: number;
-  /** AdamW: decay the weights directly (p *= 1 - lr * wd) instead of adding wd * p to the gradient. */
-  decoupled: boolean;
-  /** The parameter's step count including this step (1 on its first step): sets the bias corrections. */
-  step: number;
+export interface AdamUpdateAttrs extends AdamStepAttrs {
+  /** Per parameter: its step count including this step (1 on its first step), which sets its bias corrections. */
+  steps: readonly number[];
 }
-
-/** The per-step scalars of the update, in float64 as PyTorch computes them on the host. */
-function scalars(a: AdamUpdateAttrs) {
-  return {
-    decay: a.decoupled ? 1 - a.lr * a.weightDecay : 1,
-    wdCoupled: a.decoupled ? 0 : a.weightDecay,
-    stepSize: a.lr / (1 - a.beta1 ** a.step),
-    bc2Sqrt: Math.sqrt(1 - a.beta2 ** a.step),
-  };
-}
-
-export const adamUpdateOp: OpDef<AdamUpdateAttrs> = {
-  name: 'adamUpdate',
-  check(inputs, a) {
-    const { lr, beta1, beta2, epsilon, weightDecay } = a;
-    if (!Number.isInteger(a.step) || a.step < 1) {
-      throw new ArgumentError(`adamUpdate: 'step' must be an integer >= 1, got ${a.step}`);
-    }
-    return checkUpdate('adamUpdate', ['p', 'grad', 'm', 'v'], inputs, {
-      lr,
-      beta1,
-      beta2,
-      epsilon,
-      weightDecay,
-    });
-  },
-  forward(io, a) {
-    const n = sizeOf(io.inputs[0].spec.shape);
-    const s = scalars(a);
-    const uniforms = [
-      n,
-      { f32: s.decay },
-      { f32: s.wdCoupled },
-      { f32: a.beta1 },
-      { f32: a.beta2 },
-      { f32: 1 - a.beta1 },
-      { f32: 1 - a.beta2 },
-      { f32: a.epsilon },
-      { f32: s.stepSize },
-      { f32: s.bc2Sqrt },
-    ];
-    return updateDispatch(
-      'adam_update',
-      n,
-      uniforms,
-      io.inputs.map((t) => t.buffer),
-    );
-  },
-  writesInputs: [0, 2, 3],
-  backward: null,
-  cost: ([p]) => ({ flops: 14 * sizeOf(p.shape), bytes: 28 * sizeOf(p.shape) }),
-  reference([p, grad, m, v], a) {
-    const s = scalars(a);
-    const n = p.data.length;
-    const pOut = new Float64Array(n);
-    const mOut = new Float64Array(n);
-    const vOut = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const w = s.decay * p.data[i];
-      const g = grad.data[i] + s.wdCoupled * w;
-      mOut[i] = a.beta1 * m.data[i] + (1 - a.beta1) * g;
-      vOut[i] = a.beta2 * v.data[i] + (1 - a.beta2) * g * g;
-      pOut[i] = w - (s.stepSize * mOut[i]) / (Math.sqrt(vOut[i]) / s.bc2Sqrt + a.epsilon);
-    }
-    return [
-      { shape: p.shape, data: pOut },
-      { shape: m.shape, data: mOut },
-      { shape: v.shape, data: vOut },
-    ];
-  },
-};
 
 /**
- * Records one Adam (or AdamW with `decoupled`) step in place on p and its moment buffers m and v
- * (formula in adam_update.wgsl). Shapes: p, grad, m, v same shape. p, m and v must be leaves.
+ * Adam / AdamW (torch.optim.Adam and AdamW, amsgrad false), per parameter with its step count t (scalars computed
+ * on the host in float64, `adamScalars`):
+ *   p = decay * p                     (decay = 1 - lr * wd for AdamW, 1 for Adam)
+ *   g = grad + wdCoupled * p          (wdCoupled = wd for Adam, 0 for AdamW)
+ *   m = beta1 * m + c1 * g            (c1 = 1 - beta1, c2 = 1 - beta2: from the host, since
+ *   v = beta2 * v + c2 * g * g         1 - beta2 in f32 loses 1e-5 relative to cancellation)
+ *   p = p - stepSize * m / (sqrt(v) / bc2Sqrt + eps),  stepSize = lr / (1 - beta1^t), bc2Sqrt = sqrt(1 - beta2^t).
+ * Per parameter: p (read_write), grad (read), m and v (read_write moment buffers); stepSize and bc2Sqrt its own.
  */
-export function adamUpdate(p: Tensor, grad: Tensor, m: Tensor, v: Tensor, attrs: AdamUpdateAttrs): void {
-  record(adamUpdateOp, [p, grad, m, v], attrs, ['p', 'grad', 'm', 'v']);
-}
+export const adamUpdate: OptimizerUpdate<AdamUpdateAttrs> = {
+  name: 'adamUpdate',
+  spec: {
+    op: 'adamUpdate',
+    buffers: paramBuffers('m', 'v'),
+    shared: ['decay', 'wdCoupled', 'beta1', 'beta2', 'c1', 'c2', 'eps'].map((name) => ({
+      name,
+      type: 'f32' as const,
+    })),
+    own: [
+      { name: 'stepSize', type: 'f32' },
+      { name: 'bc2Sqrt', type: 'f32' },
+    ],
+    formula: ({ buf, shared, own }) => `
+      let w = ${shared('decay')} * ${buf('p')}[i];
+      let g = ${buf('grad')}[i] + ${shared('wdCoupled')} * w;
+      let m1 = ${shared('beta1')} * ${buf('m')}[i] + ${shared('c1')} * g;
+      let v1 = ${shared('beta2')} * ${buf('v')}[i] + ${shared('c2')} * g * g;
+      ${buf('m')}[i] = m1;
+      ${buf('v')}[i] = v1;
+      ${buf('p')}[i] = w - ${own('stepSize')} * m1 / (sqrt(v1) / ${own('bc2Sqrt')} + ${shared('eps')});`,
+  },
+  checkAttrs(a, k) {
+    const { lr, beta1, beta2, epsilon, weightDecay } = a;
+    checkFinite('adamUpdate', { lr, beta1, beta2, epsilon, weightDecay });
+    checkPerParameter('adamUpdate', 'steps', a.steps, k);
+    for (const step of a.steps) {
+      if (!Number.isInteger(step) || step < 1) {
+        throw new ArgumentError(`adamUpdate: every step must be an integer >= 1, got ${step}`);
+      }
+    }
+  },
+  shared(a) {
+    const s = adamScalars(a, 1);
+    const { beta1, beta2, epsilon: eps } = a;
+    return { decay: s.decay, wdCoupled: s.wdCoupled, beta1, beta2, c1: 1 - beta1, c2: 1 - beta2, eps };
+  },
+  own(a, slot) {
+    const s = adamScalars(a, a.steps[slot]);
+    return { stepSize: s.stepSize, bc2Sqrt: s.bc2Sqrt };
+  },
+  reference: ([p, grad, m, v], a, slot) => refAdamStep(p, grad, m, v, a, a.steps[slot]),
+  flopsPerElement: 14,
+  bytesPerElement: 28,
+};
+
+/** The single-parameter definition, for the op table (optimizers record groups of the same definition). */
+export const adamUpdateOp = groupedUpdateOp(adamUpdate, 1);

@@ -1,136 +1,91 @@
-// In-place SGD updates (plain, and with momentum / Nesterov): one kernel per parameter, no outputs.
-import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { record } from '../graph/record.js';
-import type { Tensor } from '../graph/tensor.js';
-import { sizeOf, type OpDef, type RefTensor, type TensorSpec } from './types.js';
-import { ELEMENTWISE_WG, expectFloat, workgroupsFor } from './util.js';
+// In-place SGD updates (plain, and with momentum / Nesterov) of a group of parameters: the formula, once.
+import { refSgdStep, type SgdStepAttrs } from '../reference/optim.js';
+import {
+  checkFinite,
+  checkPerParameter,
+  groupedUpdateOp,
+  paramBuffers,
+  type OptimizerUpdate,
+} from './optimizer_update.js';
 
-export interface SgdUpdateAttrs {
-  lr: number;
-  weightDecay: number;
-}
+export type SgdUpdateAttrs = SgdStepAttrs;
 
-export interface SgdMomentumUpdateAttrs extends SgdUpdateAttrs {
+export interface SgdMomentumUpdateAttrs extends SgdStepAttrs {
   momentum: number;
   nesterov: boolean;
-  /** The parameter's first step: the momentum buffer starts as the gradient (its old contents are ignored). */
-  first: boolean;
+  /** Per parameter: its first step, when its momentum buffer starts as the gradient (old contents ignored). */
+  first: readonly boolean[];
 }
 
 /**
- * Checks that every input of an update op is float32 with the parameter's shape, and that the named scalar
- * hyper-parameters are finite. Shared by the SGD and Adam updates.
+ * Plain SGD (torch.optim.SGD, momentum 0): g = grad + wd * p; p = p - lr * g.
+ * Per parameter: p (read_write), grad (read).
  */
-export function checkUpdate(
-  op: string,
-  names: readonly string[],
-  inputs: readonly TensorSpec[],
-  scalars: Record<string, number>,
-): [] {
-  inputs.forEach((spec, i) => {
-    expectFloat(op, names[i], spec);
-    if (spec.shape.length !== inputs[0].shape.length || spec.shape.some((d, k) => d !== inputs[0].shape[k])) {
-      throw new ShapeError(
-        `${op}: argument '${names[i]}' ${fmtShape(spec.shape)} must match '${names[0]}' ${fmtShape(inputs[0].shape)}`,
-      );
-    }
-  });
-  for (const [name, value] of Object.entries(scalars)) {
-    if (!Number.isFinite(value)) throw new ArgumentError(`${op}: '${name}' must be finite, got ${value}`);
-  }
-  return [];
-}
-
-/** Elementwise update dispatch over n elements with the given buffers. */
-export function updateDispatch(
-  shader: 'sgd_update' | 'sgd_momentum_update' | 'adam_update',
-  n: number,
-  uniforms: (number | { f32: number })[],
-  buffers: GPUBuffer[],
-) {
-  return [{ shader, constants: { WG: ELEMENTWISE_WG }, uniforms, buffers, workgroups: workgroupsFor(n) }];
-}
-
-/** Float64 reference of one SGD step; returns [p, v] (v null without momentum). */
-function refSgd(
-  p: RefTensor,
-  grad: RefTensor,
-  v: RefTensor | null,
-  a: SgdUpdateAttrs & Partial<SgdMomentumUpdateAttrs>,
-): RefTensor[] {
-  const n = p.data.length;
-  const pOut = new Float64Array(n);
-  const vOut = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const g = grad.data[i] + a.weightDecay * p.data[i];
-    let update = g;
-    if (v) {
-      vOut[i] = a.first ? g : a.momentum! * v.data[i] + g;
-      update = a.nesterov ? g + a.momentum! * vOut[i] : vOut[i];
-    }
-    pOut[i] = p.data[i] - a.lr * update;
-  }
-  const out = [{ shape: p.shape, data: pOut }];
-  if (v) out.push({ shape: v.shape, data: vOut });
-  return out;
-}
-
-export const sgdUpdateOp: OpDef<SgdUpdateAttrs> = {
+export const sgdUpdate: OptimizerUpdate<SgdUpdateAttrs> = {
   name: 'sgdUpdate',
-  check: (inputs, a) => checkUpdate('sgdUpdate', ['p', 'grad'], inputs, { ...a }),
-  forward(io, { lr, weightDecay }) {
-    const n = sizeOf(io.inputs[0].spec.shape);
-    return updateDispatch(
-      'sgd_update',
-      n,
-      [n, { f32: lr }, { f32: weightDecay }],
-      [io.inputs[0].buffer, io.inputs[1].buffer],
-    );
+  spec: {
+    op: 'sgdUpdate',
+    buffers: paramBuffers(),
+    shared: [
+      { name: 'lr', type: 'f32' },
+      { name: 'wd', type: 'f32' },
+    ],
+    own: [],
+    formula: ({ buf, shared }) => `
+      let w = ${buf('p')}[i];
+      let g = ${buf('grad')}[i] + ${shared('wd')} * w;
+      ${buf('p')}[i] = w - ${shared('lr')} * g;`,
   },
-  writesInputs: [0],
-  backward: null,
-  cost: ([p]) => ({ flops: 4 * sizeOf(p.shape), bytes: 12 * sizeOf(p.shape) }),
-  reference: ([p, grad], a) => refSgd(p, grad, null, a),
+  checkAttrs: (a) => checkFinite('sgdUpdate', { lr: a.lr, weightDecay: a.weightDecay }),
+  shared: (a) => ({ lr: a.lr, wd: a.weightDecay }),
+  own: () => ({}),
+  reference: ([p, grad], a) => refSgdStep(p, grad, null, a),
+  flopsPerElement: 4,
+  bytesPerElement: 12,
 };
 
-export const sgdMomentumUpdateOp: OpDef<SgdMomentumUpdateAttrs> = {
+/**
+ * SGD with momentum, optionally Nesterov (torch.optim.SGD, dampening 0): g = grad + wd * p;
+ * v = g on the parameter's first step (first = 1), else v = momentum * v + g; update = g + momentum * v if
+ * nesterov = 1, else v; p = p - lr * update. Per parameter: p (read_write), grad (read), v (read_write).
+ */
+export const sgdMomentumUpdate: OptimizerUpdate<SgdMomentumUpdateAttrs> = {
   name: 'sgdMomentumUpdate',
-  check: (inputs, { lr, weightDecay, momentum }) =>
-    checkUpdate('sgdMomentumUpdate', ['p', 'grad', 'v'], inputs, { lr, weightDecay, momentum }),
-  forward(io, a) {
-    const n = sizeOf(io.inputs[0].spec.shape);
-    const uniforms = [
-      n,
-      { f32: a.lr },
-      { f32: a.weightDecay },
-      { f32: a.momentum },
-      a.nesterov ? 1 : 0,
-      a.first ? 1 : 0,
-    ];
-    return updateDispatch(
-      'sgd_momentum_update',
-      n,
-      uniforms,
-      io.inputs.map((t) => t.buffer),
-    );
+  spec: {
+    op: 'sgdMomentumUpdate',
+    buffers: paramBuffers('v'),
+    shared: [
+      { name: 'lr', type: 'f32' },
+      { name: 'wd', type: 'f32' },
+      { name: 'momentum', type: 'f32' },
+      { name: 'nesterov', type: 'u32' },
+    ],
+    own: [{ name: 'first', type: 'u32' }],
+    formula: ({ buf, shared, own }) => `
+      let w = ${buf('p')}[i];
+      let g = ${buf('grad')}[i] + ${shared('wd')} * w;
+      var velocity = g;
+      if (${own('first')} == 0u) {
+        velocity = ${shared('momentum')} * ${buf('v')}[i] + g;
+      }
+      ${buf('v')}[i] = velocity;
+      var update = velocity;
+      if (${shared('nesterov')} == 1u) {
+        update = g + ${shared('momentum')} * velocity;
+      }
+      ${buf('p')}[i] = w - ${shared('lr')} * update;`,
   },
-  writesInputs: [0, 2],
-  backward: null,
-  cost: ([p]) => ({ flops: 7 * sizeOf(p.shape), bytes: 20 * sizeOf(p.shape) }),
-  reference: ([p, grad, v], a) => refSgd(p, grad, v, a),
+  checkAttrs(a, k) {
+    checkFinite('sgdMomentumUpdate', { lr: a.lr, weightDecay: a.weightDecay, momentum: a.momentum });
+    checkPerParameter('sgdMomentumUpdate', 'first', a.first, k);
+  },
+  shared: (a) => ({ lr: a.lr, wd: a.weightDecay, momentum: a.momentum, nesterov: a.nesterov ? 1 : 0 }),
+  own: (a, s) => ({ first: a.first[s] ? 1 : 0 }),
+  reference: ([p, grad, v], a, s) => refSgdStep(p, grad, v, { ...a, first: a.first[s] }),
+  flopsPerElement: 7,
+  bytesPerElement: 20,
 };
 
-/**
- * Records p -= lr * (grad + weightDecay * p) in place. Shapes: p, grad same shape. p must be a leaf.
- */
-export function sgdUpdate(p: Tensor, grad: Tensor, attrs: SgdUpdateAttrs): void {
-  record(sgdUpdateOp, [p, grad], attrs, ['p', 'grad']);
-}
-
-/**
- * Records one SGD-with-momentum step in place on p and its momentum buffer v (see sgd_momentum_update.wgsl).
- * Shapes: p, grad, v same shape. p and v must be leaves.
- */
-export function sgdMomentumUpdate(p: Tensor, grad: Tensor, v: Tensor, attrs: SgdMomentumUpdateAttrs): void {
-  record(sgdMomentumUpdateOp, [p, grad, v], attrs, ['p', 'grad', 'v']);
-}
+/** The single-parameter definitions, for the op table (optimizers record groups of the same definitions). */
+export const sgdUpdateOp = groupedUpdateOp(sgdUpdate, 1);
+export const sgdMomentumUpdateOp = groupedUpdateOp(sgdMomentumUpdate, 1);

@@ -1,10 +1,12 @@
 // Adam and AdamW (decoupled weight decay), following PyTorch's torch.optim.Adam / AdamW without amsgrad.
 import type { Tensor } from '../graph/tensor.js';
 import { adamUpdate } from '../ops/adam_update.js';
+import { maxGroupSize } from '../ops/optimizer_kernel.js';
+import { recordGroupedUpdate } from '../ops/optimizer_update.js';
 import { checkOptionKeys, checkRange } from '../options.js';
-import { Optimizer } from './optimizer.js';
+import { Optimizer, type GroupOptions, type UpdateTarget } from './optimizer.js';
 
-export interface AdamOptions {
+export interface AdamOptions extends GroupOptions {
   lr: number;
   /** Decay of the first-moment average (default 0.9). */
   beta1?: number;
@@ -18,10 +20,10 @@ export interface AdamOptions {
   decoupled?: boolean;
 }
 
-const KNOWN = ['lr', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'decoupled'];
+const KNOWN = ['lr', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'decoupled', 'groupSize'];
 
 /**
- * Adam with bias correction (formula in shaders/adam_update.wgsl). State: `exp_avg` (m) and `exp_avg_sq` (v)
+ * Adam with bias correction (formula in src/ops/adam_update.ts). State: `exp_avg` (m) and `exp_avg_sq` (v)
  * per parameter, plus its step count. Shapes: every parameter any shape; m and v take its shape.
  */
 export class Adam extends Optimizer {
@@ -33,7 +35,7 @@ export class Adam extends Optimizer {
 
   constructor(params: readonly Tensor[], options: AdamOptions, owner = 'Adam') {
     checkOptionKeys(owner, options, KNOWN);
-    super(owner, params, options.lr, ['exp_avg', 'exp_avg_sq']);
+    super(owner, params, options.lr, ['exp_avg', 'exp_avg_sq'], options.groupSize);
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-8;
@@ -45,16 +47,24 @@ export class Adam extends Optimizer {
     checkRange(owner, 'weightDecay', this.weightDecay, 0);
   }
 
-  protected update(p: Tensor, grad: Tensor, [m, v]: readonly Tensor[], step: number): void {
-    adamUpdate(p, grad, m, v, {
-      lr: this.lr,
-      beta1: this.beta1,
-      beta2: this.beta2,
-      epsilon: this.epsilon,
-      weightDecay: this.weightDecay,
-      decoupled: this.decoupled,
-      step,
-    });
+  protected groupLimit(limits: Readonly<Record<string, number>>): number {
+    return maxGroupSize(adamUpdate.spec, limits);
+  }
+
+  protected update(group: readonly UpdateTarget[]): void {
+    recordGroupedUpdate(
+      adamUpdate,
+      group.map((t) => [t.p, t.grad, ...t.buffers]),
+      {
+        lr: this.lr,
+        beta1: this.beta1,
+        beta2: this.beta2,
+        epsilon: this.epsilon,
+        weightDecay: this.weightDecay,
+        decoupled: this.decoupled,
+        steps: group.map((t) => t.step),
+      },
+    );
   }
 }
 

@@ -4,8 +4,10 @@ import { tensor, zeros } from '../graph/create.js';
 import { flush } from '../graph/scheduler.js';
 import { Tensor } from '../graph/tensor.js';
 import { explainingNow, onExplainEnd } from '../graph/explain_undo.js';
+import { requireRuntime } from '../graph/state.js';
 import { keep } from '../graph/tidy.js';
-import { checkRange } from '../options.js';
+import { MAX_GROUP } from '../ops/optimizer_kernel.js';
+import { checkInteger, checkRange } from '../options.js';
 
 /** A parameter's optimizer state: its own step count and its state buffers (same shape as the parameter). */
 interface ParamState {
@@ -13,14 +15,35 @@ interface ParamState {
   buffers: Tensor[];
 }
 
+/** One parameter to update in this step: it, its gradient, its state buffers and its step count (1 on its first). */
+export interface UpdateTarget {
+  p: Tensor;
+  grad: Tensor;
+  buffers: readonly Tensor[];
+  step: number;
+}
+
+/** The option every optimizer takes beside its hyper-parameters. */
+export interface GroupOptions {
+  /**
+   * The most parameters one update kernel updates (default 16, the most the kernel generator writes). Fewer run
+   * together where the device binds fewer storage buffers per shader stage: llvmpipe binds 16 (8 parameters for
+   * plain SGD, 5 with momentum, 4 for Adam), SwiftShader 12. 1 gives one kernel per parameter.
+   */
+  groupSize?: number;
+}
+
 /**
  * An optimizer over a fixed list of parameters. Subclasses name their state buffers and record one in-place
- * update op per parameter; `step()` then submits forward, backward and update together.
+ * update op per group of parameters (in parameter order); `step()` then submits forward, backward and update
+ * together.
  */
 export abstract class Optimizer {
   readonly params: readonly Tensor[];
   private rate = 0;
   private readonly state = new Map<number, ParamState>();
+  /** See GroupOptions.groupSize. */
+  readonly groupSize: number;
 
   constructor(
     /** The optimizer's name in error messages. */
@@ -29,7 +52,10 @@ export abstract class Optimizer {
     lr: number,
     /** Names of the per-parameter state buffers, in the order `update` receives them. */
     private readonly bufferNames: readonly string[],
+    groupSize = MAX_GROUP,
   ) {
+    checkInteger(owner, 'groupSize', groupSize, 1);
+    checkRange(owner, 'groupSize', groupSize, 1, MAX_GROUP);
     if (!Array.isArray(params)) throw new ArgumentError(`${owner}: 'params' must be an array of tensors`);
     const seen = new Map<Tensor, number>();
     params.forEach((p, i) => {
@@ -52,6 +78,7 @@ export abstract class Optimizer {
     }
     this.params = [...params];
     this.lr = lr;
+    this.groupSize = groupSize;
   }
 
   /** The learning rate used by the next step (set it from a schedule between steps). */
@@ -64,13 +91,17 @@ export abstract class Optimizer {
     this.rate = value;
   }
 
-  /** Records the in-place update of one parameter. `step` counts this parameter's steps, 1 on its first. */
-  protected abstract update(p: Tensor, grad: Tensor, buffers: readonly Tensor[], step: number): void;
+  /** How many parameters one update kernel may bind on a device with these limits (maxGroupSize of its kernel). */
+  protected abstract groupLimit(limits: Readonly<Record<string, number>>): number;
+
+  /** Records the in-place update of a group of parameters as one op (1 to groupLimit of them, in order). */
+  protected abstract update(group: readonly UpdateTarget[]): void;
 
   /**
-   * Records one update per parameter that requires grad and has a `.grad` (others are skipped), then
-   * flushes: the pending forward, backward and update work goes to the GPU as one submit. The promise settles
-   * when the device has done it (see `flush`); a training loop need not await it.
+   * Records the update of every parameter that requires grad and has a `.grad` (others are skipped), in groups
+   * of up to `groupSize` (fewer where the device binds fewer buffers) in parameter order, one kernel per group;
+   * then flushes: the pending forward, backward and update work goes to the GPU as one submit. The promise
+   * settles when the device has done it (see `flush`); a training loop need not await it.
    */
   step(): Promise<void> {
     // Under explain(): step counts and state buffers made by this step go back to what they were at its end
@@ -88,6 +119,7 @@ export abstract class Optimizer {
         }
       });
     }
+    const targets: UpdateTarget[] = [];
     this.params.forEach((p, i) => {
       if (!p.requiresGrad || !p.grad) return;
       let s = this.state.get(i);
@@ -96,8 +128,14 @@ export abstract class Optimizer {
         this.state.set(i, s);
       }
       s.step++;
-      this.update(p, p.grad, s.buffers, s.step);
+      // A parameter without elements has nothing to update; its step still counts.
+      if (p.size > 0) targets.push({ p, grad: p.grad, buffers: s.buffers, step: s.step });
     });
+    if (targets.length > 0) {
+      const limits = requireRuntime(`${this.owner}.step`).info.limits;
+      const k = Math.min(this.groupSize, this.groupLimit(limits));
+      for (let i = 0; i < targets.length; i += k) this.update(targets.slice(i, i + k));
+    }
     return flush();
   }
 

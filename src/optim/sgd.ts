@@ -1,11 +1,13 @@
 // Stochastic gradient descent with optional momentum, Nesterov momentum and L2 weight decay (PyTorch's SGD).
 import type { Tensor } from '../graph/tensor.js';
+import { maxGroupSize } from '../ops/optimizer_kernel.js';
+import { recordGroupedUpdate } from '../ops/optimizer_update.js';
 import { sgdMomentumUpdate, sgdUpdate } from '../ops/sgd_update.js';
 import { ArgumentError } from '../errors.js';
 import { checkOptionKeys, checkRange } from '../options.js';
-import { Optimizer } from './optimizer.js';
+import { Optimizer, type GroupOptions, type UpdateTarget } from './optimizer.js';
 
-export interface SgdOptions {
+export interface SgdOptions extends GroupOptions {
   lr: number;
   /** Momentum factor (default 0: no momentum buffer). */
   momentum?: number;
@@ -26,9 +28,9 @@ export class SGD extends Optimizer {
   readonly weightDecay: number;
 
   constructor(params: readonly Tensor[], options: SgdOptions) {
-    checkOptionKeys('SGD', options, ['lr', 'momentum', 'nesterov', 'weightDecay']);
+    checkOptionKeys('SGD', options, ['lr', 'momentum', 'nesterov', 'weightDecay', 'groupSize']);
     const momentum = options.momentum ?? 0;
-    super('SGD', params, options.lr, momentum > 0 ? ['momentum_buffer'] : []);
+    super('SGD', params, options.lr, momentum > 0 ? ['momentum_buffer'] : [], options.groupSize);
     checkRange('SGD', 'momentum', momentum, 0);
     checkRange('SGD', 'weightDecay', options.weightDecay ?? 0, 0);
     if (options.nesterov && momentum === 0) throw new ArgumentError('SGD: nesterov needs momentum > 0');
@@ -37,17 +39,24 @@ export class SGD extends Optimizer {
     this.weightDecay = options.weightDecay ?? 0;
   }
 
-  protected update(p: Tensor, grad: Tensor, buffers: readonly Tensor[], step: number): void {
+  protected groupLimit(limits: Readonly<Record<string, number>>): number {
+    return maxGroupSize((this.momentum === 0 ? sgdUpdate : sgdMomentumUpdate).spec, limits);
+  }
+
+  protected update(group: readonly UpdateTarget[]): void {
     const attrs = { lr: this.lr, weightDecay: this.weightDecay };
     if (this.momentum === 0) {
-      sgdUpdate(p, grad, attrs);
+      recordGroupedUpdate(
+        sgdUpdate,
+        group.map((t) => [t.p, t.grad]),
+        attrs,
+      );
       return;
     }
-    sgdMomentumUpdate(p, grad, buffers[0], {
-      ...attrs,
-      momentum: this.momentum,
-      nesterov: this.nesterov,
-      first: step === 1,
-    });
+    recordGroupedUpdate(
+      sgdMomentumUpdate,
+      group.map((t) => [t.p, t.grad, t.buffers[0]]),
+      { ...attrs, momentum: this.momentum, nesterov: this.nesterov, first: group.map((t) => t.step === 1) },
+    );
   }
 }

@@ -120,7 +120,7 @@ describe('explain', () => {
     });
     expect(plan.flushes.length).toBe(1);
     const shaders = plan.kernels.map((k) => k.shader);
-    expect(shaders).toContain('sgd_update');
+    expect(shaders).toContain('optimizer_update');
     expect(shaders.some((s) => s.startsWith('conv2d_bpf'))).toBe(true);
     expect(shaders.some((s) => s.startsWith('conv2d_bpi'))).toBe(false); // x needs no gradient
     expect(plan.nodes).toBeGreaterThan(plan.fusions.length);

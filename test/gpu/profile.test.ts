@@ -56,7 +56,7 @@ describe('profile', () => {
     expect(p.mode).toBe(info().features.includes('timestamp-query') ? 'timestamp-query' : 'kernel-by-kernel');
     expect(p.runs).toBe(2);
     expect(p.kernels.length).toBeGreaterThan(5);
-    expect(p.kernels.map((k) => k.shader)).toContain('sgd_momentum_update');
+    expect(p.kernels.map((k) => k.shader)).toContain('optimizer_update');
     for (const k of p.kernels) expect(k.medianMs).toBeGreaterThan(0);
     expect(p.kernels.reduce((s, k) => s + k.share, 0)).toBeCloseTo(1, 6);
     expect(p.kernelMs).toBeGreaterThan(0);

@@ -36,6 +36,12 @@ const FLUSHES = 8;
 export interface FlushEntries {
   nodes: (PlannedEntry | null)[];
   uploads: GPUBuffer[];
+  /**
+   * The pass template (pass_replay.ts) whose nodes every entry was last planned or matched in full for, in a
+   * flush that planned each node in its slot; null when unknown. A flush of that template needs to compare
+   * buffers only (`matchesBuffers`): its nodes have the ops, attributes, shapes and epilogues of the entries.
+   */
+  owner: object | null;
 }
 
 export class ReplayCache {
@@ -56,7 +62,7 @@ export class ReplayCache {
       // Most recently used last.
       this.flushes.delete(key);
     } else {
-      list = { nodes: [], uploads: [] };
+      list = { nodes: [], uploads: [], owner: null };
       if (this.flushes.size >= FLUSHES) this.flushes.delete(this.flushes.keys().next().value!);
     }
     this.flushes.set(key, list);
@@ -158,6 +164,16 @@ export function sameAttrs(a: unknown, b: unknown): boolean {
   return keys === 0;
 }
 
+/**
+ * Whether `entry`, planned for a node of the same op, attributes, shapes and epilogue as `n` (FlushEntries.owner),
+ * bound these buffers and can be replayed (scratch compared by the caller).
+ */
+export function matchesBuffers(entry: PlannedEntry, n: Node, buffers: readonly GPUBuffer[]): boolean {
+  if (!entry.replayable || entry.op !== n.op || entry.buffers.length !== buffers.length) return false;
+  for (let i = 0; i < buffers.length; i++) if (entry.buffers[i] !== buffers[i]) return false;
+  return true;
+}
+
 /** Whether `entry` was planned for exactly this node and these buffers (scratch compared by the caller). */
 export function matches(
   entry: PlannedEntry,
@@ -165,14 +181,7 @@ export function matches(
   epilogue: string,
   buffers: readonly GPUBuffer[],
 ): boolean {
-  if (
-    !entry.replayable ||
-    entry.op !== n.op ||
-    entry.epilogue !== epilogue ||
-    entry.buffers.length !== buffers.length
-  )
-    return false;
-  for (let i = 0; i < buffers.length; i++) if (entry.buffers[i] !== buffers[i]) return false;
+  if (entry.epilogue !== epilogue || !matchesBuffers(entry, n, buffers)) return false;
   const shapes = entry.shapes;
   if (shapes.length !== n.inputs.length) return false;
   for (let i = 0; i < shapes.length; i++) {

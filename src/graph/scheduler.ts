@@ -5,13 +5,11 @@ import type { Dispatch, GpuRuntime } from '../gpu/runtime.js';
 import { tunerFor } from '../gpu/tuner.js';
 import type { KernelIO } from '../ops/types.js';
 import { FlushChecks, debug, firstNonFinite } from './checks.js';
-import { fuseElementwise } from './fusion/elementwise.js';
 import { beginExplainUndo, endExplainUndo } from './explain_undo.js';
-import { chainEpilogue, fuseEpilogues } from './fusion/epilogue.js';
-import { foldBatchNorm } from './fusion/fold_bn.js';
-import { fuseReluMasks } from './fusion/relu_mask.js';
+import { chainEpilogue } from './fusion/epilogue.js';
+import { runFusionPasses, type PassResults } from './fusion/passes.js';
 import { epilogueKey, type Epilogue } from '../ops/epilogue.js';
-import { MAX_INPUTS } from '../ops/elementwise/codegen.js';
+import { replayPasses, type PassTemplate } from './pass_replay.js';
 import { describePlan, type Plan, type PlanFusion, type PlannedDispatch } from './plan.js';
 import { debugLevel, printPlan } from './plan_text.js';
 import {
@@ -19,6 +17,7 @@ import {
   boundBuffers,
   copyAttrs,
   matches,
+  matchesBuffers,
   type FlushEntries,
   type PlannedEntry,
 } from './replay.js';
@@ -82,6 +81,13 @@ interface FlushPlan {
   startBytes: number;
   /** The replay entries of flushes shaped like this one (null: replay off, or a dry run). */
   replay: FlushEntries | null;
+  /**
+   * The pass template this flush's nodes were made from (pass_replay.ts; null: none), kept as the entries' owner
+   * once every node was planned in its slot (no input failed).
+   */
+  template: PassTemplate | null;
+  /** The entries are the template's own (FlushEntries.owner): nodes are matched by their buffers alone. */
+  trusted: boolean;
   /** Leaves uploaded so far (their buffers are kept by position for replay). */
   uploads: number;
   /** The runtime's plan cache (its hit and miss counts). */
@@ -177,6 +183,9 @@ function planNode(
   }
   const failed = inputFailure(n, chain);
   if (failed) {
+    // Later nodes now meet the entries of other slots: match them in full, and own nothing after this flush.
+    plan.trusted = false;
+    plan.template = null;
     for (const s of outputs) s.failure = dependentFailure(n.op.name, failed);
     finishGroup(n, chain, outputs);
     return;
@@ -257,7 +266,11 @@ function replayNode(
   outputs: readonly Storage[],
   scratch: GPUBuffer[],
 ): readonly Dispatch[] | null {
-  if (!matches(entry, n, epilogueKey(epilogue), boundBuffers(n, epilogue, outputs))) return null;
+  const buffers = boundBuffers(n, epilogue, outputs);
+  const same = plan.trusted
+    ? matchesBuffers(entry, n, buffers)
+    : matches(entry, n, epilogueKey(epilogue), buffers);
+  if (!same) return null;
   const { pool } = plan.runtime;
   for (let i = 0; i < entry.scratchBytes.length; i++) {
     const bytes = entry.scratchBytes[i];
@@ -482,20 +495,6 @@ function notComputed(): DisposedError {
   return error;
 }
 
-/** What the fusion passes made of a flush (see fusion/). */
-interface PassResults {
-  /** Followers run in each producer's store (epilogue pass). */
-  fused: ReadonlyMap<Node, Node[]>;
-  /** The original nodes each node a pass made stands for (foldBatchNorm, elementwise). */
-  covers: ReadonlyMap<Node, Node[]>;
-  /** [conv id, batch norm id] of each fold. */
-  folds: readonly number[][];
-  /** The node ids of each elementwise chain fused into one kernel. */
-  chains: readonly number[][];
-  /** Each reluBackward's id, then the ids of the kernels that apply its mask. */
-  masks: readonly number[][];
-}
-
 /** The plan value of a flush (the number of nodes after pruning, the passes that ran, the fusions they made). */
 function planValue(plan: FlushPlan, live: number, pruned: number, passes: PassResults, wgsl: boolean): Plan {
   const { pool } = plan.runtime;
@@ -559,49 +558,37 @@ function run(): Submission {
     dry: dry !== null,
     startBytes: runtime.pool.liveBytes,
     replay: null,
+    template: null,
+    trusted: false,
     uploads: 0,
     cache: replayStats(runtime),
   };
   const staged: { read: PendingRead; staging: GPUBuffer }[] = [];
-  let nodes = taken;
+  let nodes: readonly Node[] = taken;
   let next = 0;
   let pruned: number;
-  const passes: PassResults = { fused: new Map(), covers: new Map(), folds: [], chains: [], masks: [] };
+  let passes: PassResults;
   runtime.beginCapture();
   try {
     nodes = prune(taken);
     pruned = taken.length - nodes.length;
-    if (runtime.fusion.foldBatchNorm) {
-      const folding = foldBatchNorm(nodes, runtime, retire);
-      nodes = folding.nodes;
-      Object.assign(passes, { covers: folding.covers, folds: folding.folds });
-    }
-    const bindings = runtime.info.limits.maxStorageBuffersPerShaderStage ?? 8;
-    if (runtime.fusion.reluMask) {
-      const masked = fuseReluMasks(nodes, bindings, runtime.fusion.elementwise, retire);
-      nodes = masked.nodes;
-      Object.assign(passes, { covers: new Map([...passes.covers, ...masked.covers]), masks: masked.masks });
-    }
-    if (runtime.fusion.epilogue) passes.fused = fuseEpilogues(nodes, bindings);
-    if (runtime.fusion.elementwise) {
-      // Elementwise chains are this pass's (an elementwise producer's epilogue is one too); the followers run in
-      // another kernel's store stay there.
-      const fused = new Map([...passes.fused].filter(([p]) => !p.op.expr));
-      const chained = fuseElementwise(
-        nodes,
-        new Set([...fused.values()].flat()),
-        Math.min(MAX_INPUTS, bindings - 1),
-        retire,
-      );
-      nodes = chained.nodes;
-      Object.assign(passes, {
-        fused,
-        covers: new Map([...passes.covers, ...chained.covers]),
-        chains: chained.chains,
-      });
-    }
+    const replaying = runtime.options.replay && !dry;
+    const fusedGraph = replaying
+      ? replayPasses(nodes, runtime, retire)
+      : { ...runFusionPasses(nodes, runtime, retire), template: null };
+    ({ nodes, passes } = fusedGraph);
     const folded = new Set([...passes.fused.values()].flat());
-    if (runtime.options.replay && !dry) plan.replay = plan.cache.entries(nodes, folded);
+    if (replaying) {
+      const { template } = fusedGraph;
+      // A template keeps the entries it was planned with: no structure hash to compute for the fused nodes.
+      const entries = template?.entries ?? plan.cache.entries(nodes, folded);
+      if (template) template.entries = entries;
+      plan.replay = entries;
+      plan.template = template;
+      plan.trusted = template !== null && entries.owner === template;
+      // Entries are about to change under this flush's nodes: until it ends, no template may trust them.
+      if (!plan.trusted) entries.owner = null;
+    }
     // All uploads go before any buffer changes hands: queued writes land ahead of the whole submit.
     for (const n of nodes) for (const t of n.inputs) upload(plan, t);
     for (const r of reads) upload(plan, r.tensor);
@@ -609,6 +596,7 @@ function run(): Submission {
       const n = nodes[next];
       if (!folded.has(n)) planNode(plan, n, passes.fused.get(n), passes.covers.get(n));
     }
+    if (plan.replay && plan.template) plan.replay.owner = plan.template;
     if (dry) {
       dry.plans.push(planValue(plan, taken.length - pruned, pruned, passes, dry.wgsl));
       void runtime.endCapture();

@@ -9,9 +9,11 @@ import {
   add,
   assignValues,
   conv2d,
+  flush,
   init,
   leakyRelu,
   loadCheckpoint,
+  relu,
   release,
   resnet,
   saveCheckpoint,
@@ -21,6 +23,7 @@ import {
   type Network,
   type Tensor,
 } from '../../src/index.js';
+import { passReplayStats } from '../../src/graph/pass_replay.js';
 import { replayStats } from '../../src/graph/scheduler.js';
 import { state } from '../../src/graph/state.js';
 import { expectMatchesReference, seeded } from '../helpers.js';
@@ -30,6 +33,9 @@ const SHAPE = [10, 10, 1] as const;
 
 /** Nodes planned anew (replay misses) since the engine started. */
 const misses = () => replayStats(state.runtime!).misses;
+
+/** Flushes whose fusion passes ran (pass replay misses) since the engine started. */
+const passMisses = () => passReplayStats(state.runtime!).misses;
 
 /** A small ResNet and SGD with momentum. */
 function setup(): { model: Network; opt: SGD } {
@@ -243,4 +249,67 @@ describe('replay invalidation', () => {
       release();
     }
   });
+
+  it('a value the user keeps changes what the passes fuse: that step runs them again and keeps it right', async () => {
+    const passRuns: number[] = [];
+    await compare(async () => {
+      const w = tensor(seeded(3 * 3 * 2 * 4, 9), [3, 3, 2, 4]);
+      const values: Float32Array[] = [];
+      const m: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const p0 = passMisses();
+        const m0 = misses();
+        const x = tensor(seeded(2 * 7 * 7 * 2, 20 + i), [2, 7, 7, 2]);
+        // Step 3 keeps the conv's output, so ReLU and the add cannot run in the conv's store.
+        const outs = tidy(() => {
+          const c = conv2d(x, w, { padding: 'same' });
+          const o = add(relu(c), 1);
+          return i === 3 ? [o, c] : [o];
+        });
+        // The kept value is read after the step's flush: held, not read in it, it must still be stored.
+        const read = outs[0].dataOnFlush();
+        await flush();
+        values.push(await read);
+        if (outs[1]) values.push(await outs[1].data());
+        for (const t of [x, ...outs]) t.dispose();
+        passRuns.push(passMisses() - p0);
+        m.push(misses() - m0);
+      }
+      return { values, misses: m };
+    });
+    // Replay on ran first: its steps 0 and 3 (a new structure, then the read of the kept value, a flush of no
+    // nodes seen first) run the passes; step 4 is step 2 again.
+    expect(passRuns.slice(0, 6)).toEqual([1, 0, 0, 2, 0, 0]);
+  }, 60_000);
+
+  it('inference folds: new batch-norm values and another model of the same structure fold anew', async () => {
+    const passRuns: number[] = [];
+    await compare(async () => {
+      const model = resnet({ inputShape: [...SHAPE], classes: 3, seed: 5 });
+      const other = resnet({ inputShape: [...SHAPE], classes: 3, seed: 6 });
+      model.eval();
+      other.eval();
+      const dict = model.stateDict();
+      const gamma = dict[Object.keys(dict).find((k) => k.endsWith('gamma'))!];
+      const changed = await gamma.data();
+      changed[0] += 0.25;
+      const values: Float32Array[] = [];
+      const m: number[] = [];
+      for (let i = 0; i < 9; i++) {
+        const p0 = passMisses();
+        const m0 = misses();
+        if (i === 3) assignValues(gamma, changed);
+        const x = tensor(seeded(2 * 10 * 10, 60 + i), [2, ...SHAPE]);
+        const z = tidy(() => (i >= 6 ? other : model).forward(x));
+        values.push(await z.data());
+        for (const t of [x, z]) t.dispose();
+        passRuns.push(passMisses() - p0);
+        m.push(misses() - m0);
+      }
+      return { values, misses: m };
+    });
+    // Step 0 folds (not kept: its folds are new), step 1 reuses the folds and keeps its passes' results; step 3
+    // and step 6 (the other model's filters) fold again, and the step after each keeps the results anew.
+    expect(passRuns.slice(0, 9)).toEqual([1, 1, 0, 1, 1, 0, 1, 1, 0]);
+  }, 60_000);
 });

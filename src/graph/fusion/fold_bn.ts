@@ -59,6 +59,18 @@ function cached(cache: FoldEntry[], sources: Storage[], epsilon: number): FoldEn
 }
 
 /**
+ * The sources (filter, batch-norm tensors, bias) of the fold whose folded filter or bias is `t`, while this
+ * runtime's cache still holds that fold and it is fresh (see `cached`); null otherwise. A flush that reuses an
+ * earlier flush's pass results (pass_replay.ts) checks its folds with this instead of folding anew.
+ */
+export function foldSources(runtime: GpuRuntime, t: Tensor): readonly Storage[] | null {
+  const cache = caches.get(runtime);
+  const entry = cache?.find((e) => e.w === t || e.b === t);
+  if (!cache || !entry) return null;
+  return cached(cache, entry.sources, entry.epsilon) === entry ? entry.sources : null;
+}
+
+/**
  * Folds each batchNormInference whose input is the output of a conv2d of this flush that it alone reads (no
  * tensor holds it) into that conv: conv(x, w [, bias]) → bn becomes conv(x, w', b') with w' = w * s and
  * b' = (bias - mean) * s + beta, s = gamma / sqrt(variance + eps). w' and b' are computed on the device by a

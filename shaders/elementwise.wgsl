@@ -6,7 +6,9 @@
 // (index math, loads, one `let` per tree node). The defaults below make this file a valid copy kernel.
 // NaN follows PyTorch: relu, maximum, minimum and clip propagate it (WGSL's max/min need not), log and sqrt of
 // a negative number and pow of a negative base with a fractional exponent give NaN (WGSL leaves them undefined).
-// Masks from comparisons are 0.0 / 1.0. Dispatch: ceil(n / WG) workgroups, linearized over x and y.
+// Masks from comparisons are 0.0 / 1.0. Each invocation computes PER outputs, a grid's worth of invocations apart
+// (grid-stride: at each step the whole grid covers consecutive outputs). Dispatch: ceil(n / (WG * PER))
+// workgroups, linearized over x and y.
 // @region VEC
 alias V = vec4<f32>;
 alias VU = vec4<u32>;
@@ -26,6 +28,8 @@ struct Params {
 // @end BINDINGS
 
 override WG: u32 = 64;
+// The generator sets PER = 4 where no input needs index math (codegen.ts says why); 1 otherwise.
+override PER: u32 = 1;
 
 // A quiet NaN from a runtime value: a NaN in a constant expression is a shader-creation error.
 var<private> nan_bits: u32 = 0x7fc00000u;
@@ -114,9 +118,13 @@ fn compute(i: u32) -> V {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.x + wid.y * nwg.x) * WG + lid;
-  if (i >= p.n) {
-    return;
+  let first = (wid.x + wid.y * nwg.x) * WG + lid;
+  let stride = nwg.x * nwg.y * WG;
+  for (var k = 0u; k < PER; k++) {
+    let i = first + k * stride;
+    if (i >= p.n) {
+      return;
+    }
+    out[i] = compute(i);
   }
-  out[i] = compute(i);
 }

@@ -56,15 +56,21 @@ describe('binary ops', () => {
     });
   }
 
-  it('covers grids past 65,535 workgroups', async () => {
-    const n = 70_000 * 64 + 5;
-    const x = input([n], 3);
-    const y = input([n], 4);
-    const out = add(x, y);
-    const [got, xs, ys] = await Promise.all([out.data(), x.data(), y.data()]);
-    expect(got[n - 1]).toBe(Math.fround(xs[n - 1] + ys[n - 1]));
-    expect(got[66_000 * 64]).toBe(Math.fround(xs[66_000 * 64] + ys[66_000 * 64]));
-  });
+  // 64 invocations per workgroup; the flat kernel (equal shapes) computes 4 scalars each, a broadcast one 1.
+  for (const [label, n, yShape] of [
+    ['a broadcast operand', 70_000 * 64 + 5, [1]],
+    ['equal shapes', 70_000 * 64 * 4 + 5, null],
+  ] as const) {
+    it(`covers grids past 65,535 workgroups (${label})`, async () => {
+      const x = input([n], 3);
+      const y = input(yShape ? [...yShape] : [n], 4);
+      const out = add(x, y);
+      const [got, xs, ys] = await Promise.all([out.data(), x.data(), y.data()]);
+      const at = (i: number) => Math.fround(xs[i] + ys[yShape ? 0 : i]);
+      for (const i of [0, 66_000 * 64, 66_000 * 64 * 4 + 3, n - 1].filter((i) => i < n))
+        expect(got[i]).toBe(at(i));
+    });
+  }
 });
 
 describe('unary ops and reductions', () => {

@@ -41,8 +41,20 @@ export function checkInteger(owner: string, name: string, value: number, min: nu
   }
 }
 
-/** The scheduler's fusion passes, in the order they run. */
-export const FUSION_PASSES = ['foldBatchNorm', 'reluMask', 'epilogue', 'elementwise'] as const;
+/**
+ * The fusion switches: the scheduler's four graph passes, in the order they run, then two fusions chosen when ops
+ * are recorded: `batchNormSingle` (a short batch norm as one kernel per direction instead of three: statistics,
+ * apply and their gradients; src/ops/batchnorm_single.ts) and `groupedUpdate` (one optimizer kernel updates a
+ * group of parameters instead of one kernel each; src/optim/optimizer.ts).
+ */
+export const FUSION_PASSES = [
+  'foldBatchNorm',
+  'reluMask',
+  'epilogue',
+  'elementwise',
+  'batchNormSingle',
+  'groupedUpdate',
+] as const;
 export type FusionPass = (typeof FUSION_PASSES)[number];
 
 /**

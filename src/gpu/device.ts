@@ -31,9 +31,11 @@ export interface InitOptions {
    */
   poisonBuffers?: boolean;
   /**
-   * The scheduler's fusion passes (default true: all on). false keeps every op its own dispatch, so the gain can
-   * be measured; `{ epilogue: false }` switches single passes (see docs/fusion.md): `epilogue` runs a ReLU inside
-   * the batch-norm or add kernel before it.
+   * The fusions (default true: all on). false keeps every op its own dispatch and every kernel unfused, so the
+   * gain can be measured; `{ epilogue: false }` switches single ones (FUSION_PASSES, docs/fusion.md): the graph
+   * passes `foldBatchNorm`, `reluMask`, `epilogue` (bias, batch norm, add, ReLU in a producer's store),
+   * `elementwise` (chains as one kernel), and `batchNormSingle`, `groupedUpdate` (single-kernel batch norm,
+   * grouped optimizer updates), chosen as ops are recorded.
    */
   fusion?: FusionOptions;
   /**

@@ -91,6 +91,7 @@ export class GpuRuntime {
   /** Set by wg.profile while it records: submits are timed kernel by kernel (see `submit`). */
   profiler: TimingRecorder | null = null;
   private pipelines = new Map<string, GPUComputePipeline>();
+  private readonly codeIds = new Map<string, number>();
   /** Encoded submits by their first dispatch (replayed flushes submit the same dispatch objects again). */
   private submits = new WeakMap<
     Dispatch,
@@ -173,8 +174,15 @@ export class GpuRuntime {
     return Promise.race([p, ended]);
   }
 
+  /** A number per distinct WGSL text of a user op (its pipeline's key: two texts never share one). */
+  private codeId(code: string): number {
+    let id = this.codeIds.get(code);
+    if (id === undefined) this.codeIds.set(code, (id = this.codeIds.size));
+    return id;
+  }
+
   pipeline(d: Pick<Dispatch, 'shader' | 'code' | 'constants' | 'regions'>): GPUComputePipeline {
-    const key = `${d.shader}|${d.code ? d.code.length : ''}|${JSON.stringify(d.constants ?? {})}|${JSON.stringify(d.regions ?? {})}`;
+    const key = `${d.shader}|${d.code ? this.codeId(d.code) : ''}|${JSON.stringify(d.constants ?? {})}|${JSON.stringify(d.regions ?? {})}`;
     let p = this.pipelines.get(key);
     if (!p) {
       const module = this.device.createShaderModule({

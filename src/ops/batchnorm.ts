@@ -14,7 +14,7 @@ import {
   refMovingAverage,
 } from '../reference/batchnorm.js';
 import { checkMaskInput, refMasked, withReluMask, type MaskAttrs } from './elementwise/relu_mask.js';
-import { gradSinglePass, singlePass, storeThroughEpilogue, trainSinglePass } from './batchnorm_single.js';
+import { gradSinglePass, storeThroughEpilogue, trainSinglePass, useSinglePass } from './batchnorm_single.js';
 import { channelLanes } from './lanes.js';
 import { sizeOf, type BackwardContext, type KernelIO, type OpDef, type TensorSpec } from './types.js';
 import { ELEMENTWISE_WG, expectFloat, workgroupsFor } from './util.js';
@@ -139,7 +139,7 @@ export const batchNormTrainOp: OpDef<EpsAttrs> = {
     return [x, { shape: [c], dtype: 'float32' }, { shape: [c], dtype: 'float32' }];
   },
   forward: (io, attrs) =>
-    singlePass(io.inputs[0].spec.shape) ? [trainSinglePass(io, attrs.epsilon)] : trainTwoPass(io, attrs),
+    useSinglePass(io.inputs[0].spec.shape) ? [trainSinglePass(io, attrs.epsilon)] : trainTwoPass(io, attrs),
   epilogues: ['add', 'relu'],
   backward: [
     (ctx) => batchNormGradInput(ctx),
@@ -416,7 +416,7 @@ function gradParams(ctx: BackwardContext<EpsAttrs>, mean: Tensor, variance: Tens
 function batchNormGradInput(ctx: BackwardContext<EpsAttrs>): Tensor {
   const [x, gamma] = ctx.inputs;
   const [, mean, variance] = ctx.outputs;
-  if (singlePass(x.shape)) {
+  if (useSinglePass(x.shape)) {
     const dy = ctx.dys[0]!;
     const [dx, ...grads] = record(batchNormGradOp, [dy, x, gamma, mean, variance], {
       epsilon: ctx.attrs.epsilon,

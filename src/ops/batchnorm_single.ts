@@ -1,6 +1,7 @@
 // Single-dispatch batch norm for short per-channel reductions: the training forward (statistics, then y through
 // the epilogue) and the whole backward (dgamma, dbeta, then dx) with one workgroup per channel group.
 import type { Dispatch } from '../gpu/runtime.js';
+import { state } from '../graph/state.js';
 import { epilogueBuffers, epilogueRegions } from './epilogue.js';
 import { channelLanes, type ChannelLanes } from './lanes.js';
 import { sizeOf, type KernelIO } from './types.js';
@@ -32,6 +33,11 @@ export function singlePass(xShape: readonly number[]): boolean {
   const size = sizeOf(xShape);
   const rows = c === 0 ? 0 : size / c;
   return rows >= 1 && rows <= SINGLE_PASS_MAX_ROWS && size <= SINGLE_PASS_MAX_ELEMENTS;
+}
+
+/** `singlePass`, where the `batchNormSingle` fusion is on (init's `fusion` option; on by default). */
+export function useSinglePass(xShape: readonly number[]): boolean {
+  return (state.runtime?.fusion.batchNormSingle ?? true) && singlePass(xShape);
 }
 
 /** The most rows over C channels that `singlePass` runs in one dispatch. */

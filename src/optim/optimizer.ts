@@ -28,7 +28,8 @@ export interface GroupOptions {
   /**
    * The most parameters one update kernel updates (default 16, the most the kernel generator writes). Fewer run
    * together where the device binds fewer storage buffers per shader stage: llvmpipe binds 16 (8 parameters for
-   * plain SGD, 5 with momentum, 4 for Adam), SwiftShader 12. 1 gives one kernel per parameter.
+   * plain SGD, 5 with momentum, 4 for Adam), SwiftShader 12. 1 gives one kernel per parameter, as does
+   * `init({ fusion: { groupedUpdate: false } })` (or `fusion: false`) for every optimizer.
    */
   groupSize?: number;
 }
@@ -132,8 +133,10 @@ export abstract class Optimizer {
       if (p.size > 0) targets.push({ p, grad: p.grad, buffers: s.buffers, step: s.step });
     });
     if (targets.length > 0) {
-      const limits = requireRuntime(`${this.owner}.step`).info.limits;
-      const k = Math.min(this.groupSize, this.groupLimit(limits));
+      const runtime = requireRuntime(`${this.owner}.step`);
+      // With the groupedUpdate fusion switched off (init's `fusion` option), one kernel per parameter.
+      const grouped = runtime.fusion.groupedUpdate;
+      const k = grouped ? Math.min(this.groupSize, this.groupLimit(runtime.info.limits)) : 1;
       for (let i = 0; i < targets.length; i += k) this.update(targets.slice(i, i + k));
     }
     return flush();

@@ -222,8 +222,11 @@ describe('fused with the epilogue (add, relu) and the ReLU mask', () => {
       expect(fused).toContain('reluBackward+batchNormGrad');
       expect(fused.filter((k) => k.includes('batchNormGradParams') || k.includes('GradInput'))).toEqual([]);
       await expectFused(true, block(shape), fused, `block ${shape}`);
-      // The epilogue is the store the epilogue pass generates: fused y equals bn, add and relu run apart.
-      const off = await withFusion(false, block(shape));
+      // The epilogue is the store the epilogue pass generates: fused y equals bn, add and relu run apart (every
+      // graph pass off, the single-pass batch-norm kernel kept).
+      const passesOff = { foldBatchNorm: false, reluMask: false, epilogue: false, elementwise: false };
+      const off = await withFusion(passesOff, block(shape));
+      expect(off.kernels).toContain('batchNormTrain');
       const on = await withFusion(true, block(shape));
       expect(Array.from(on.values[0])).toEqual(Array.from(off.values[0]));
     });

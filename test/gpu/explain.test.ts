@@ -70,7 +70,14 @@ describe('explain', () => {
     expect(ops).toEqual(['conv2d+batchNormInference+relu', 'add+relu']);
     // The conv's ReLU is an epilogue; add+relu, a chain of two elementwise ops, the elementwise pass's kernel.
     expect(plan.fusions.map((f) => f.pass)).toEqual(['foldBatchNorm', 'elementwise', 'epilogue']);
-    expect(plan.passes).toEqual(['foldBatchNorm', 'reluMask', 'epilogue', 'elementwise']);
+    expect(plan.passes).toEqual([
+      'foldBatchNorm',
+      'reluMask',
+      'epilogue',
+      'elementwise',
+      'batchNormSingle',
+      'groupedUpdate',
+    ]);
     const conv = plan.kernels[0];
     // Conv FLOPs from the op's cost rule: 2 * N*OH*OW*Cout * KH*KW*Cin.
     const convCost = opTable.conv2d.cost(

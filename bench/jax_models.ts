@@ -47,7 +47,7 @@ function jaxOps(
       });
       return o.bias ? y.add(channel(p(o.bias))) : y;
     },
-    batchNorm(x, n, epsilon, momentum) {
+    batchNorm(x, n, epsilon, momentum, runningVarCorrection) {
       const gamma = channel(p(n.gamma));
       const beta = channel(p(n.beta));
       if (!training) {
@@ -57,14 +57,21 @@ function jaxOps(
           .mul(scale)
           .add(beta);
       }
+      const [batch, , h, w] = x.shape;
+      const rows = batch * h * w;
       const mean = np.mean(x.ref, [0, 2, 3], { keepdims: true });
       const centered = x.sub(mean.ref);
       // The biased batch variance (divided by N*H*W), as webgrad's and tf.moments'.
       const variance = np.mean(np.square(centered.ref), [0, 2, 3], { keepdims: true });
-      const move = (old: JaxArray, batch: JaxArray) =>
-        old.mul(momentum).add(batch.reshape([-1]).mul(1 - momentum));
-      newStats[n.mean] = move(take(stats, n.mean), mean);
-      newStats[n.variance] = move(take(stats, n.variance), variance.ref);
+      const move = (old: JaxArray, value: JaxArray, scale: number) =>
+        old.mul(momentum).add(value.reshape([-1]).mul(scale * (1 - momentum)));
+      newStats[n.mean] = move(take(stats, n.mean), mean, 1);
+      // The running variance may take the batch variance rescaled to rows - runningVarCorrection.
+      newStats[n.variance] = move(
+        take(stats, n.variance),
+        variance.ref,
+        rows / (rows - runningVarCorrection),
+      );
       return centered.mul(gamma.mul(np.reciprocal(np.sqrt(variance.add(epsilon))))).add(beta);
     },
     relu: (x) => nn.relu(x),

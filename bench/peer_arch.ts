@@ -34,10 +34,11 @@ export interface PeerOps<T> {
   ): T;
   /**
    * Batch norm over every axis but the channels. Training: batch mean and biased variance, and the running
-   * statistics move to `momentum * old + (1 - momentum) * batch` (webgrad's convention); inference: the
-   * running statistics.
+   * statistics move to `momentum * old + (1 - momentum) * batch` (webgrad's convention), the variance's batch
+   * value divided by rows - runningVarCorrection instead of rows (wg.batchNorm's option: 0 Keras, 1 PyTorch);
+   * inference: the running statistics.
    */
-  batchNorm(x: T, names: BatchNormNames, epsilon: number, momentum: number): T;
+  batchNorm(x: T, names: BatchNormNames, epsilon: number, momentum: number, runningVarCorrection: number): T;
   relu(x: T): T;
   /** min(max(x, 0), 6). */
   relu6(x: T): T;
@@ -87,6 +88,8 @@ function torchBn(prefix: string): BatchNormNames {
 
 /** PyTorch's momentum 0.1 (new-value weight) as webgrad's old-value weight. */
 const TORCH_BN_MOMENTUM = 0.9;
+/** PyTorch's running variance takes the unbiased batch variance (src/zoo/layers.ts TorchBatchNorm2d). */
+const TORCH_BN_CORRECTION = 1;
 
 /** torchvision.models.ResNet with BasicBlock (expansion 1) or Bottleneck (expansion 4, stride on the 3x3). */
 function resnetArch(block: 'basic' | 'bottleneck', counts: readonly number[]): PeerArch {
@@ -94,7 +97,13 @@ function resnetArch(block: 'basic' | 'bottleneck', counts: readonly number[]): P
   const expansion = block === 'basic' ? 1 : 4;
   return <T>(ops: PeerOps<T>, input: T): T => {
     const convBn = (x: T, conv: string, bn: string, stride: number, padding: number) =>
-      ops.batchNorm(ops.conv(x, `${conv}.weight`, { stride, padding }), torchBn(bn), eps, TORCH_BN_MOMENTUM);
+      ops.batchNorm(
+        ops.conv(x, `${conv}.weight`, { stride, padding }),
+        torchBn(bn),
+        eps,
+        TORCH_BN_MOMENTUM,
+        TORCH_BN_CORRECTION,
+      );
     let x = ops.relu(convBn(input, 'conv1', 'bn1', 2, 3));
     x = ops.maxPool(x, 3, 2, { pad: 1, ceil: false });
     let inplanes = 64;
@@ -128,9 +137,9 @@ function resnetArch(block: 'basic' | 'bottleneck', counts: readonly number[]): P
 const INCEPTIONS = ['3a', '3b', '4a', '4b', '4c', '4d', '4e', '5a', '5b'].map((s) => `inception${s}`);
 
 /**
- * torchvision.models.GoogLeNet (aux_logits=False, transform_input=False; dropout is the identity in eval
- * and is not built, as in src/zoo): BasicConv2d = conv (no bias) + BN(eps 1e-3) + ReLU; ceil-mode max pools;
- * torchvision's 3x3 (not 5x5) in the third branch.
+ * torchvision.models.GoogLeNet (aux_logits=False, transform_input=False; no dropout: the bench builds
+ * src/zoo's GoogLeNet with `dropout: 0`, bench/zoo_workloads.ts): BasicConv2d = conv (no bias) + BN(eps 1e-3)
+ * + ReLU; ceil-mode max pools; torchvision's 3x3 (not 5x5) in the third branch.
  */
 const googlenetArch: PeerArch = <T>(ops: PeerOps<T>, input: T): T => {
   const basic = (x: T, name: string, stride: number, padding: number) =>
@@ -140,6 +149,7 @@ const googlenetArch: PeerArch = <T>(ops: PeerOps<T>, input: T): T => {
         torchBn(`${name}.bn`),
         1e-3,
         TORCH_BN_MOMENTUM,
+        TORCH_BN_CORRECTION,
       ),
     );
   const pool = (x: T, k: number, stride: number, pad = 0) => ops.maxPool(x, k, stride, { pad, ceil: true });

@@ -71,12 +71,13 @@ export function nnArch(wg: typeof Wg, module: Wg.Module): PeerArch {
         const o = hidden<Wg.nn.BatchNormOptions>(m, 'options') ?? {};
         const tensors = { gamma: m.gamma, beta: m.beta, mean: m.runningMean, variance: m.runningVar };
         const bn = Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, name(t)]));
-        // The same defaults as webgrad's BatchNorm2d layer and batchNorm op.
+        // The same defaults as webgrad's BatchNorm2d layer and batchNorm op (Keras's biased running variance).
         return ops.batchNorm(
           x,
           bn as Record<keyof typeof tensors, string>,
           o.epsilon ?? 1e-3,
           o.momentum ?? 0.9,
+          0,
         );
       }
       if (m instanceof nn.Dense) return ops.dense(x, name(m.weight), m.bias ? name(m.bias) : undefined);

@@ -51,13 +51,16 @@ function tfjsOps(tf: typeof Tf, v: (name: string) => Tf.Variable, training: bool
       );
       return o.bias ? tf.add(y, v(o.bias)) : y;
     },
-    batchNorm(x, n, epsilon, momentum) {
+    batchNorm(x, n, epsilon, momentum, runningVarCorrection) {
       const [gamma, beta, mean, variance] = [n.gamma, n.beta, n.mean, n.variance].map(v);
       if (!training) return tf.batchNorm(x, mean, variance, beta, gamma, epsilon);
-      // tf.moments' variance is the biased one (divided by N*H*W), as webgrad's.
+      // tf.moments' variance is the biased one (divided by N*H*W), as webgrad's; the running variance may take
+      // it rescaled to rows - runningVarCorrection.
       const m = tf.moments(x, [0, 1, 2]);
+      const rows = x.size / m.mean.size;
+      const scale = rows / (rows - runningVarCorrection);
       mean.assign(tf.add(tf.mul(mean, momentum), tf.mul(m.mean, 1 - momentum)));
-      variance.assign(tf.add(tf.mul(variance, momentum), tf.mul(m.variance, 1 - momentum)));
+      variance.assign(tf.add(tf.mul(variance, momentum), tf.mul(m.variance, scale * (1 - momentum))));
       return tf.batchNorm(x, m.mean, m.variance, beta, gamma, epsilon);
     },
     relu: (x) => tf.relu(x),

@@ -60,7 +60,10 @@ export function zooWorkloads(mode: ZooMode, classes: number): Workload[] {
         tfjsPeer(tf, model, PEER_ZOO[arch]),
       arch: () => PEER_ZOO[arch],
     };
-    const build = (wg: typeof Wg) => wg.zoo[arch]({ classes, inputShape: input, seed: 1 });
+    // GoogLeNet without its dropout (rate 0): the peers (bench/peer_arch.ts) and the PyTorch oracle
+    // (scripts/peer_oracle.py) build none, and a random mask could not be matched across engines anyway.
+    const options = { classes, inputShape: input, seed: 1, ...(arch === 'googlenet' ? { dropout: 0 } : {}) };
+    const build = (wg: typeof Wg) => wg.zoo[arch](options);
     const size = `${image}px`;
     list.push({
       name: `${arch} ${size} train b${trainBatch}`,

@@ -13,10 +13,10 @@ distance measures how much float32 rounding moves that quantity (its conditionin
 (see `verdict`) passes an engine whose largest distance over the gradients, and over the parameters after the
 step, is at most PyTorch float32's; bench/workloads.ts asks for it when a zoo row fails its fixed tolerances.
 
-GoogLeNet is built as the bench builds it: aux_logits=False, transform_input=False, and no dropout (webgrad's
-zoo does not build GoogLeNet's dropout before fc; the peers are written the same way), so its dropout is replaced
-by the identity here. Running statistics are left out: torch updates running_var with the unbiased batch
-variance, webgrad and the peers with the biased one (src/ops/batchnorm.ts), which the gradients do not see.
+GoogLeNet is built as the bench builds it: aux_logits=False, transform_input=False, and no dropout (the bench
+builds webgrad's GoogLeNet with `dropout: 0`, and the peers have none), so its dropout is replaced by the
+identity here. Running statistics are left out: torch and webgrad's zoo (TorchBatchNorm2d) update running_var
+with the unbiased batch variance, the peers with the biased one, and the gradients do not see either.
 """
 import json
 import sys

@@ -6,6 +6,12 @@
                                              DIR/ARCH.pth (torch.save of the state dict), DIR/ARCH.safetensors,
                                              DIR/ARCH_SIZE_input.bin (NHWC f32) and DIR/ARCH_SIZE_logits.bin (f32)
   torch_fixtures.py keys DIR                  DIR/keys.json: {arch: {state-dict name: shape}} for every architecture
+  torch_fixtures.py bntrain DIR ARCH SIZE PASSES
+                                             the seeded model of `models` (DIR/ARCH.pth), then PASSES forward passes
+                                             in train mode on one batch of 2 (DIR/ARCH_bntrain_input.bin, NHWC f32):
+                                             DIR/ARCH_bntrain_logits_I.bin after pass I (GoogLeNet's dropout in eval
+                                             mode, so the logits are deterministic) and DIR/ARCH_bntrain.safetensors,
+                                             the state dict after the last pass (updated running_mean / running_var)
   torch_fixtures.py logits FILE ARCH CLASSES INPUT SIZE OUT
                                              loads a state dict webgrad exported (.pth via torch.load with
                                              weights_only=True where available, or .safetensors) into torchvision's
@@ -126,13 +132,19 @@ def load_safetensors(path):
     return out
 
 
-def models(out_dir, arch, sizes):
+def seeded_model(out_dir, arch):
+    """The seeded model with non-trivial batch-norm statistics, saved as DIR/ARCH.pth; returns it and the generator."""
     torch.manual_seed(8)
     gen = torch.Generator().manual_seed(9)
     model = build(arch, 10)
     randomize_batch_norm(model, gen)
     model.eval()
     torch.save(model.state_dict(), f"{out_dir}/{arch}.pth")
+    return model, gen
+
+
+def models(out_dir, arch, sizes):
+    model, gen = seeded_model(out_dir, arch)
     save_safetensors(f"{out_dir}/{arch}.safetensors", model.state_dict())
     for size in sizes:
         x = torch.randn(2, 3, size, size, generator=gen)
@@ -140,6 +152,20 @@ def models(out_dir, arch, sizes):
             logits = model(x)
         write_f32(f"{out_dir}/{arch}_{size}_input.bin", nhwc(x))
         write_f32(f"{out_dir}/{arch}_{size}_logits.bin", logits)
+
+
+def bntrain(out_dir, arch, size, passes):
+    """Train-mode forwards update every BatchNorm2d's running statistics (unbiased batch variance, momentum 0.1)."""
+    model, gen = seeded_model(out_dir, arch)
+    x = torch.randn(2, 3, size, size, generator=gen)
+    write_f32(f"{out_dir}/{arch}_bntrain_input.bin", nhwc(x))
+    model.train()
+    if hasattr(model, "dropout"):
+        model.dropout.eval()
+    for i in range(passes):
+        with torch.no_grad():
+            write_f32(f"{out_dir}/{arch}_bntrain_logits_{i}.bin", model(x))
+    save_safetensors(f"{out_dir}/{arch}_bntrain.safetensors", model.state_dict())
 
 
 def keys(out_dir):
@@ -173,6 +199,8 @@ if __name__ == "__main__":
         pool(args[0])
     elif cmd == "models":
         models(args[0], args[1], [int(s) for s in args[2:]])
+    elif cmd == "bntrain":
+        bntrain(args[0], args[1], int(args[2]), int(args[3]))
     elif cmd == "keys":
         keys(args[0])
     elif cmd == "logits":

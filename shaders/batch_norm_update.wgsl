@@ -1,5 +1,8 @@
-// batch_norm_update: in-place running averages, Keras convention:
-//   runningMean = momentum * runningMean + (1 - momentum) * mean, the same for runningVar with the batch variance.
+// batch_norm_update: in-place running averages, Keras's momentum convention:
+//   runningMean = momentum * runningMean + (1 - momentum) * mean,
+//   runningVar = momentum * runningVar + (1 - momentum) * variance * varianceScale
+// (variance is the biased batch variance; varianceScale 1 keeps it, as Keras 3; rows / (rows - 1) makes it the
+// unbiased one, as PyTorch).
 // Layout: V is vec4<f32> when C % 4 == 0 (cv = C / 4), else f32. Shapes: all four [cv] V.
 // Dispatch: ceil(cv / WG) workgroups; each running buffer is bound once, read_write.
 // @region VEC
@@ -9,6 +12,7 @@ alias V = vec4<f32>;
 struct Params {
   cv: u32,
   momentum: f32,
+  varianceScale: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -27,5 +31,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     return;
   }
   runningMean[c] = runningMean[c] * p.momentum + mean[c] * (1.0 - p.momentum);
-  runningVar[c] = runningVar[c] * p.momentum + variance[c] * (1.0 - p.momentum);
+  runningVar[c] = runningVar[c] * p.momentum + variance[c] * p.varianceScale * (1.0 - p.momentum);
 }

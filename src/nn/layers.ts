@@ -70,8 +70,11 @@ export interface BatchNormOptions {
 }
 
 /**
- * Shapes: x [..., C] → same; normalizes over every axis but the last. Frozen (scale and shift not trained), it
- * runs in inference mode whatever the model's mode, as Keras does: running statistics, no update.
+ * Shapes: x [..., C] → same; normalizes over every axis but the last. Keras 3's convention throughout: training
+ * normalizes with the biased batch variance and updates runningVar with that same biased variance (PyTorch's
+ * BatchNorm2d, and the zoo's TorchBatchNorm2d, update it with the unbiased one; wg.batchNorm's
+ * `runningVarCorrection`). Frozen (scale and shift not trained), it runs in inference mode whatever the model's
+ * mode, as Keras does: running statistics, no update.
  */
 export class BatchNorm2d extends Module {
   readonly gamma: Tensor;

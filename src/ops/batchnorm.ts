@@ -26,8 +26,13 @@ interface EpsAttrs {
 /** The backward kernels read dy, maybe through the ReLU mask of the relu after the batch norm (reluMask pass). */
 type GradAttrs = EpsAttrs & MaskAttrs;
 
-interface MomentumAttrs {
+interface UpdateAttrs {
   momentum: number;
+  /**
+   * Factor on the batch variance before it enters the running variance: 1 for the biased variance (Keras 3),
+   * rows / (rows - 1) for the unbiased one (PyTorch); batchNorm's `runningVarCorrection` sets it.
+   */
+  varianceScale: number;
 }
 
 /** Checks x [..., C] (rank >= 2) and that every per-channel argument is [C]; returns C. */
@@ -237,10 +242,13 @@ export const batchNormFoldOp: OpDef<EpsAttrs> = {
     refBatchNormFold(w, gamma, beta, mean, variance, epsilon, bias),
 };
 
-/** In place: running = momentum * running + (1 - momentum) * batch, for the mean and the variance. */
-export const batchNormUpdateOp: OpDef<MomentumAttrs> = {
+/**
+ * In place: runningMean = momentum * runningMean + (1 - momentum) * mean, and runningVar the same with
+ * varianceScale * variance (the biased batch variance, or rescaled to the unbiased one).
+ */
+export const batchNormUpdateOp: OpDef<UpdateAttrs> = {
   name: 'batchNormUpdate',
-  check([runningMean, runningVar, mean, variance], { momentum }) {
+  check([runningMean, runningVar, mean, variance], { momentum, varianceScale }) {
     checkChannels(
       'batchNormUpdate',
       { shape: [1, mean.shape[0]], dtype: 'float32' },
@@ -249,27 +257,32 @@ export const batchNormUpdateOp: OpDef<MomentumAttrs> = {
     if (!(momentum >= 0 && momentum <= 1)) {
       throw new ArgumentError(`batchNorm: argument 'momentum' must be in [0, 1], got ${momentum}`);
     }
+    if (!(Number.isFinite(varianceScale) && varianceScale > 0)) {
+      throw new ArgumentError(
+        `batchNormUpdate: argument 'varianceScale' must be a positive finite number, got ${varianceScale}`,
+      );
+    }
     return [];
   },
   writesInputs: [0, 1],
-  forward(io, { momentum }) {
+  forward(io, { momentum, varianceScale }) {
     const { groups, regions } = channelLanes(io.inputs[0].spec.shape[0]);
     return [
       {
         shader: 'batch_norm_update',
         constants: { WG: ELEMENTWISE_WG },
         regions,
-        uniforms: [groups, { f32: momentum }],
+        uniforms: [groups, { f32: momentum }, { f32: varianceScale }],
         buffers: io.inputs.map((t) => t.buffer),
         workgroups: workgroupsFor(groups),
       },
     ];
   },
   backward: null,
-  cost: ([m]) => ({ flops: 6 * m.shape[0], bytes: 24 * m.shape[0] }),
-  reference: ([runningMean, runningVar, mean, variance], { momentum }) => [
-    refMovingAverage(runningMean, mean, momentum),
-    refMovingAverage(runningVar, variance, momentum),
+  cost: ([m]) => ({ flops: 7 * m.shape[0], bytes: 24 * m.shape[0] }),
+  reference: ([runningMean, runningVar, mean, variance], { momentum, varianceScale }) => [
+    refMovingAverage(runningMean, mean, momentum, 1),
+    refMovingAverage(runningVar, variance, momentum, varianceScale),
   ],
 };
 
@@ -445,14 +458,23 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Added to the variance before the square root. Default 1e-3 (Keras). */
   epsilon?: number;
+  /**
+   * The batch variance that enters runningVar divides the squared deviations by rows - runningVarCorrection
+   * (rows = N*H*W): 0 (default) the biased variance, as Keras 3; 1 the unbiased one, as PyTorch's BatchNorm2d.
+   * Normalization in training always uses the biased variance, in both frameworks.
+   */
+  runningVarCorrection?: number;
 }
 
 /**
  * Batch normalization over the channel (last) axis, as Keras 3's BatchNormalization layer computes it:
  * y = (x - mean) / sqrt(variance + epsilon) * gamma + beta.
  * Training: mean and variance are the batch statistics over every axis but the last (biased variance, divided
- * by N*H*W), and runningMean / runningVar are updated in place with the same biased batch variance, as Keras 3
- * does (`ops.moments`); note tf.keras 2's fused kernel used the unbiased variance for the moving average instead.
+ * by rows = N*H*W), and runningMean / runningVar are updated in place. By default the running variance takes
+ * the same biased batch variance, as Keras 3 does (`ops.moments`); `runningVarCorrection: 1` gives it the
+ * unbiased variance (times rows / (rows - 1)) instead, as PyTorch's BatchNorm2d and tf.keras 2's fused kernel
+ * do. With it, a batch of one value per channel is a ShapeError (PyTorch: "Expected more than 1 value per
+ * channel when training"), not an infinite running variance.
  * Inference: the running averages are used and left unchanged; gradients still flow to x, gamma and beta.
  * Shapes: x [N,H,W,C] or [N,C] (any rank >= 2, channels last); gamma, beta, runningMean, runningVar [C] → x's shape.
  */
@@ -465,13 +487,31 @@ export function batchNorm(x: Tensor, options: BatchNormOptions): Tensor {
     'training',
     'momentum',
     'epsilon',
+    'runningVarCorrection',
   ]);
-  const { gamma, beta, runningMean, runningVar, training, momentum = 0.99, epsilon = 1e-3 } = options;
+  const {
+    gamma,
+    beta,
+    runningMean,
+    runningVar,
+    training,
+    momentum = 0.99,
+    epsilon = 1e-3,
+    runningVarCorrection = 0,
+  } = options;
   if (!(Number.isFinite(epsilon) && epsilon > 0)) {
     throw new ArgumentError(`batchNorm: argument 'epsilon' must be a positive number, got ${epsilon}`);
   }
   if (typeof training !== 'boolean') {
     throw new ArgumentError(`batchNorm: argument 'training' must be a boolean, got ${String(training)}`);
+  }
+  if (
+    typeof runningVarCorrection !== 'number' ||
+    !(Number.isFinite(runningVarCorrection) && runningVarCorrection >= 0)
+  ) {
+    throw new ArgumentError(
+      `batchNorm: argument 'runningVarCorrection' must be a finite number >= 0 (0 biased, 1 unbiased), got ${String(runningVarCorrection)}`,
+    );
   }
   if (!training) {
     return apply(batchNormInferenceOp, [x, gamma, beta, runningMean, runningVar], { epsilon }, [
@@ -485,8 +525,16 @@ export function batchNorm(x: Tensor, options: BatchNormOptions): Tensor {
   if (!(momentum >= 0 && momentum <= 1)) {
     throw new ArgumentError(`batchNorm: argument 'momentum' must be in [0, 1], got ${momentum}`);
   }
+  // Checked before anything is recorded; a rank below 2 is left to batchNormTrain's shape rule.
+  const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  if (runningVarCorrection > 0 && x.shape.length >= 2 && !(rows > runningVarCorrection)) {
+    throw new ShapeError(
+      `batchNorm: argument 'x' ${fmtShape(x.shape)} has ${rows} value${rows === 1 ? '' : 's'} per channel: expected more than ${runningVarCorrection} when training with runningVarCorrection ${runningVarCorrection} (PyTorch: "Expected more than 1 value per channel when training")`,
+    );
+  }
   const [y, mean, variance] = record(batchNormTrainOp, [x, gamma, beta], { epsilon }, ['x', 'gamma', 'beta']);
-  record(batchNormUpdateOp, [runningMean, runningVar, mean, variance], { momentum }, [
+  const varianceScale = runningVarCorrection === 0 ? 1 : rows / (rows - runningVarCorrection);
+  record(batchNormUpdateOp, [runningMean, runningVar, mean, variance], { momentum, varianceScale }, [
     'runningMean',
     'runningVar',
     'mean',

@@ -34,11 +34,19 @@ export function refBatchNormApply(
   return { shape: x.shape, data };
 }
 
-/** running = momentum * running + (1 - momentum) * batch. */
-export function refMovingAverage(running: RefTensor, batch: RefTensor, momentum: number): RefTensor {
+/**
+ * running = momentum * running + (1 - momentum) * batch * scale (scale 1 for the mean and the biased variance,
+ * rows / (rows - 1) to make the variance the unbiased one).
+ */
+export function refMovingAverage(
+  running: RefTensor,
+  batch: RefTensor,
+  momentum: number,
+  scale: number,
+): RefTensor {
   return {
     shape: running.shape,
-    data: running.data.map((v, i) => v * momentum + batch.data[i] * (1 - momentum)),
+    data: running.data.map((v, i) => v * momentum + batch.data[i] * scale * (1 - momentum)),
   };
 }
 

@@ -13,6 +13,7 @@ export function buildZoo(config: ZooConfig): ZooModel {
       `zoo: unknown architecture '${String(config.arch)}' (expected one of ${ZOO_ARCHS.join(', ')})`,
     );
   }
-  const { classes, inputShape, seed } = config;
-  return BUILDERS[config.arch]({ classes, inputShape, seed });
+  const { classes, inputShape, seed, dropout } = config;
+  // Configs stored before GoogLeNet had its dropout name none: they get the default, torchvision's 0.2.
+  return BUILDERS[config.arch]({ classes, inputShape, seed, ...(dropout === undefined ? {} : { dropout }) });
 }

@@ -1,4 +1,5 @@
-// torchvision's GoogLeNet (Inception v1) without auxiliary heads: its module tree, ceil-mode pools, BN eps 1e-3.
+// torchvision's GoogLeNet (Inception v1) without auxiliary heads: its module tree, ceil-mode pools, BN eps 1e-3,
+// the dropout before fc.
 import type { Tensor } from '../graph/tensor.js';
 import { Sequential, type Conv2d } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
@@ -6,7 +7,7 @@ import { concat } from '../ops/concat.js';
 import { maxPool2d } from '../ops/pool.js';
 import { relu } from '../ops/relu.js';
 import { Seeds, TorchBatchNorm2d, conv } from './layers.js';
-import { ZooModel, zooConfig, type Stage, type ZooOptions } from './model.js';
+import { GOOGLENET_DROPOUT, ZooModel, zooConfig, type Stage, type ZooOptions } from './model.js';
 
 /** torchvision's BasicConv2d: conv (no bias) → BatchNorm2d(eps=0.001) → ReLU. Keys `conv.*`, `bn.*`. */
 class BasicConv2d extends Module {
@@ -99,8 +100,11 @@ const POOL_AFTER: Record<string, [string, number]> = {
 };
 
 /**
- * torchvision.models.GoogLeNet (aux_logits=False, transform_input=False). Dropout (p=0.2) before fc is not
- * built: it does nothing in eval mode, and webgrad has no dropout op yet (see docs/transfer.md).
+ * torchvision.models.GoogLeNet (aux_logits=False: the two auxiliary heads are not built; transform_input=False),
+ * with its `dropout` (options.dropout, default 0.2 as torchvision's) between avgpool and fc: nn.Dropout seeded
+ * from the config's seed, applied in training mode only (eval logits are unchanged by it; a feature cache runs
+ * the trunk in eval mode and stops at avgpool, so it never sees it, while a head trained on cached features
+ * does, as in PyTorch).
  * Shapes: x [N,H,W,3] → [N,classes]; 1024 pooled features.
  */
 export class GoogLeNet extends ZooModel {
@@ -120,7 +124,7 @@ export class GoogLeNet extends ZooModel {
       name,
       this.child(name, new Inception(seeds, w[0], w[1], w[2], w[3], w[4], w[5], w[6])),
     ]);
-    this.addHead();
+    this.addHead(config.dropout ?? GOOGLENET_DROPOUT);
   }
 
   trunkStages(): Stage[] {

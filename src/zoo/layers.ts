@@ -7,7 +7,10 @@ import { Module } from '../nn/module.js';
 
 /**
  * torch.nn.BatchNorm2d: `weight` (scale), `bias` (shift), `running_mean`, `running_var`; momentum 0.1 in
- * PyTorch's sense (0.9 of the old value kept). Frozen, it runs in inference mode whatever the model's mode.
+ * PyTorch's sense (0.9 of the old value kept), and running_var updated with the unbiased batch variance
+ * (times N*H*W / (N*H*W - 1)) as PyTorch does, so statistics trained here export as PyTorch's would be. Training
+ * on one value per channel is a ShapeError, as it is an error in PyTorch. Frozen, it runs in inference mode
+ * whatever the model's mode.
  * (`num_batches_tracked` is not kept: loaders read and drop it, exporters write it.)
  * Shapes: x [N,H,W,C] → same.
  */
@@ -37,6 +40,7 @@ export class TorchBatchNorm2d extends Module {
       training: this.training && !this.frozen,
       momentum: 0.9,
       epsilon: this.epsilon,
+      runningVarCorrection: 1,
     });
   }
 }

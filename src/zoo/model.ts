@@ -1,14 +1,19 @@
-// The zoo's model base: named stages in order (for freezing and caching by depth), pooled features, an `fc` head.
+// The zoo's model base: named stages in order (for freezing and caching by depth), pooled features, maybe a
+// dropout, an `fc` head.
 import { ArgumentError } from '../errors.js';
 import { checkOptionKeys } from '../options.js';
 import type { Tensor } from '../graph/tensor.js';
 import { Dense } from '../nn/layers.js';
+import { Dropout } from '../nn/layers_extra.js';
 import { Module } from '../nn/module.js';
 import { globalAvgPool } from '../ops/pool.js';
 
 /** The torchvision architectures the zoo builds. */
 export const ZOO_ARCHS = ['resnet18', 'resnet34', 'resnet50', 'googlenet'] as const;
 export type ZooArch = (typeof ZOO_ARCHS)[number];
+
+/** torchvision's GoogLeNet(dropout=0.2): the rate of the dropout before its fc. */
+export const GOOGLENET_DROPOUT = 0.2;
 
 /** Everything needed to rebuild a zoo model (stored in checkpoints). */
 export interface ZooConfig {
@@ -18,6 +23,8 @@ export interface ZooConfig {
   /** [H, W, C] of one image; C is 3 for torchvision's weights. */
   inputShape: [number, number, number];
   seed: number;
+  /** GoogLeNet only: the rate of its dropout before fc (absent for the ResNets, which have none). */
+  dropout?: number;
 }
 
 /** One step of the trunk under its torchvision name (`layer3`, `inception4e`, `maxpool2`). */
@@ -29,11 +36,14 @@ export interface Stage {
 }
 
 /**
- * A torchvision classifier: trunk stages, global average pooling (`avgpool`), then the linear head `fc`.
+ * A torchvision classifier: trunk stages, global average pooling (`avgpool`), torchvision's `dropout` where the
+ * architecture has one (GoogLeNet), then the linear head `fc`.
  * Shapes: x [N,H,W,C] → logits [N,classes].
  */
 export abstract class ZooModel extends Module {
   fc: Dense;
+  /** The dropout between `avgpool` and `fc` (training mode only), or null where torchvision has none. */
+  private headDropout: Dropout | null = null;
 
   protected constructor(
     readonly config: ZooConfig,
@@ -43,8 +53,15 @@ export abstract class ZooModel extends Module {
     this.fc = new Dense(featureCount, config.classes, { seed: config.seed * 10_000 + 9_999 });
   }
 
-  /** Registers the head last, after the subclass's trunk, so state-dict order follows torchvision's. */
-  protected addHead(): void {
+  /**
+   * Registers the head last, after the subclass's trunk, so state-dict order follows torchvision's; with
+   * `dropoutRate`, a seeded `dropout` stage (nn.Dropout: identity in eval mode, a fresh mask per training
+   * forward) ahead of it.
+   */
+  protected addHead(dropoutRate?: number): void {
+    if (dropoutRate !== undefined) {
+      this.headDropout = this.child('dropout', new Dropout(dropoutRate, this.config.seed * 10_000 + 7_777));
+    }
     this.child('fc', this.fc);
   }
 
@@ -56,11 +73,13 @@ export abstract class ZooModel extends Module {
     return this.featureCount;
   }
 
-  /** Every stage in order, the head (`fc`) last. */
+  /** Every stage in order, the head (`fc`) last; pooled features pass `dropout` first where there is one. */
   stages(): Stage[] {
+    const dropout = this.headDropout;
     return [
       ...this.trunkStages(),
       { name: 'avgpool', prefixes: [], run: (x) => globalAvgPool(x) },
+      ...(dropout ? [{ name: 'dropout', prefixes: [], run: (x: Tensor) => dropout.forward(x) }] : []),
       { name: 'fc', prefixes: ['fc'], run: (x) => this.fc.forward(x) },
     ];
   }
@@ -114,6 +133,11 @@ export interface ZooOptions {
   inputShape?: [number, number, number];
   /** Initializer seed (default 0). */
   seed?: number;
+  /**
+   * GoogLeNet only (torchvision's `dropout` argument): the rate of the dropout before fc, in [0, 1); default
+   * 0.2, 0 for none. An unknown option for the ResNets.
+   */
+  dropout?: number;
 }
 
 /** Checks builder options and fills defaults. */
@@ -121,8 +145,9 @@ export function zooConfig(arch: ZooArch, options: ZooOptions): ZooConfig {
   if (options === null || typeof options !== 'object') {
     throw new ArgumentError(`${arch}: argument 'options' must be { classes, inputShape?, seed? }`);
   }
-  checkOptionKeys(arch, options, ['classes', 'inputShape', 'seed']);
-  const { classes, inputShape = [224, 224, 3], seed = 0 } = options;
+  const hasDropout = arch === 'googlenet';
+  checkOptionKeys(arch, options, ['classes', 'inputShape', 'seed', ...(hasDropout ? ['dropout'] : [])]);
+  const { classes, inputShape = [224, 224, 3], seed = 0, dropout = GOOGLENET_DROPOUT } = options;
   if (!Number.isInteger(classes) || classes < 1) {
     throw new ArgumentError(`${arch}: argument 'classes' must be a positive integer, got ${String(classes)}`);
   }
@@ -136,5 +161,15 @@ export function zooConfig(arch: ZooArch, options: ZooOptions): ZooConfig {
     );
   }
   if (!Number.isInteger(seed)) throw new ArgumentError(`${arch}: argument 'seed' must be an integer`);
-  return { kind: 'zoo', arch, classes, inputShape: [...inputShape], seed };
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
+    throw new ArgumentError(`${arch}: argument 'dropout' must be a rate in [0, 1), got ${String(dropout)}`);
+  }
+  return {
+    kind: 'zoo',
+    arch,
+    classes,
+    inputShape: [...inputShape],
+    seed,
+    ...(hasDropout ? { dropout } : {}),
+  };
 }

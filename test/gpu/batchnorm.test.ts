@@ -1,6 +1,7 @@
 // GPU numerics for batch norm (training, inference, running averages, backward) vs the float64 reference.
 import { describe, expect, it } from 'vitest';
 import { batchNorm, mul, ones, sum, tensor, zeros, type Tensor } from '../../src/index.js';
+import { refMoments, refMovingAverage } from '../../src/reference/batchnorm.js';
 import { expectClose, expectMatchesReference, seeded, useGpu } from '../helpers.js';
 
 useGpu();
@@ -57,6 +58,47 @@ describe('batchNorm', () => {
         'runningVar',
       );
     });
+  }
+
+  // Single pass (C % 4 != 0, vec4, two rows per channel) and the two-pass kernels (more than 2^15 rows).
+  for (const shape of [
+    [3, 5, 7, 6],
+    [2, 1, 1, 8],
+    [2, 128, 130, 3],
+  ]) {
+    for (const runningVarCorrection of [0, 1]) {
+      it(`running averages with runningVarCorrection ${runningVarCorrection} on ${JSON.stringify(shape)} vs float64`, async () => {
+        const c = shape[shape.length - 1];
+        const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+        const x = input(shape, 31 + c, false, 3);
+        const runningMean = input([c], 32, false);
+        const runningVar = tensor(
+          seeded(c, 33).map((v) => v + 2),
+          [c],
+        );
+        const [xs, rm0, rv0] = await Promise.all([x.data(), runningMean.data(), runningVar.data()]);
+        batchNorm(x, {
+          gamma: ones([c]),
+          beta: zeros([c]),
+          runningMean,
+          runningVar,
+          training: true,
+          momentum: 0.9,
+          runningVarCorrection,
+        });
+        const moments = refMoments({ shape, data: Float64Array.from(xs) });
+        const scale = rows / (rows - runningVarCorrection);
+        const wantMean = refMovingAverage({ shape: [c], data: Float64Array.from(rm0) }, moments.mean, 0.9, 1);
+        const wantVar = refMovingAverage(
+          { shape: [c], data: Float64Array.from(rv0) },
+          moments.variance,
+          0.9,
+          scale,
+        );
+        expectClose(await runningMean.data(), wantMean.data, { atol: 1e-6, rtol: 1e-5 }, 'runningMean');
+        expectClose(await runningVar.data(), wantVar.data, { atol: 1e-6, rtol: 1e-5 }, 'runningVar');
+      });
+    }
   }
 
   it('inference uses the running averages and leaves them unchanged; gradients flow', async () => {

@@ -15,8 +15,10 @@ import {
   sum,
   tensor,
   zeros,
+  zoo,
   type Tensor,
 } from '../../src/index.js';
+import { batchNormUpdateOp } from '../../src/ops/batchnorm.js';
 import { seeded } from '../helpers.js';
 
 const values = (t: Tensor) => new Float64Array(t.storage.upload!);
@@ -165,6 +167,56 @@ describe('batch norm and concat rules', () => {
     const [m, s2] = evaluateReference([mean, variance], leafValues([mean, variance]));
     expect(m.data[0]).toBeCloseTo(2.75, 12);
     expect(s2.data[0]).toBeCloseTo(2.1875, 12);
+    // The update's reference: the biased variance as it is (Keras 3), or times rows / (rows - 1) (PyTorch).
+    const update = (varianceScale: number) =>
+      batchNormUpdateOp.reference!(
+        [0, 1, 2.75, 2.1875].map((v) => ({ shape: [1], data: Float64Array.of(v) })),
+        { momentum: 0.5, varianceScale },
+      ).map((t) => t.data[0]);
+    expect(update(1)).toEqual([1.375, 0.5 + 0.5 * 2.1875]);
+    const [runningMean, runningVar] = update(4 / 3);
+    expect(runningMean).toBe(1.375);
+    expect(runningVar).toBeCloseTo(0.5 + 0.5 * (35 / 12), 12);
+  });
+  it("checks runningVarCorrection, and refuses one value per channel with PyTorch's", () => {
+    const opts = (c: number, extra = {}) => ({
+      gamma: ones([c]),
+      beta: zeros([c]),
+      runningMean: zeros([c]),
+      runningVar: ones([c]),
+      training: true,
+      ...extra,
+    });
+    const unbiased = { runningVarCorrection: 1 };
+    for (const shape of [
+      [1, 4],
+      [1, 1, 1, 4],
+    ]) {
+      const one = tensor(new Float32Array(4), shape);
+      expect(() => batchNorm(one, opts(4, unbiased))).toThrow(ShapeError);
+      expect(() => batchNorm(one, opts(4, unbiased))).toThrow(
+        new RegExp(
+          `batchNorm: argument 'x' \\[${shape.join(',')}\\] has 1 value per channel: expected more than 1`,
+        ),
+      );
+      // Keras's biased convention takes one value (its variance is 0), and inference never updates.
+      expect(batchNorm(one, opts(4)).shape).toEqual(shape);
+      expect(batchNorm(one, opts(4, { ...unbiased, training: false })).shape).toEqual(shape);
+    }
+    expect(batchNorm(tensor(new Float32Array(8), [2, 4]), opts(4, unbiased)).shape).toEqual([2, 4]);
+    expect(() =>
+      batchNorm(tensor(new Float32Array(8), [2, 4]), opts(4, { runningVarCorrection: 2 })),
+    ).toThrow(/has 2 values per channel: expected more than 2/);
+    for (const bad of [-1, NaN, Infinity, '1']) {
+      expect(() => batchNorm(x, opts(4, { runningVarCorrection: bad }))).toThrow(
+        /batchNorm: argument 'runningVarCorrection' must be a finite number >= 0/,
+      );
+    }
+    const bn = new zoo.TorchBatchNorm2d(3, 1e-5);
+    const one = tensor(new Float32Array(3), [1, 1, 1, 3]);
+    expect(() => bn.forward(one)).toThrow(ShapeError);
+    bn.eval();
+    expect(bn.forward(one).shape).toEqual([1, 1, 1, 3]);
   });
   it('concat checks shapes and axes', () => {
     const a = tensor(new Float32Array(6), [2, 3]);

@@ -51,11 +51,12 @@ describe('zoo models without torch', () => {
     ]);
     expect(m.features).toBe(2048);
     expect(() => m.stageIndex('layer5')).toThrow(/no stage 'layer5'/);
-    expect(
-      build('googlenet')
-        .stages()
-        .map((s) => s.name),
-    ).toContain('maxpool4');
+    const g = build('googlenet')
+      .stages()
+      .map((s) => s.name);
+    expect(g).toContain('maxpool4');
+    // torchvision's GoogLeNet: avgpool, dropout (p=0.2), fc; the ResNets have no dropout.
+    expect(g.slice(-4)).toEqual(['inception5b', 'avgpool', 'dropout', 'fc']);
   });
   it('replaces the head and checks options', () => {
     const m = build('resnet18');
@@ -66,6 +67,14 @@ describe('zoo models without torch', () => {
     expect(() => zoo.resnet18({ classes: 0 })).toThrow(ArgumentError);
     // A misspelt option is refused, not silently replaced by its default.
     expect(() => zoo.resnet50({ classes: 10, sed: 3 } as never)).toThrow(/resnet50: unknown option 'sed'/);
+    // GoogLeNet's dropout rate is torchvision's argument (default 0.2), kept in the config; the ResNets have none.
+    expect(zoo.googlenet({ classes: 2 }).config.dropout).toBe(0.2);
+    expect(zoo.buildZoo(zoo.googlenet({ classes: 2, dropout: 0 }).config).config.dropout).toBe(0);
+    expect(() => zoo.googlenet({ classes: 2, dropout: 1 })).toThrow(
+      /googlenet: argument 'dropout' must be a rate in \[0, 1\)/,
+    );
+    expect(() => zoo.resnet18({ classes: 2, dropout: 0.2 })).toThrow(/resnet18: unknown option 'dropout'/);
+    expect('dropout' in zoo.resnet18({ classes: 2 }).config).toBe(false);
     expect(() =>
       zoo.googlenet({ classes: 2, inputShape: [32, 32] as unknown as [number, number, number] }),
     ).toThrow(/inputShape/);

@@ -155,15 +155,25 @@ function groupedRows(wg: typeof Wg, tf: typeof Tf): RowSpec[] {
         const w = pair(wg, tf, wShape, 903, true);
         const dy = pair(wg, tf, xShape, 904);
         const grads = tf.grads((a: Tf.Tensor, b: Tf.Tensor) => tfGrouped(a, b));
+        // y and dw are held past the iteration's tidy (and disposed in the next one, after its flush), so webgrad
+        // computes them although only dx is read: a lazy engine drops work whose result nobody holds, and tfjs
+        // computes the forward and both gradients eagerly.
+        let held: Wg.Tensor[] = [];
+        const release = () => held.forEach((t) => t.dispose());
         return {
-          // Both gradients are computed on both sides; dx is the value compared.
+          // y, dx and dw are computed on both sides; dx is the value compared.
           webgrad: () => {
-            wg.backward(wg.conv2d(x.w, w.w, { groups, padding: 'same' }), dy.w);
-            takeGrad(w.w).dispose();
+            release();
+            const y = wg.conv2d(x.w, w.w, { groups, padding: 'same' });
+            wg.backward(y, dy.w);
+            held = [wg.keep(y), wg.keep(takeGrad(w.w))];
             return takeGrad(x.w);
           },
           tfjs: () => grads([x.t, w.t], dy.t)[0],
-          dispose: disposer(x.w, x.t, w.w, w.t, dy.w, dy.t),
+          dispose: () => {
+            release();
+            disposer(x.w, x.t, w.w, w.t, dy.w, dy.t)();
+          },
         };
       },
     },

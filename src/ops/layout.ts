@@ -10,6 +10,7 @@ import { concat } from './concat.js';
 import { contiguousStrides, elementwiseKernel, stridedView, type InputView } from './elementwise/codegen.js';
 import { input } from './elementwise/expr.js';
 import { reshape } from './reshape.js';
+import { splitAxis } from './split_axis.js';
 import { sizeOf, type OpDef, type TensorSpec } from './types.js';
 import { ELEMENTWISE_WG, expectFloat, workgroupsFor } from './util.js';
 
@@ -367,16 +368,5 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
         `split: sizes ${JSON.stringify(sizes)} do not sum to axis ${a} of ${fmtShape(x.shape)}`,
       );
   }
-  let start = 0;
-  return lengths.map((n) => {
-    const begin = x.shape.map((_, d) => (d === a ? start : 0));
-    const size = x.shape.map((s, d) => (d === a ? n : s));
-    start += n;
-    return n === 0 ? sliceEmpty(x, size) : slice(x, begin, size);
-  });
-}
-
-/** An empty piece of a split (begin may equal the axis length there). */
-function sliceEmpty(x: Tensor, size: number[]): Tensor {
-  return apply(sliceOp, [x], { begin: x.shape.map(() => 0), size, step: x.shape.map(() => 1) }, ['x']);
+  return splitAxis(x, a, lengths);
 }

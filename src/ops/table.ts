@@ -28,6 +28,7 @@ import {
 import { fillOp } from './fill.js';
 import { gatherBackwardOp, gatherOp } from './gather.js';
 import { padOp, sliceBackwardOp, sliceOp, transposeOp } from './layout.js';
+import { splitAxisOp } from './split_axis.js';
 import { denseOp, matmulOp } from './matmul.js';
 import { ensembleCombineBackwardOp, ensembleCombineOp } from './ensemble_combine.js';
 import { avgPool2dBackwardOp, avgPool2dOp, maxPool2dBackwardOp, maxPool2dOp } from './pool.js';
@@ -154,6 +155,7 @@ export type OpName =
   | 'transpose'
   | 'slice'
   | 'sliceBackward'
+  | 'splitAxis'
   | 'pad'
   | 'gather'
   | 'gatherBackward'
@@ -245,6 +247,7 @@ export const opTable: { readonly [K in OpName]: OpDef<any> } = {
   transpose: transposeOp,
   slice: sliceOp,
   sliceBackward: sliceBackwardOp,
+  splitAxis: splitAxisOp,
   pad: padOp,
   gather: gatherOp,
   gatherBackward: gatherBackwardOp,

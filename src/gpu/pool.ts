@@ -14,6 +14,12 @@ export function bucketSize(bytes: number, max = Infinity): number {
 
 export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
+  /**
+   * The byte size of every buffer this pool created. `GPUBuffer.size` is a call into the WebGPU implementation
+   * (Dawn's native binding in Node, about half a microsecond): every node of every step acquires and releases
+   * buffers, so the pool remembers the sizes it gave them instead of asking.
+   */
+  private readonly sizes = new WeakMap<GPUBuffer, number>();
   liveBuffers = 0;
   liveBytes = 0;
   pooledBytes = 0;
@@ -42,7 +48,7 @@ export class BufferPool {
     const size = bucketSize(bytes, this.maxBucket);
     const list = this.free.get(size);
     let reused: GPUBuffer | undefined;
-    const at = prefer && prefer.size === size && list ? list.lastIndexOf(prefer) : -1;
+    const at = prefer && list && this.sizeOf(prefer) === size ? list.lastIndexOf(prefer) : -1;
     if (at >= 0) {
       reused = list![at];
       list![at] = list![list!.length - 1];
@@ -62,6 +68,7 @@ export class BufferPool {
         size,
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
       });
+      this.sizes.set(buffer, size);
     }
     // Queued writes land before the submit that uses the buffer, so the kernels see the NaNs.
     if (this.poison) this.device.queue.writeBuffer(buffer, 0, new Float32Array(size / 4).fill(NaN));
@@ -78,13 +85,18 @@ export class BufferPool {
 
   /** Returns a buffer for reuse; work already submitted that reads it is unaffected (queue order). */
   release(buffer: GPUBuffer): void {
-    const size = buffer.size;
+    const size = this.sizeOf(buffer);
     this.liveBuffers--;
     this.liveBytes -= size;
     this.pooledBytes += size;
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = []));
     list.push(buffer);
+  }
+
+  /** The byte size of `buffer`: remembered for the pool's own, asked of the buffer for any other. */
+  private sizeOf(buffer: GPUBuffer): number {
+    return this.sizes.get(buffer) ?? buffer.size;
   }
 
   /** Destroys every idle buffer (live ones stay with their tensors). */

@@ -82,6 +82,11 @@ let nextOpId = 1;
 let described = new Int32Array(4096);
 let describedLength = 0;
 
+/** Descriptions made so far (the number of the current one marks its storages: Storage.describedIn). */
+let descriptions = 0;
+/** The outputs of the flush being described, by code (reused). */
+const produced: Tensor[] = [];
+
 function put(v: number): void {
   if (describedLength === described.length) {
     const grown = new Int32Array(described.length * 2);
@@ -101,14 +106,17 @@ function put(v: number): void {
  */
 function describe(nodes: readonly Node[]): number {
   describedLength = 0;
-  // Storage → code: >= 0 the n-th output of the flush, < 0 the n-th outside storage.
-  const codes = new Map<Storage, number>();
-  const produced: Tensor[] = [];
+  // Each storage's code, kept on the storage for this description (Storage.describedIn): >= 0 the n-th output of
+  // the flush, < 0 the n-th outside storage.
+  const pass = ++descriptions;
+  produced.length = 0;
   let outside = 0;
   const code = (s: Storage): number => {
-    let c = codes.get(s);
-    if (c === undefined) codes.set(s, (c = -++outside));
-    return c;
+    if (s.describedIn !== pass) {
+      s.describedIn = pass;
+      s.describedAs = -++outside;
+    }
+    return s.describedAs;
   };
   for (const n of nodes) {
     let id = opIds.get(n.op);
@@ -127,12 +135,15 @@ function describe(nodes: readonly Node[]): number {
     for (const s of n.writes) put(code(s));
     put(n.outputs.length);
     for (const t of n.outputs) {
-      codes.set(t.storage, produced.length);
+      t.storage.describedIn = pass;
+      t.storage.describedAs = produced.length;
       produced.push(t);
       put(t.storage.refs !== 0 ? 1 : 0);
       put(t.storage.readers);
     }
   }
+  // Nothing of the flush is kept past its description.
+  produced.length = 0;
   let h = 0x811c9dc5 ^ describedLength;
   for (let i = 0; i < describedLength; i++) h = Math.imul(h ^ described[i], 0x01000193);
   return h >>> 0;

@@ -5,6 +5,9 @@ import { sizeOf, type OpDef, type TensorSpec } from '../ops/types.js';
 import { Storage, state, type Node } from './state.js';
 import { Tensor } from './tensor.js';
 
+/** The host clock (the global `performance` is a getter in Node: read once, not twice per recorded op). */
+const clock = globalThis.performance;
+
 /**
  * Applies `op` to `inputs` lazily and returns its outputs (none for in-place ops).
  * `argNames` name the inputs in error messages.
@@ -15,11 +18,11 @@ export function record<A>(
   attrs: A,
   argNames?: readonly string[],
 ): Tensor[] {
-  const start = performance.now();
+  const start = clock.now();
   try {
     return recordNode(op, inputs, attrs, argNames);
   } finally {
-    state.cpu.recordMs += performance.now() - start;
+    state.cpu.recordMs += clock.now() - start;
   }
 }
 
@@ -47,7 +50,9 @@ function recordNode<A>(
   );
   if (op.forward !== 'alias') checkSizes(op, inputs, specs, attrs, argNames);
   const writes: Storage[] = [];
-  for (const i of op.writesInputs ?? NONE) {
+  const written = op.writesInputs ?? NONE;
+  for (let k = 0; k < written.length; k++) {
+    const i = written[k];
     if (inputs[i].node) {
       throw new ShapeError(
         `${op.name}: argument '${argNames?.[i] ?? i}' is overwritten in place, so it must be a leaf`,

@@ -36,6 +36,12 @@ export class Storage {
   readers = 0;
   /** Bumped whenever new values are uploaded or written in place (what caches of derived values compare). */
   version = 0;
+  /**
+   * Scratch of pass_replay.ts's `describe`: the number it gave this storage in the flush it described last
+   * (`describedIn`), so describing a flush builds no map of its storages.
+   */
+  describedIn = 0;
+  describedAs = 0;
   constructor(readonly bytes: number) {}
 
   get alive(): boolean {

@@ -27,7 +27,8 @@ export class Tensor {
   private released = false;
   private readonly nodeNeedsGrad: boolean;
   private readonly generation = state.generation;
-  private readonly token = {};
+  /** The finalizer's unregister token, once registered (see `watch`). */
+  private token: object | null = null;
 
   /** Internal: use `tensor()`, `zeros()` and the ops to make tensors. */
   constructor(
@@ -39,15 +40,36 @@ export class Tensor {
     requiresGrad = false,
   ) {
     this.id = state.nextId++;
-    this.shape = Object.freeze([...shape]);
+    // A frozen shape (an input's, passed on by an elementwise op's shape rule) cannot change: it is shared.
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze([...shape]);
     this.dtype = dtype;
     this.size = sizeOf(shape);
     this.requiresGrad = requiresGrad;
     this.nodeNeedsGrad =
       !!node && state.noGrad === 0 && node.op.backward !== null && node.inputs.some((t) => t.needsGrad);
     storage.refs++;
-    finalizer.register(this, { storage, generation: this.generation }, this.token);
-    state.scopes.at(-1)?.add(this);
+    const scopes = state.scopes;
+    // A scope holds its tensors until it closes, which disposes them or hands the kept ones on (tidy.ts): only a
+    // tensor that no scope holds can be garbage-collected, so only it needs the finalizer (registering one costs
+    // about half a microsecond, and most tensors of a step are made and disposed inside a tidy).
+    if (scopes.length > 0) scopes[scopes.length - 1].add(this);
+    else this.watch();
+  }
+
+  /**
+   * Internal: registers the finalizer that gives the storage back if this tensor is garbage-collected without
+   * dispose(). Called once no scope holds the tensor (made outside any, kept out of a closing one, `keep`).
+   */
+  watch(): void {
+    if (this.token || this.disposed) return;
+    this.token = {};
+    finalizer.register(this, { storage: this.storage, generation: this.generation }, this.token);
+  }
+
+  /** Internal: takes the tensor out of every open scope (nothing disposes it with them) and watches it. */
+  leaveScopes(): void {
+    for (const scope of state.scopes) scope.delete(this);
+    this.watch();
   }
 
   /** Whether gradients flow to this tensor: a leaf that requires grad, or an op output with such an input. */
@@ -122,7 +144,7 @@ export class Tensor {
   dispose(): void {
     if (this.disposed) return;
     this.released = true;
-    finalizer.unregister(this.token);
+    if (this.token) finalizer.unregister(this.token);
     for (const scope of state.scopes) scope.delete(this);
     this.storage.refs--;
     maybeFree(this.storage);

@@ -37,8 +37,10 @@ export function openScope(): Scope {
       collect(result, kept);
       const parent = state.scopes.at(-1);
       for (const t of scope) {
-        if (kept.has(t)) parent?.add(t);
-        else t.dispose();
+        if (!kept.has(t)) t.dispose();
+        else if (parent) parent.add(t);
+        // No scope holds it any more: from now on it may be garbage-collected (Tensor.watch).
+        else t.watch();
       }
     },
   };
@@ -65,6 +67,6 @@ export function tidy<T>(fn: () => T): T {
 
 /** Exempts a tensor from every open tidy scope. */
 export function keep<T extends Tensor>(t: T): T {
-  for (const scope of state.scopes) scope.delete(t);
+  t.leaveScopes();
   return t;
 }

@@ -122,6 +122,7 @@ export interface OpDef<A = Record<string, never>> {
 
 export function sizeOf(shape: readonly number[]): number {
   let n = 1;
-  for (const d of shape) n *= d;
+  // Indexed: for-of over a frozen array (a tensor's shape) allocates an iterator result per element.
+  for (let i = 0; i < shape.length; i++) n *= shape[i];
   return n;
 }

@@ -126,7 +126,7 @@ export function foldBatchNorm(
         new Tensor([c], 'float32', new Storage(4 * c), fold, 1),
       ];
       // The cache holds them: a tidy scope open around this flush must not dispose them.
-      for (const t of outputs) for (const scope of state.scopes) scope.delete(t);
+      for (const t of outputs) t.leaveScopes();
       fold.outputs.push(...outputs);
       entry = { sources, versions: sources.map(versionOf), epsilon, w: outputs[0], b: outputs[1] };
       cache.push(entry);

@@ -1,6 +1,6 @@
 // The kernel tuner: times candidates once per shape class, caches on disk, stays off with WEBGRAD_TUNE=0, and its
 // choice is always a correct kernel.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -90,6 +90,25 @@ describe('tuner', () => {
     await conv2d(input(xs, 1), input(ws, 2), opts).data();
     await tuned();
     expect(tuneInfo()!.timed).toBe(0);
+  });
+
+  it('tunes a cached shape again when its candidate list changed (a new variant)', async () => {
+    const file = join(cacheDir, 'tune.json');
+    type Cache = Record<string, Record<string, { choice: string; candidates?: string }>>;
+    const cached = JSON.parse(readFileSync(file, 'utf8')) as Cache;
+    const entries = Object.values(cached)[0];
+    const entry = entries[`conv2d|${key} bias false`];
+    const current = entry.candidates;
+    expect(current).toMatch(/^[0-9a-f]{8}$/);
+    // The entry as an older version wrote it: chosen from another list.
+    entry.candidates = 'stale';
+    writeFileSync(file, JSON.stringify(cached));
+    await open('1');
+    await conv2d(input(xs, 1), input(ws, 2), opts).data();
+    await tuned();
+    expect(tuneInfo()!.timed).toBeGreaterThan(0);
+    const after = (JSON.parse(readFileSync(file, 'utf8')) as Cache)[Object.keys(cached)[0]];
+    expect(after[`conv2d|${key} bias false`].candidates).toBe(current);
   });
 
   it('WEBGRAD_TUNE=0 turns it off: the fallback kernels run and nothing is timed', async () => {

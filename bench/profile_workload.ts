@@ -1,5 +1,7 @@
 // Per-kernel profile of one suite workload's step (wg.profile) after tuning: bench/workloads.ts's models.
-// Usage: npx tsx bench/profile_workload.ts [--workload NAME] [--batch B] [--top N]
+// Usage: npx tsx bench/profile_workload.ts [--workload NAME] [--batch B] [--top N] [--loop K]
+// (--loop K: also times K steps submitted back to back as the suite does, waiting for the last one only, and
+// splits the wall time into webgrad's host time (record, plan, encode, submit) and the rest.)
 import { parseArgs } from 'node:util';
 import * as wg from '../src/index.js';
 import { QUICK_OPTIONS, workloads } from './workloads.js';
@@ -9,6 +11,7 @@ const { values: args } = parseArgs({
     workload: { type: 'string', default: 'resnet-block train' },
     batch: { type: 'string', default: '32' },
     top: { type: 'string', default: '40' },
+    loop: { type: 'string', default: '0' },
   },
 });
 const info = await wg.init();
@@ -52,6 +55,28 @@ for (let i = 0; i < 3; i++) await step();
 await wg.tuned();
 const p = await wg.profile(step, { runs: 5, warmup: 2, top: Number(args.top) });
 console.log(p.text);
+const loopSteps = Number(args.loop);
+for (let r = 0; r < (loopSteps > 0 ? 3 : 0); r++) {
+  const before = wg.stats();
+  const t0 = performance.now();
+  let out: wg.Tensor | null = null;
+  for (let i = 0; i < loopSteps; i++) {
+    out?.dispose();
+    out = wg.tidy(() => model.forward(x));
+    if (i < loopSteps - 1) wg.flush();
+  }
+  const tHost = performance.now();
+  await out!.data();
+  out!.dispose();
+  const ms = (performance.now() - t0) / loopSteps;
+  const after = wg.stats();
+  const per = (k: keyof typeof after.cpu) => ((after.cpu[k] - before.cpu[k]) / loopSteps).toFixed(3);
+  console.log(
+    `loop of ${loopSteps} (suite's inference loop): ${ms.toFixed(3)} ms/step; host loop ${((tHost - t0) / loopSteps).toFixed(3)} ms/step; ` +
+      `record ${per('recordMs')}, plan ${per('planMs')}, encode ${per('encodeMs')}, submit ${per('submitMs')} ms/step; ` +
+      `submits ${(after.submits - before.submits) / loopSteps}/step`,
+  );
+}
 for (const k of p.kernels)
   console.log(
     `${k.index}\t${k.shader}\t${k.variant}\t${JSON.stringify(k.workgroups)}\t${k.medianMs.toFixed(3)}`,

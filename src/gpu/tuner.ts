@@ -104,6 +104,8 @@ export class Tuner {
   private readonly adapter: string;
   /** Candidates timed since the runtime opened (tests and benchmarks read it). */
   timed = 0;
+  /** Choices recorded since the runtime opened: plans made before one was recorded ran a fallback. */
+  recorded = 0;
 
   constructor(
     private readonly runtime: GpuRuntime,
@@ -194,6 +196,7 @@ export class Tuner {
         candidates: fingerprint(req.candidates),
       };
       this.choices.set(key, entry);
+      this.recorded++;
       this.save(key, entry);
     } catch {
       // A candidate the device refuses, or the runtime ending mid-way: the fallback stays in use.

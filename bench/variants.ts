@@ -1,6 +1,6 @@
 // Times every conv kernel variant, forced, at the op benchmark's conv shapes, side by side in one process.
-// Usage: npx tsx bench/variants.ts [--filter REGEX] [--reps N] [--target-ms MS] [--batch N]
-// (SwiftShader is slow: --batch 1 keeps a run to minutes.)
+// Usage: npx tsx bench/variants.ts [--filter REGEX] [--reps N] [--target-ms MS] [--batch N] [--conv H:CIN:COUT:K:S,...]
+// (SwiftShader is slow: --batch 1 keeps a run to minutes; --conv replaces the shapes, e.g. 14:32:32:3:1.)
 // Each row is one (pass, shape, variant): median ms over reps, GFLOP/s, and the ratio to the untuned fallback.
 // Every variant's output is first checked against the fallback's (max |diff| printed; a mismatch is an error).
 import { parseArgs } from 'node:util';
@@ -17,6 +17,12 @@ import {
   convFlops,
 } from '../src/ops/conv2d.js';
 import {
+  backpropFilterCandidates,
+  backpropFilterPlan,
+  chooseBackpropFilter,
+  conv2dBackpropFilterOp,
+} from '../src/ops/conv2d_backprop_filter.js';
+import {
   backpropInputCandidates,
   backpropInputPlan,
   chooseBackpropInput,
@@ -31,16 +37,24 @@ const { values: args } = parseArgs({
     reps: { type: 'string', default: '3' },
     'target-ms': { type: 'string', default: '150' },
     batch: { type: 'string', default: '8' },
+    conv: { type: 'string' },
   },
 });
 
-/** The op benchmark's convolutions (bench/rows.ts; batch 8 there), 'same' padding. */
-const CONVS = [
-  { h: 32, cin: 64, cout: 64, k: 3, stride: 1 },
-  { h: 32, cin: 64, cout: 128, k: 3, stride: 2 },
-  { h: 16, cin: 32, cout: 32, k: 5, stride: 1 },
-  { h: 64, cin: 3, cout: 64, k: 7, stride: 2 },
-];
+/** The op benchmark's convolutions (bench/rows.ts; batch 8 there), 'same' padding; or the --conv list. */
+const CONVS = args.conv
+  ? args.conv.split(',').map((spec) => {
+      const [h, cin, cout, k, stride] = spec.split(':').map(Number);
+      if (![h, cin, cout, k, stride].every((v) => Number.isInteger(v) && v > 0))
+        throw new Error(`--conv: expected H:CIN:COUT:K:S, got '${spec}'`);
+      return { h, cin, cout, k, stride };
+    })
+  : [
+      { h: 32, cin: 64, cout: 64, k: 3, stride: 1 },
+      { h: 32, cin: 64, cout: 128, k: 3, stride: 2 },
+      { h: 16, cin: 32, cout: 32, k: 5, stride: 1 },
+      { h: 64, cin: 3, cout: 64, k: 7, stride: 2 },
+    ];
 
 interface Pass<C> {
   name: string;
@@ -76,6 +90,21 @@ const passes: Pass<unknown>[] = [
     candidates: (d) => backpropInputCandidates(d, state.runtime!.info.limits),
     fallback: (d) => chooseBackpropInput(true, d),
     plan: (io, d, c) => backpropInputPlan(io, d, c as Parameters<typeof backpropInputPlan>[2]),
+  },
+  {
+    name: 'backprop-filter',
+    op: conv2dBackpropFilterOp as OpDef<never>,
+    inputs: (d) => [
+      [d.n, d.h, d.w, d.cin],
+      [d.n, d.oh, d.ow, d.cout],
+    ],
+    attrs: (d) => ({
+      ...convAttrs('conv2d', { stride: d.sh, padding: 'same' }),
+      filterShape: [d.kh, d.kw, d.cin, d.cout],
+    }),
+    candidates: (d) => backpropFilterCandidates(d, state.runtime!.info.limits),
+    fallback: (d) => chooseBackpropFilter(true, d),
+    plan: (io, d, c) => backpropFilterPlan(io, d, c as Parameters<typeof backpropFilterPlan>[2]),
   },
 ];
 

@@ -7,15 +7,7 @@
 // outer product per step of k, in registers, without workgroup memory.
 // Dispatch: ceil(S * KH*KW*Cin/4 * nGroups / WG) workgroups, nGroups = ceil(Cout / (4*TN)).
 // dy is read through load_dy (the DY region): ops/elementwise/relu_mask.ts masks it by relu's output when fused.
-struct Params {
-  n: u32, h: u32, w: u32, cin: u32,
-  oh: u32, ow: u32, cout: u32, kh: u32,
-  kw: u32, sh: u32, sw: u32, dh: u32,
-  dw: u32, padTop: u32, padLeft: u32, k: u32,
-  chunk: u32, rows: u32, nGroups: u32, total: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// @include conv_bpf_params
 @group(0) @binding(1) var<storage, read> x: array<vec4f>;
 @group(0) @binding(2) var<storage, read> dy: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> part: array<vec4f>;

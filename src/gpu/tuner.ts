@@ -17,10 +17,25 @@ export interface TuneRequest<C> {
   plan(io: KernelIO, choice: C): Dispatch[];
 }
 
-/** A tuned choice as the cache holds it: the candidate's JSON text and its measured time per run. */
+/**
+ * A tuned choice as the cache holds it: the candidate's JSON text, its measured time per run, and a fingerprint
+ * of the candidate list it was chosen from: when a new version adds a variant, the old choice is tuned again.
+ */
 interface Entry {
   choice: string;
   ms: number;
+  candidates?: string;
+}
+
+/** FNV-1a (32 bits, hex) of the candidates' JSON text: which list a cached choice was the fastest of. */
+function fingerprint(candidates: readonly unknown[]): string {
+  const text = JSON.stringify(candidates);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
 }
 
 /** The choices the on-disk cache holds, by adapter key and then "op|shape class". */
@@ -89,6 +104,8 @@ export class Tuner {
   private readonly adapter: string;
   /** Candidates timed since the runtime opened (tests and benchmarks read it). */
   timed = 0;
+  /** Choices recorded since the runtime opened: plans made before one was recorded ran a fallback. */
+  recorded = 0;
 
   constructor(
     private readonly runtime: GpuRuntime,
@@ -102,14 +119,14 @@ export class Tuner {
   }
 
   /**
-   * The cached choice for this request if it is still one of its candidates, else the fallback. A miss queues
-   * the tuning of this shape class in the background: later flushes get the fastest candidate.
+   * The cached choice for this request if it was chosen from the same candidate list, else the fallback. A miss
+   * queues the tuning of this shape class in the background: later flushes get the fastest candidate.
    */
   choose<C>(io: Pick<KernelIO, 'inputs' | 'outputs'>, req: TuneRequest<C>): C {
     if (!this.enabled || req.candidates.length < 2) return req.fallback;
     const key = `${req.op}|${req.shapeClass}`;
     const entry = this.choices.get(key);
-    if (entry) {
+    if (entry && entry.candidates === fingerprint(req.candidates)) {
       const found = req.candidates.find((c) => JSON.stringify(c) === entry.choice);
       if (found) return found;
     }
@@ -173,8 +190,13 @@ export class Tuner {
       // The fallback stays unless a candidate beats it clearly: timing noise never makes a kernel slower.
       const fallback = req.candidates.findIndex((c) => JSON.stringify(c) === JSON.stringify(req.fallback));
       const index = fallback >= 0 && times[fallback] <= KEEP_FALLBACK * ms ? fallback : times.indexOf(ms);
-      const entry = { choice: JSON.stringify(req.candidates[index]), ms: times[index] };
+      const entry = {
+        choice: JSON.stringify(req.candidates[index]),
+        ms: times[index],
+        candidates: fingerprint(req.candidates),
+      };
       this.choices.set(key, entry);
+      this.recorded++;
       this.save(key, entry);
     } catch {
       // A candidate the device refuses, or the runtime ending mid-way: the fallback stays in use.

@@ -26,9 +26,10 @@ export interface BackpropFilterAttrs extends ConvAttrs, MaskAttrs {
 
 /**
  * dw variants: register-tiled 'vec4' (Cin, Cout multiples of 4), 'cout4' (Cout a multiple of 4) and 'scalar'
- * (any counts) for CPU adapters; 'wgtile', a GEMM over workgroup-memory tiles (any counts), for GPUs.
+ * (any counts) with TN-wide tiles, and 'vec4_regs' (Cin, Cout multiples of 4) with a fixed, written-out 8 x 8
+ * channel tile, for CPU adapters; 'wgtile', a GEMM over workgroup-memory tiles (any counts), for GPUs.
  */
-export const BACKPROP_FILTER_VARIANTS = ['vec4', 'cout4', 'scalar', 'wgtile'] as const;
+export const BACKPROP_FILTER_VARIANTS = ['vec4', 'cout4', 'scalar', 'vec4_regs', 'wgtile'] as const;
 export type BackpropFilterVariant = (typeof BACKPROP_FILTER_VARIANTS)[number];
 
 export type BackpropFilterChoice = {
@@ -36,12 +37,19 @@ export type BackpropFilterChoice = {
   chunk: number;
 } & (
   | {
-      variant: Exclude<BackpropFilterVariant, 'wgtile'>;
+      variant: TnFilterVariant;
       /** Output-channel groups per invocation (vec4 groups, or channels for 'scalar'). */
       tn: number;
     }
+  | { variant: 'vec4_regs' }
   | { variant: 'wgtile'; tile: WgTile }
 );
+
+/** The register-tiled dw variants whose tile width is the override constant TN. */
+type TnFilterVariant = Exclude<BackpropFilterVariant, 'wgtile' | 'vec4_regs'>;
+
+/** Input and output channels per invocation of 'vec4_regs' (its shader's unrolled tile). */
+const FIXED_TILE = 8;
 
 /** llvmpipe stops any shader loop after 65,535 iterations, so neither the chunk nor the parts' sum may run longer. */
 export const MAX_LOOP = 65535;
@@ -49,6 +57,17 @@ export const MAX_LOOP = 65535;
 export function backpropFilterSupports(variant: BackpropFilterVariant, d: ConvDims): boolean {
   if (variant === 'cout4') return d.cout % 4 === 0;
   return variant === 'scalar' || variant === 'wgtile' || (d.cin % 4 === 0 && d.cout % 4 === 0);
+}
+
+/** The chunk that splits the N*OH*OW reduction until about `threads` invocations run (never below 64 steps). */
+function chunkFor(d: ConvDims, perSplit: number, threads: number): number {
+  const k = d.n * d.oh * d.ow;
+  const splits = Math.max(
+    1,
+    Math.min(Math.ceil(threads / perSplit), Math.floor(k / 64)),
+    Math.ceil(k / MAX_LOOP),
+  );
+  return Math.ceil(k / splits);
 }
 
 /**
@@ -72,17 +91,13 @@ export function chooseBackpropFilter(cpu: boolean, d: ConvDims): BackpropFilterC
  * A register-tiled dw. The reduction is split until about `threads` invocations run, but never into chunks
  * shorter than 64 steps, where writing the parts would cost more than it saves.
  */
-function registerFilterChoice(d: ConvDims, threads: number): BackpropFilterChoice {
+function registerFilterChoice(
+  d: ConvDims,
+  threads: number,
+): Extract<BackpropFilterChoice, { variant: TnFilterVariant }> {
   const variant = (['vec4', 'cout4'] as const).find((v) => backpropFilterSupports(v, d)) ?? 'scalar';
   const tn = variant === 'vec4' ? 2 : variant === 'cout4' ? Math.min(d.cout / 4, 4) : Math.min(d.cout, 8);
-  const perSplit = invocations(d, variant, tn);
-  const k = d.n * d.oh * d.ow;
-  const splits = Math.max(
-    1,
-    Math.min(Math.ceil(threads / perSplit), Math.floor(k / 64)),
-    Math.ceil(k / MAX_LOOP),
-  );
-  return { variant, tn, chunk: Math.ceil(k / splits) };
+  return { variant, tn, chunk: chunkFor(d, invocations(d, variant, tn), threads) };
 }
 
 /** Every dw choice that can run these dims on a device with `limits`: what the tuner times. */
@@ -93,17 +108,23 @@ export function backpropFilterCandidates(
   const out: BackpropFilterChoice[] = [];
   for (const threads of [2048, 32768]) {
     const c = registerFilterChoice(d, threads);
-    if (c.variant === 'wgtile') continue;
     for (const tn of [c.tn, Math.max(1, c.tn >> 1)]) {
       if (!out.some((o) => o.variant === c.variant && 'tn' in o && o.tn === tn && o.chunk === c.chunk))
         out.push({ ...c, tn });
+    }
+    if (backpropFilterSupports('vec4_regs', d)) {
+      const chunk = chunkFor(d, invocations(d, 'vec4_regs', 1), threads);
+      if (!out.some((o) => o.variant === 'vec4_regs' && o.chunk === chunk))
+        out.push({ variant: 'vec4_regs', chunk });
     }
   }
   for (const tile of WGTILE_CANDIDATES) if (tileFits(tile, limits)) out.push(wgtileFilterChoice(d, tile));
   return out;
 }
 
-function invocations(d: ConvDims, variant: BackpropFilterVariant, tn: number): number {
+function invocations(d: ConvDims, variant: Exclude<BackpropFilterVariant, 'wgtile'>, tn: number): number {
+  if (variant === 'vec4_regs')
+    return d.kh * d.kw * Math.ceil(d.cin / FIXED_TILE) * Math.ceil(d.cout / FIXED_TILE);
   const rows = d.kh * d.kw * (variant === 'vec4' ? d.cin / 4 : d.cin);
   return rows * Math.ceil(d.cout / (variant === 'scalar' ? tn : 4 * tn));
 }
@@ -133,11 +154,13 @@ export function backpropFilterPlan(io: KernelIO, d: ConvDims, choice: BackpropFi
   const dispatches: Dispatch[] = [
     choice.variant === 'wgtile'
       ? withReluMask(wgtileDispatch(io, d, choice.tile, chunk, part), 'f32', y)
-      : withReluMask(
-          registerDispatch(io, d, choice.variant, choice.tn, chunk, part),
-          choice.variant === 'scalar' ? 'f32' : 'vec4f',
-          y,
-        ),
+      : choice.variant === 'vec4_regs'
+        ? withReluMask(fixedDispatch(io, d, chunk, part), 'vec4f', y)
+        : withReluMask(
+            registerDispatch(io, d, choice.variant, choice.tn, chunk, part),
+            choice.variant === 'scalar' ? 'f32' : 'vec4f',
+            y,
+          ),
   ];
   if (splits > 1) dispatches.push(sumPartsDispatch(part, dw, splits, size));
   return dispatches;
@@ -178,7 +201,7 @@ function wgtileDispatch(io: KernelIO, d: ConvDims, tile: WgTile, chunk: number, 
 function registerDispatch(
   io: KernelIO,
   d: ConvDims,
-  variant: Exclude<BackpropFilterVariant, 'wgtile'>,
+  variant: TnFilterVariant,
   tn: number,
   chunk: number,
   part: GPUBuffer,
@@ -191,6 +214,22 @@ function registerDispatch(
   return {
     shader: `conv2d_bpf_${variant}`,
     constants: { WG: CONV_WG, TN: tn },
+    uniforms: [...convUniforms(d), k, chunk, rows, nGroups, total],
+    buffers: [io.inputs[0].buffer, io.inputs[1].buffer, part],
+    workgroups: workgroupsFor(total, CONV_WG),
+  };
+}
+
+/** The fixed-tile dw kernel: one invocation per tap, 8 input channels, 8 output channels and chunk. */
+function fixedDispatch(io: KernelIO, d: ConvDims, chunk: number, part: GPUBuffer): Dispatch {
+  const k = d.n * d.oh * d.ow;
+  const splits = Math.ceil(k / chunk);
+  const rows = d.kh * d.kw * Math.ceil(d.cin / FIXED_TILE);
+  const nGroups = Math.ceil(d.cout / FIXED_TILE);
+  const total = splits * rows * nGroups;
+  return {
+    shader: 'conv2d_bpf_vec4_regs',
+    constants: { WG: CONV_WG },
     uniforms: [...convUniforms(d), k, chunk, rows, nGroups, total],
     buffers: [io.inputs[0].buffer, io.inputs[1].buffer, part],
     workgroups: workgroupsFor(total, CONV_WG),

@@ -205,6 +205,8 @@ describe('backprop filter variants (split reduction)', () => {
         for (const variant of BACKPROP_FILTER_VARIANTS.filter((v) => backpropFilterSupports(v, d))) {
           if (variant === 'wgtile') {
             choices.push({ variant, chunk, tile: ODD_TILE }, { variant, chunk, tile: DEFAULT_WGTILE });
+          } else if (variant === 'vec4_regs') {
+            choices.push({ variant, chunk });
           } else {
             for (const tn of [1, 2, 4]) choices.push({ variant, tn, chunk });
           }

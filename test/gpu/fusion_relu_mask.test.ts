@@ -75,7 +75,8 @@ function filterChoices(d: ReturnType<typeof convDims>): BackpropFilterChoice[] {
   for (const chunk of [k, Math.ceil(k / 3)]) {
     list.push({ variant: 'scalar', tn: Math.min(d.cout, 8), chunk });
     if (d.cout % 4 === 0) list.push({ variant: 'cout4', tn: Math.min(d.cout / 4, 4), chunk });
-    if (d.cin % 4 === 0 && d.cout % 4 === 0) list.push({ variant: 'vec4', tn: 2, chunk });
+    if (d.cin % 4 === 0 && d.cout % 4 === 0)
+      list.push({ variant: 'vec4', tn: 2, chunk }, { variant: 'vec4_regs', chunk });
   }
   list.push(wgtileFilterChoice(d, DEFAULT_WGTILE), { ...wgtileFilterChoice(d, DEFAULT_WGTILE), chunk: 7 });
   return list;

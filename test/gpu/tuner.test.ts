@@ -1,6 +1,6 @@
 // The kernel tuner: times candidates once per shape class, caches on disk, stays off with WEBGRAD_TUNE=0, and its
 // choice is always a correct kernel.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import {
   type Tensor,
 } from '../../src/index.js';
 import { tunerFor } from '../../src/gpu/tuner.js';
+import { replayStats } from '../../src/graph/scheduler.js';
 import { state } from '../../src/graph/state.js';
 import { conv2dCandidates, convAttrs, convKey } from '../../src/ops/conv2d.js';
 import { convDims } from '../../src/ops/conv_geometry.js';
@@ -90,6 +91,51 @@ describe('tuner', () => {
     await conv2d(input(xs, 1), input(ws, 2), opts).data();
     await tuned();
     expect(tuneInfo()!.timed).toBe(0);
+  });
+
+  it('tunes a cached shape again when its candidate list changed (a new variant)', async () => {
+    const file = join(cacheDir, 'tune.json');
+    type Cache = Record<string, Record<string, { choice: string; candidates?: string }>>;
+    const cached = JSON.parse(readFileSync(file, 'utf8')) as Cache;
+    const entries = Object.values(cached)[0];
+    const entry = entries[`conv2d|${key} bias false`];
+    const current = entry.candidates;
+    expect(current).toMatch(/^[0-9a-f]{8}$/);
+    // The entry as an older version wrote it: chosen from another list.
+    entry.candidates = 'stale';
+    writeFileSync(file, JSON.stringify(cached));
+    await open('1');
+    await conv2d(input(xs, 1), input(ws, 2), opts).data();
+    await tuned();
+    expect(tuneInfo()!.timed).toBeGreaterThan(0);
+    const after = (JSON.parse(readFileSync(file, 'utf8')) as Cache)[Object.keys(cached)[0]];
+    expect(after[`conv2d|${key} bias false`].candidates).toBe(current);
+  });
+
+  it('after tuned() a replayed flush is planned again, so it runs the tuned kernel, not the fallback', async () => {
+    await open('1');
+    const x = input([1, 13, 11, 8], 11);
+    const w = input([3, 3, 8, 16], 12);
+    const run = async () => {
+      const y = conv2d(x, w, { padding: 'same' });
+      await y.data();
+      y.dispose();
+    };
+    const cache = replayStats(state.runtime!);
+    await run();
+    await run();
+    // The second flush replayed the first one's plan (made with the fallback, as the shape was not tuned yet).
+    const misses = cache.misses;
+    expect(cache.hits).toBeGreaterThan(0);
+    await tuned();
+    expect(tunerFor(state.runtime!).recorded).toBeGreaterThan(0);
+    await run();
+    expect(cache.misses).toBeGreaterThan(misses);
+    // Nothing new was tuned: the next tuned() keeps the plans.
+    const replanned = cache.misses;
+    await tuned();
+    await run();
+    expect(cache.misses).toBe(replanned);
   });
 
   it('WEBGRAD_TUNE=0 turns it off: the fallback kernels run and nothing is timed', async () => {

@@ -85,6 +85,8 @@ export class GpuRuntime {
   /** Settles with the reason once the runtime has ended (released or device lost); never rejects. */
   readonly ended: Promise<WebgradError>;
   private endedWith: WebgradError | null = null;
+  /** The rejecters of the waits in flight (`unlessEnded`): `end` rejects them with its reason. */
+  private readonly waits = new Set<(reason: WebgradError) => void>();
   private resolveEnded!: (reason: WebgradError) => void;
   /** Host milliseconds spent encoding submits (up to `finish()`) and inside `queue.submit`. */
   readonly cpu = { encodeMs: 0, submitMs: 0 };
@@ -153,6 +155,8 @@ export class GpuRuntime {
     if (this.endedWith) return;
     this.endedWith = reason;
     this.resolveEnded(reason);
+    for (const giveUp of this.waits) giveUp(reason);
+    this.waits.clear();
   }
 
   /** Throws the end reason (GpuError for a lost device), prefixed with `what`, if the runtime has ended. */
@@ -167,11 +171,24 @@ export class GpuRuntime {
    * Waits for `p`, unless the runtime ends first: then rejects with the end reason. Every wait on the device goes
    * through here, so no promise of webgrad's hangs after release() or a device loss.
    */
-  async unlessEnded<T>(p: Promise<T>): Promise<T> {
-    const ended = this.ended.then((reason) => {
-      throw reason;
+  unlessEnded<T>(p: Promise<T>): Promise<T> {
+    const reason = this.endedWith;
+    if (reason) return Promise.race([p, Promise.reject(reason)]);
+    // Not a race with `ended`: each race would leave a reaction on that promise until the runtime ends (a few per
+    // step, kept for the engine's life). The wait's rejecter is held only while `p` is pending.
+    return new Promise<T>((resolve, reject) => {
+      this.waits.add(reject);
+      p.then(
+        (value) => {
+          this.waits.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.waits.delete(reject);
+          reject(error);
+        },
+      );
     });
-    return Promise.race([p, ended]);
   }
 
   /** A number per distinct WGSL text of a user op (its pipeline's key: two texts never share one). */

@@ -178,35 +178,49 @@ function foldsCurrent(tp: PassTemplate, nodes: readonly Node[], runtime: GpuRunt
   return true;
 }
 
-/** Makes the template's nodes over `nodes` and retires what the passes retired: the passes' effect, replayed. */
+/**
+ * Makes the template's nodes over `nodes` and retires what the passes retired: the passes' effect, replayed. Runs
+ * on every replayed flush, so it loops rather than maps.
+ */
 function instantiate(
   tp: PassTemplate,
   nodes: readonly Node[],
   retire: (n: Node) => void,
 ): { nodes: Node[]; passes: PassResults } {
   const tensors = (refs: TensorRefs): Tensor[] => {
-    const list: Tensor[] = [];
-    for (let k = 0; k < refs.length; k += 2) list.push(resolve(tp, nodes, refs, k));
+    const list: Tensor[] = new Array(refs.length / 2);
+    for (let k = 0; k < refs.length; k += 2) list[k / 2] = resolve(tp, nodes, refs, k);
     return list;
   };
-  const made: Node[] = [];
-  for (const m of tp.made) {
+  const made: Node[] = new Array(tp.made.length);
+  for (let j = 0; j < tp.made.length; j++) {
+    const m = tp.made[j];
     const inputs = tensors(m.inputs);
-    for (const t of inputs) t.storage.readers++;
+    for (let k = 0; k < inputs.length; k++) inputs[k].storage.readers++;
     const writes = tensors(m.writes).map((t) => t.storage);
     const outputs = tensors(m.outputs);
-    made.push({ id: state.nextId++, op: m.op, attrs: m.attrs, inputs, outputs, writes, pending: true });
+    made[j] = { id: state.nextId++, op: m.op, attrs: m.attrs, inputs, outputs, writes, pending: true };
   }
   const node = (r: NodeRef): Node => (r >= 0 ? nodes[r] : made[-r - 1]);
-  const order = tp.order.map(node);
+  const list = (refs: readonly NodeRef[]): Node[] => {
+    const out: Node[] = new Array(refs.length);
+    for (let k = 0; k < refs.length; k++) out[k] = node(refs[k]);
+    return out;
+  };
+  const byNode = (pairs: PassTemplate['fused']): Map<Node, Node[]> => {
+    const map = new Map<Node, Node[]>();
+    for (let k = 0; k < pairs.length; k++) map.set(node(pairs[k][0]), list(pairs[k][1]));
+    return map;
+  };
+  const order = list(tp.order);
   // After the made nodes took their readers, so no input of theirs is freed on the way.
-  for (const r of tp.retired) retire(node(r));
+  for (let k = 0; k < tp.retired.length; k++) retire(node(tp.retired[k]));
   const ids = (lists: readonly (readonly NodeRef[])[]) => lists.map((l) => l.map((r) => node(r).id));
   return {
     nodes: order,
     passes: {
-      fused: new Map(tp.fused.map(([p, chain]) => [node(p), chain.map(node)])),
-      covers: new Map(tp.covers.map(([p, list]) => [node(p), list.map(node)])),
+      fused: byNode(tp.fused),
+      covers: byNode(tp.covers),
       folds: ids(tp.folds),
       chains: ids(tp.chains),
       masks: ids(tp.masks),
@@ -337,7 +351,8 @@ export function replayPasses(
     cache.templates.delete(key);
     cache.templates.set(key, known);
     cache.hits++;
-    return { ...instantiate(known, nodes, retire), template: known };
+    const made = instantiate(known, nodes, retire);
+    return { nodes: made.nodes, passes: made.passes, template: known };
   }
   cache.misses++;
   const retired: Node[] = [];

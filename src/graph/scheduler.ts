@@ -577,7 +577,8 @@ function run(): Submission {
       ? replayPasses(nodes, runtime, retire)
       : { ...runFusionPasses(nodes, runtime, retire), template: null };
     ({ nodes, passes } = fusedGraph);
-    const folded = new Set([...passes.fused.values()].flat());
+    const folded = new Set<Node>();
+    for (const chain of passes.fused.values()) for (let k = 0; k < chain.length; k++) folded.add(chain[k]);
     if (replaying) {
       const { template } = fusedGraph;
       // A template keeps the entries it was planned with: no structure hash to compute for the fused nodes.

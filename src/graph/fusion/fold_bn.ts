@@ -45,15 +45,22 @@ function sweep(cache: FoldEntry[]): void {
   }
 }
 
-/** The cached fold for these sources, computed by an earlier flush and still valid, or null. */
+/** Whether a cached fold still holds: its sources keep the versions it was folded from and its values exist. */
+function fresh(e: FoldEntry): boolean {
+  const { sources, versions } = e;
+  for (let i = 0; i < sources.length; i++) if (versionOf(sources[i]) !== versions[i]) return false;
+  return !!(e.w.storage.buffer && !e.w.storage.failure && e.b.storage.buffer && !e.b.storage.failure);
+}
+
+/**
+ * The cached fold for these sources, computed by an earlier flush and still valid, or null. The cache holds at
+ * most one fold per sources and epsilon (a stale one is replaced, see foldBatchNorm).
+ */
 function cached(cache: FoldEntry[], sources: Storage[], epsilon: number): FoldEntry | null {
   for (const e of cache) {
     if (e.epsilon !== epsilon || e.sources.length !== sources.length) continue;
     if (!e.sources.every((s, i) => s === sources[i])) continue;
-    const fresh = sources.every((s, i) => versionOf(s) === e.versions[i]);
-    if (fresh && e.w.storage.buffer && !e.w.storage.failure && e.b.storage.buffer && !e.b.storage.failure)
-      return e;
-    return null;
+    return fresh(e) ? e : null;
   }
   return null;
 }
@@ -65,9 +72,14 @@ function cached(cache: FoldEntry[], sources: Storage[], epsilon: number): FoldEn
  */
 export function foldSources(runtime: GpuRuntime, t: Tensor): readonly Storage[] | null {
   const cache = caches.get(runtime);
-  const entry = cache?.find((e) => e.w === t || e.b === t);
-  if (!cache || !entry) return null;
-  return cached(cache, entry.sources, entry.epsilon) === entry ? entry.sources : null;
+  if (!cache) return null;
+  // Every replayed flush asks this for each fold it reads: one pass over the cache, no closures. The entry is the
+  // only one of its sources and epsilon, so it is what `cached` would find for them.
+  for (let i = 0; i < cache.length; i++) {
+    const e = cache[i];
+    if (e.w === t || e.b === t) return fresh(e) ? e.sources : null;
+  }
+  return null;
 }
 
 /**

@@ -1,11 +1,6 @@
 // The tuner as the public API sees it: wait for background tuning, read its settings and counts.
-import { tunerFor, type Tuner } from './gpu/tuner.js';
-import { passReplayStats } from './graph/pass_replay.js';
-import { replayStats } from './graph/scheduler.js';
+import { tunerFor } from './gpu/tuner.js';
 import { state } from './graph/state.js';
-
-/** The tuner's `recorded` count when `tuned()` last dropped the replay plans. */
-const replansAt = new WeakMap<Tuner, number>();
 
 /** What `tuneInfo()` reports about the open engine's tuner. */
 export interface TuneInfo {
@@ -20,22 +15,11 @@ export interface TuneInfo {
 /**
  * Settles once every kernel tuning the engine has queued is done. An op shape met for the first time runs its
  * fallback kernel while its candidates are timed in the background; benchmarks await this after a warm-up
- * iteration, so they time the tuned kernels: when a tuning recorded a choice, the replay plans made so far are
- * dropped (their flushes are planned once more, with the choices). Resolves at once when no engine is open.
+ * iteration, so they time the tuned kernels (the next flush after a choice is recorded drops the replay plans made
+ * before it: src/graph/scheduler.ts). Resolves at once when no engine is open.
  */
 export async function tuned(): Promise<void> {
-  const runtime = state.runtime;
-  if (!runtime) return;
-  const tuner = tunerFor(runtime);
-  await tuner.settled();
-  // Replayed plans keep the kernels they were planned with: those planned before a choice was recorded ran the
-  // fallback, so they are planned again (once) to run the tuned kernels.
-  if (state.runtime === runtime && tuner.recorded !== (replansAt.get(tuner) ?? 0)) {
-    replansAt.set(tuner, tuner.recorded);
-    replayStats(runtime).clear();
-    // Pass templates hold their flush's entries too: they take fresh ones on their next flush.
-    for (const t of passReplayStats(runtime).templates.values()) t.entries = null;
-  }
+  if (state.runtime) await tunerFor(state.runtime).settled();
 }
 
 /** The open engine's tuner settings, or null when no engine is open. */

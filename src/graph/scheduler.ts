@@ -9,7 +9,7 @@ import { beginExplainUndo, endExplainUndo } from './explain_undo.js';
 import { chainEpilogue } from './fusion/epilogue.js';
 import { runFusionPasses, type PassResults } from './fusion/passes.js';
 import { epilogueKey, type Epilogue } from '../ops/epilogue.js';
-import { replayPasses, type PassTemplate } from './pass_replay.js';
+import { passReplayStats, replayPasses, type PassTemplate } from './pass_replay.js';
 import { describePlan, type Plan, type PlanFusion, type PlannedDispatch } from './plan.js';
 import { debugLevel, printPlan } from './plan_text.js';
 import {
@@ -102,6 +102,22 @@ export function replayStats(runtime: GpuRuntime): ReplayCache {
   let cache = replayCaches.get(runtime);
   if (!cache) replayCaches.set(runtime, (cache = new ReplayCache()));
   return cache;
+}
+
+/** The tuner's `recorded` count when each runtime's replay plans were last dropped. */
+const plansDroppedAt = new WeakMap<GpuRuntime, number>();
+
+/**
+ * Replayed plans keep the kernels they were planned with: once the tuner has recorded a new choice, the plans made
+ * before it (which ran the fallback) are dropped, so their flushes are planned again (once) with the choice.
+ */
+function dropPlansBeforeNewChoices(runtime: GpuRuntime): void {
+  const recorded = tunerFor(runtime).recorded;
+  if (recorded === (plansDroppedAt.get(runtime) ?? 0)) return;
+  plansDroppedAt.set(runtime, recorded);
+  replayStats(runtime).clear();
+  // Pass templates hold their flush's entries too: they take fresh ones on their next flush.
+  for (const t of passReplayStats(runtime).templates.values()) t.entries = null;
 }
 
 /** Uploads values set on the host (leaves, assignValues), checking them first when debug.checkFinite is on. */
@@ -538,6 +554,7 @@ function planValue(plan: FlushPlan, live: number, pruned: number, passes: PassRe
 function run(): Submission {
   const planStart = performance.now();
   const runtime = requireRuntime('flush');
+  dropPlansBeforeNewChoices(runtime);
   const taken = state.pending;
   state.pending = [];
   const reads = state.reads;

@@ -55,6 +55,13 @@ function checkChannels(op: string, x: TensorSpec, perChannel: Record<string, Ten
   return c;
 }
 
+/** Throws ShapeError unless the backward op's dy has x's shape. */
+function checkDyMatchesX(op: string, dy: TensorSpec, x: TensorSpec): void {
+  if (dy.shape.length !== x.shape.length || dy.shape.some((d, i) => d !== x.shape[i])) {
+    throw new ShapeError(`${op}: dy ${fmtShape(dy.shape)} must match x ${fmtShape(x.shape)}`);
+  }
+}
+
 /** Rows per chunk of the two-pass channel reductions: enough chunks that every core has work, few enough to merge. */
 function chunking(rows: number, groups: number): { chunk: number; count: number } {
   const wanted = Math.min(Math.ceil(4096 / Math.max(1, groups)), Math.ceil(rows / 16), 1024);
@@ -296,9 +303,7 @@ export const batchNormGradParamsOp: OpDef<GradAttrs> = {
   check(inputs, attrs) {
     const [dy, x, mean, variance] = checkMaskInput('batchNormGradParams', inputs, attrs, 4, 0);
     const c = checkChannels('batchNormGradParams', x, { mean, variance });
-    if (dy.shape.length !== x.shape.length || dy.shape.some((d, i) => d !== x.shape[i])) {
-      throw new ShapeError(`batchNormGradParams: dy ${fmtShape(dy.shape)} must match x ${fmtShape(x.shape)}`);
-    }
+    checkDyMatchesX('batchNormGradParams', dy, x);
     return [
       { shape: [c], dtype: 'float32' },
       { shape: [c], dtype: 'float32' },
@@ -339,9 +344,7 @@ export const batchNormGradInputOp: OpDef<GradAttrs> = {
       0,
     );
     checkChannels('batchNormGradInput', x, { gamma, mean, variance, dgamma, dbeta });
-    if (dy.shape.length !== x.shape.length || dy.shape.some((d, i) => d !== x.shape[i])) {
-      throw new ShapeError(`batchNormGradInput: dy ${fmtShape(dy.shape)} must match x ${fmtShape(x.shape)}`);
-    }
+    checkDyMatchesX('batchNormGradInput', dy, x);
     return [x];
   },
   forward(io, { epsilon }) {
@@ -371,9 +374,7 @@ export const batchNormGradOp: OpDef<GradAttrs> = {
   check(inputs, attrs) {
     const [dy, x, gamma, mean, variance] = checkMaskInput('batchNormGrad', inputs, attrs, 5, 0);
     const c = checkChannels('batchNormGrad', x, { gamma, mean, variance });
-    if (dy.shape.length !== x.shape.length || dy.shape.some((d, i) => d !== x.shape[i])) {
-      throw new ShapeError(`batchNormGrad: dy ${fmtShape(dy.shape)} must match x ${fmtShape(x.shape)}`);
-    }
+    checkDyMatchesX('batchNormGrad', dy, x);
     return [x, { shape: [c], dtype: 'float32' }, { shape: [c], dtype: 'float32' }];
   },
   forward: (io, { epsilon }) => [

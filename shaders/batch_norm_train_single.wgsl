@@ -1,9 +1,11 @@
 // batch_norm_train_single: training batch norm in one dispatch, for per-channel reductions short enough for one
 // workgroup (ops/batchnorm_single.ts singlePass):
 //   mean[c] = batch mean, variance[c] = biased batch variance of x[r, c] over every row r,
-//   y = (x - mean[c]) * gamma[c] / sqrt(variance[c] + eps) + beta[c], stored through the epilogue.
+//   y = (x - mean[c]) * gamma[c] / sqrt(variance[c] + eps) + beta[c], stored through the epilogue,
+// and the running averages updated in place from mean[c] and variance[c] (the RUNNING regions: batch_norm_update's
+// updateRunning, include batch_norm_running; ops/batchnorm_single.ts empties both when they are not updated here).
 // Layout: x, y [rows, C] (NHWC flattened); V is vec4<f32> (cv = C / 4) or f32 (cv = C), as the VEC region says.
-// Shapes: x, y rows*cv V; gamma, beta, mean, variance [cv] V. Dispatch: cv workgroups, one channel group each,
+// Shapes: x, y rows*cv V; gamma, beta, mean, variance, runningMean, runningVar [cv] V. Dispatch: cv workgroups, one channel group each,
 // linearized over x and y; its WG invocations take rows lid, lid + WG, ... .
 // Numerics as batch_norm_stats + batch_norm_stats_combine: each invocation runs Welford over its rows, the WG
 // partials are merged in invocation order (Chan et al.) by every invocation alike, so all hold the same statistics.
@@ -24,6 +26,8 @@ struct Params {
   rows: u32,
   cv: u32,
   eps: f32,
+  momentum: f32,
+  varianceScale: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -32,8 +36,13 @@ struct Params {
 @group(0) @binding(3) var<storage, read> beta: array<V>;
 @group(0) @binding(4) var<storage, read_write> mean: array<V>;
 @group(0) @binding(5) var<storage, read_write> variance: array<V>;
+// @region RUNNING
+@group(0) @binding(6) var<storage, read_write> runningMean: array<V>;
+@group(0) @binding(7) var<storage, read_write> runningVar: array<V>;
+// @include batch_norm_running
+// @end RUNNING
 // @region BINDINGS
-@group(0) @binding(6) var<storage, read_write> y: array<V>;
+@group(0) @binding(8) var<storage, read_write> y: array<V>;
 // @end BINDINGS
 
 override WG: u32 = 64;
@@ -77,6 +86,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (lid == 0u) {
     mean[c] = ma;
     variance[c] = va;
+    // @region RUNNING_UPDATE
+    updateRunning(c, ma, va);
+    // @end RUNNING_UPDATE
   }
   let scale = gamma[c] * inverseSqrt(va + p.eps);
   for (var r = lid; r < p.rows; r += WG) {

@@ -1,8 +1,6 @@
-// batch_norm_update: in-place running averages, Keras's momentum convention:
-//   runningMean = momentum * runningMean + (1 - momentum) * mean,
-//   runningVar = momentum * runningVar + (1 - momentum) * variance * varianceScale
-// (variance is the biased batch variance; varianceScale 1 keeps it, as Keras 3; rows / (rows - 1) makes it the
-// unbiased one, as PyTorch).
+// batch_norm_update: in-place running averages from the batch statistics (updateRunning, include batch_norm_running:
+// Keras's momentum convention, the biased variance times varianceScale), a dispatch of its own after the two-pass
+// statistics; batch_norm_train_single runs the same update in its kernel.
 // Layout: V is vec4<f32> when C % 4 == 0 (cv = C / 4), else f32. Shapes: all four [cv] V.
 // Dispatch: ceil(cv / WG) workgroups; each running buffer is bound once, read_write.
 // @region VEC
@@ -21,6 +19,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read> mean: array<V>;
 @group(0) @binding(4) var<storage, read> variance: array<V>;
 
+// @include batch_norm_running
+
 override WG: u32 = 64;
 
 @compute @workgroup_size(WG)
@@ -30,6 +30,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (c >= p.cv) {
     return;
   }
-  runningMean[c] = runningMean[c] * p.momentum + mean[c] * (1.0 - p.momentum);
-  runningVar[c] = runningVar[c] * p.momentum + variance[c] * p.varianceScale * (1.0 - p.momentum);
+  updateRunning(c, mean[c], variance[c]);
 }

@@ -14,7 +14,13 @@ import {
   refMovingAverage,
 } from '../reference/batchnorm.js';
 import { checkMaskInput, refMasked, withReluMask, type MaskAttrs } from './elementwise/relu_mask.js';
-import { gradSinglePass, storeThroughEpilogue, trainSinglePass, useSinglePass } from './batchnorm_single.js';
+import {
+  gradSinglePass,
+  storeThroughEpilogue,
+  trainSinglePass,
+  useSinglePass,
+  type RunningUpdate,
+} from './batchnorm_single.js';
 import { channelLanes } from './lanes.js';
 import { sizeOf, type BackwardContext, type KernelIO, type OpDef, type TensorSpec } from './types.js';
 import { ELEMENTWISE_WG, expectFloat, workgroupsFor } from './util.js';
@@ -26,14 +32,7 @@ interface EpsAttrs {
 /** The backward kernels read dy, maybe through the ReLU mask of the relu after the batch norm (reluMask pass). */
 type GradAttrs = EpsAttrs & MaskAttrs;
 
-interface UpdateAttrs {
-  momentum: number;
-  /**
-   * Factor on the batch variance before it enters the running variance: 1 for the biased variance (Keras 3),
-   * rows / (rows - 1) for the unbiased one (PyTorch); batchNorm's `runningVarCorrection` sets it.
-   */
-  varianceScale: number;
-}
+type UpdateAttrs = RunningUpdate;
 
 /** Checks x [..., C] (rank >= 2) and that every per-channel argument is [C]; returns C. */
 function checkChannels(op: string, x: TensorSpec, perChannel: Record<string, TensorSpec>): number {
@@ -151,7 +150,9 @@ export const batchNormTrainOp: OpDef<EpsAttrs> = {
     return [x, { shape: [c], dtype: 'float32' }, { shape: [c], dtype: 'float32' }];
   },
   forward: (io, attrs) =>
-    useSinglePass(io.inputs[0].spec.shape) ? [trainSinglePass(io, attrs.epsilon)] : trainTwoPass(io, attrs),
+    useSinglePass(io.inputs[0].spec.shape)
+      ? [trainSinglePass(io, attrs.epsilon, null)]
+      : trainTwoPass(io, attrs),
   epilogues: ['add', 'relu'],
   backward: [
     (ctx) => batchNormGradInput(ctx),
@@ -249,6 +250,19 @@ export const batchNormFoldOp: OpDef<EpsAttrs> = {
     refBatchNormFold(w, gamma, beta, mean, variance, epsilon, bias),
 };
 
+/** batch_norm_update over C channels: `buffers` runningMean, runningVar (overwritten), mean, variance. */
+function updateDispatch(c: number, buffers: GPUBuffer[], { momentum, varianceScale }: UpdateAttrs): Dispatch {
+  const { groups, regions } = channelLanes(c);
+  return {
+    shader: 'batch_norm_update',
+    constants: { WG: ELEMENTWISE_WG },
+    regions,
+    uniforms: [groups, { f32: momentum }, { f32: varianceScale }],
+    buffers,
+    workgroups: workgroupsFor(groups),
+  };
+}
+
 /**
  * In place: runningMean = momentum * runningMean + (1 - momentum) * mean, and runningVar the same with
  * varianceScale * variance (the biased batch variance, or rescaled to the unbiased one).
@@ -272,25 +286,56 @@ export const batchNormUpdateOp: OpDef<UpdateAttrs> = {
     return [];
   },
   writesInputs: [0, 1],
-  forward(io, { momentum, varianceScale }) {
-    const { groups, regions } = channelLanes(io.inputs[0].spec.shape[0]);
-    return [
-      {
-        shader: 'batch_norm_update',
-        constants: { WG: ELEMENTWISE_WG },
-        regions,
-        uniforms: [groups, { f32: momentum }, { f32: varianceScale }],
-        buffers: io.inputs.map((t) => t.buffer),
-        workgroups: workgroupsFor(groups),
-      },
-    ];
-  },
+  forward: (io, attrs) => [
+    updateDispatch(
+      io.inputs[0].spec.shape[0],
+      io.inputs.map((t) => t.buffer),
+      attrs,
+    ),
+  ],
   backward: null,
   cost: ([m]) => ({ flops: 7 * m.shape[0], bytes: 24 * m.shape[0] }),
   reference: ([runningMean, runningVar, mean, variance], { momentum, varianceScale }) => [
     refMovingAverage(runningMean, mean, momentum, 1),
     refMovingAverage(runningVar, variance, momentum, varianceScale),
   ],
+};
+
+/**
+ * batchNormTrain and batchNormUpdate as one node, recorded by batchNorm where the single pass runs (the
+ * `batchNormSingle` fusion, ops/batchnorm_single.ts): inputs x, gamma, beta, runningMean, runningVar, the last two
+ * overwritten in place; outputs y, mean, variance as batchNormTrain's, with its backward rules. One dispatch:
+ * batch_norm_train_single's workgroup that computes a channel group's statistics also updates its running
+ * averages, with batch_norm_update's formula (float32 results alike). Planned where the rule no longer holds (the
+ * switch set after recording), it runs batchNormTrain's two-pass kernels, then batch_norm_update.
+ */
+export const batchNormTrainUpdateOp: OpDef<EpsAttrs & UpdateAttrs> = {
+  name: 'batchNormTrainUpdate',
+  check([x, gamma, beta, runningMean, runningVar], attrs) {
+    const specs = batchNormTrainOp.check([x, gamma, beta], attrs);
+    batchNormUpdateOp.check([runningMean, runningVar, specs[1], specs[2]], attrs);
+    return specs;
+  },
+  writesInputs: [3, 4],
+  forward(io, attrs) {
+    const x = io.inputs[0].spec.shape;
+    if (useSinglePass(x)) return [trainSinglePass(io, attrs.epsilon, attrs)];
+    const [, , , runningMean, runningVar] = io.inputs.map((t) => t.buffer);
+    const [, mean, variance] = io.outputs.map((t) => t.buffer);
+    const update = updateDispatch(x[x.length - 1], [runningMean, runningVar, mean, variance], attrs);
+    return [...trainTwoPass(io, attrs), update];
+  },
+  epilogues: batchNormTrainOp.epilogues,
+  backward: [...batchNormTrainOp.backward!, null, null],
+  cost(inputs, attrs) {
+    const train = batchNormTrainOp.cost(inputs.slice(0, 3), attrs);
+    const update = batchNormUpdateOp.cost(inputs.slice(3), attrs);
+    return { flops: train.flops + update.flops, bytes: train.bytes + update.bytes };
+  },
+  reference(inputs, attrs) {
+    const [y, mean, variance] = batchNormTrainOp.reference(inputs.slice(0, 3), attrs);
+    return [y, mean, variance, ...batchNormUpdateOp.reference([inputs[3], inputs[4], mean, variance], attrs)];
+  },
 };
 
 /**
@@ -439,7 +484,9 @@ function batchNormGradInput(ctx: BackwardContext<EpsAttrs>): Tensor {
     return dx;
   }
   const [dgamma, dbeta] = gradParams(ctx, mean, variance);
-  return apply(batchNormGradInputOp, [ctx.dys[0]!, x, gamma, mean, variance, dgamma, dbeta], ctx.attrs);
+  return apply(batchNormGradInputOp, [ctx.dys[0]!, x, gamma, mean, variance, dgamma, dbeta], {
+    epsilon: ctx.attrs.epsilon,
+  });
 }
 
 function batchNormGradInputInference(dy: Tensor, gamma: Tensor, variance: Tensor, epsilon: number): Tensor {
@@ -533,13 +580,29 @@ export function batchNorm(x: Tensor, options: BatchNormOptions): Tensor {
       `batchNorm: argument 'x' ${fmtShape(x.shape)} has ${rows} value${rows === 1 ? '' : 's'} per channel: expected more than ${runningVarCorrection} when training with runningVarCorrection ${runningVarCorrection} (PyTorch: "Expected more than 1 value per channel when training")`,
     );
   }
-  const [y, mean, variance] = record(batchNormTrainOp, [x, gamma, beta], { epsilon }, ['x', 'gamma', 'beta']);
   const varianceScale = runningVarCorrection === 0 ? 1 : rows / (rows - runningVarCorrection);
-  record(batchNormUpdateOp, [runningMean, runningVar, mean, variance], { momentum, varianceScale }, [
+  const update = { momentum, varianceScale };
+  if (useSinglePass(x.shape) && !sharesStorage([runningMean, runningVar], [x, gamma, beta])) {
+    const inputs = [x, gamma, beta, runningMean, runningVar];
+    const names = ['x', 'gamma', 'beta', 'runningMean', 'runningVar'];
+    return record(batchNormTrainUpdateOp, inputs, { epsilon, ...update }, names)[0];
+  }
+  const [y, mean, variance] = record(batchNormTrainOp, [x, gamma, beta], { epsilon }, ['x', 'gamma', 'beta']);
+  record(batchNormUpdateOp, [runningMean, runningVar, mean, variance], update, [
     'runningMean',
     'runningVar',
     'mean',
     'variance',
   ]);
   return y;
+}
+
+/**
+ * Whether a tensor of `written` shares its storage with one of `read`: one kernel cannot bind a buffer both
+ * read-only and read_write, so such running averages keep their own update dispatch. (Non-tensors are left to
+ * record's typed error.)
+ */
+function sharesStorage(written: readonly Tensor[], read: readonly Tensor[]): boolean {
+  const storages = new Set(read.map((t) => (t as Partial<Tensor> | undefined)?.storage));
+  return written.some((t) => storages.has((t as Partial<Tensor> | undefined)?.storage));
 }

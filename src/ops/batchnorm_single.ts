@@ -1,5 +1,5 @@
-// Single-dispatch batch norm for short per-channel reductions: the training forward (statistics, then y through
-// the epilogue) and the whole backward (dgamma, dbeta, then dx) with one workgroup per channel group.
+// Single-dispatch batch norm for short per-channel reductions: the training forward (statistics, the running
+// averages, then y through the epilogue) and the whole backward (dgamma, dbeta, then dx), one workgroup per channel group.
 import type { Dispatch } from '../gpu/runtime.js';
 import { state } from '../graph/state.js';
 import { epilogueBuffers, epilogueRegions } from './epilogue.js';
@@ -47,11 +47,18 @@ export function singlePassMaxRows(channels: number): number {
 
 /**
  * `d` storing y through what the scheduler fused into it (a residual add, ReLU: io.epilogue), its regions from
- * ops/epilogue.ts with the epilogue's buffers from binding `reads.length + 1` on.
+ * ops/epilogue.ts with the epilogue's buffers from binding `reads.length + 1` on. `always` generates them when
+ * nothing is fused too: for a shader whose default binds y elsewhere.
  */
-export function storeThroughEpilogue(d: Dispatch, io: KernelIO, reads: GPUBuffer[], y: GPUBuffer): Dispatch {
+export function storeThroughEpilogue(
+  d: Dispatch,
+  io: KernelIO,
+  reads: GPUBuffer[],
+  y: GPUBuffer,
+  always = false,
+): Dispatch {
   const e = io.epilogue;
-  const fused = e.residual || e.relu;
+  const fused = always || e.residual || e.relu;
   return {
     ...d,
     buffers: [...reads, ...epilogueBuffers(null, e, y)],
@@ -64,24 +71,45 @@ function rowsAndLanes(xShape: readonly number[]): { rows: number; lanes: Channel
   return { rows: sizeOf(xShape) / c, lanes: channelLanes(c) };
 }
 
+/** The running averages' update (batchNormUpdate's attributes). */
+export interface RunningUpdate {
+  /** Weight of the old running value (Keras convention). */
+  momentum: number;
+  /**
+   * Factor on the batch variance before it enters the running variance: 1 for the biased variance (Keras 3),
+   * rows / (rows - 1) for the unbiased one (PyTorch); batchNorm's `runningVarCorrection` sets it.
+   */
+  varianceScale: number;
+}
+
 /**
- * batch_norm_train_single: io.inputs x, gamma, beta; io.outputs y, mean, variance. Correct for any rows; the
- * rule `singlePass` says when it is the faster plan.
- * Shapes: x [..., C], gamma, beta [C] → y x's shape, mean, variance [C].
+ * batch_norm_train_single: io.inputs x, gamma, beta (then runningMean, runningVar when `running`, overwritten in
+ * place with batch_norm_update's formula); io.outputs y, mean, variance. Correct for any rows; the rule
+ * `singlePass` says when it is the faster plan.
+ * Shapes: x [..., C], gamma, beta, runningMean?, runningVar? [C] → y x's shape, mean, variance [C].
  */
-export function trainSinglePass(io: KernelIO, epsilon: number): Dispatch {
+export function trainSinglePass(io: KernelIO, epsilon: number, running: RunningUpdate | null): Dispatch {
   const { rows, lanes } = rowsAndLanes(io.inputs[0].spec.shape);
-  const [x, gamma, beta] = io.inputs.map((t) => t.buffer);
+  const [x, gamma, beta, runningMean, runningVar] = io.inputs.map((t) => t.buffer);
   const [y, mean, variance] = io.outputs.map((t) => t.buffer);
   const d: Dispatch = {
     shader: 'batch_norm_train_single',
     constants: { WG: SINGLE_PASS_WG },
-    regions: lanes.regions,
-    uniforms: [rows, lanes.groups, { f32: epsilon }],
+    // The shader's default updates the running averages; without them both RUNNING regions go.
+    regions: running ? lanes.regions : { ...lanes.regions, RUNNING: '', RUNNING_UPDATE: '' },
+    uniforms: [
+      rows,
+      lanes.groups,
+      { f32: epsilon },
+      { f32: running?.momentum ?? 1 },
+      { f32: running?.varianceScale ?? 1 },
+    ],
     buffers: [],
     workgroups: lanes.groups,
   };
-  return storeThroughEpilogue(d, io, [x, gamma, beta, mean, variance], y);
+  const stats = [x, gamma, beta, mean, variance];
+  if (running) return storeThroughEpilogue(d, io, [...stats, runningMean, runningVar], y);
+  return storeThroughEpilogue(d, io, stats, y, true);
 }
 
 /**

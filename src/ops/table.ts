@@ -9,6 +9,7 @@ import {
   batchNormGradParamsOp,
   batchNormInferenceOp,
   batchNormTrainOp,
+  batchNormTrainUpdateOp,
   batchNormUpdateOp,
 } from './batchnorm.js';
 import { concatOp, concatSliceOp } from './concat.js';
@@ -106,6 +107,7 @@ export type OpName =
   | 'batchNormTrain'
   | 'batchNormInference'
   | 'batchNormUpdate'
+  | 'batchNormTrainUpdate'
   | 'batchNormGradParams'
   | 'batchNormGradInput'
   | 'batchNormGrad'
@@ -198,6 +200,7 @@ export const opTable: { readonly [K in OpName]: OpDef<any> } = {
   batchNormTrain: batchNormTrainOp,
   batchNormInference: batchNormInferenceOp,
   batchNormUpdate: batchNormUpdateOp,
+  batchNormTrainUpdate: batchNormTrainUpdateOp,
   batchNormGradParams: batchNormGradParamsOp,
   batchNormGradInput: batchNormGradInputOp,
   batchNormGrad: batchNormGradOp,

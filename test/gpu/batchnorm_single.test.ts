@@ -1,30 +1,39 @@
 // Single-pass batch norm (ops/batchnorm_single.ts): forward and backward kernels vs the float64 reference and vs
-// the two-pass kernels on edge shapes, the rule choosing them, the epilogue and ReLU mask fused, gradcheck, NaN.
+// the two-pass kernels on edge shapes, the rule choosing them, the epilogue and ReLU mask fused, gradcheck, NaN,
+// and the running averages updated in the forward kernel (vs batchNormUpdate, float64, fusion off, replay).
 import { describe, expect, it } from 'vitest';
 import {
   add,
   batchNorm,
   explain,
   gradcheck,
+  init,
   keep,
   mul,
   ones,
+  release,
   relu,
   sum,
   tensor,
   tidy,
   zeros,
+  type FusionOptions,
   type Tensor,
 } from '../../src/index.js';
+import { passReplayStats } from '../../src/graph/pass_replay.js';
 import { record } from '../../src/graph/record.js';
+import { replayStats } from '../../src/graph/scheduler.js';
+import { state } from '../../src/graph/state.js';
 import {
   batchNormGradInputOp,
   batchNormGradOp,
   batchNormGradParamsOp,
   batchNormTrainOp,
+  batchNormUpdateOp,
   trainTwoPass,
 } from '../../src/ops/batchnorm.js';
 import { singlePass, singlePassMaxRows, trainSinglePass } from '../../src/ops/batchnorm_single.js';
+import { refMoments, refMovingAverage } from '../../src/reference/batchnorm.js';
 import { expectClose, expectMatchesReference, seeded, useGpu } from '../helpers.js';
 import { expectFused, withFusion } from './fusion_epilogue_helpers.js';
 
@@ -33,7 +42,7 @@ useGpu();
 const epsilon = 1e-3;
 const singleForward: typeof batchNormTrainOp = {
   ...batchNormTrainOp,
-  forward: (io, a) => [trainSinglePass(io, a.epsilon)],
+  forward: (io, a) => [trainSinglePass(io, a.epsilon, null)],
 };
 const twoPassForward: typeof batchNormTrainOp = { ...batchNormTrainOp, forward: trainTwoPass };
 
@@ -121,7 +130,8 @@ describe('the rule and the backward rules that use it', () => {
     const x = leaf(shape, 31, 0, xGrad);
     const gamma = leaf([c], 32, 1, true);
     const beta = leaf([c], 33, 0, true);
-    const bn = { gamma, beta, runningMean: zeros([c]), runningVar: ones([c]), training: true };
+    // Kept: the single-pass node reads them (the reference reads every leaf).
+    const bn = { gamma, beta, runningMean: keep(zeros([c])), runningVar: keep(ones([c])), training: true };
     sum(mul(batchNorm(x, bn), leaf(shape, 34))).backward();
     return [x.grad, gamma.grad, beta.grad].filter((t): t is Tensor => !!t);
   };
@@ -132,8 +142,8 @@ describe('the rule and the backward rules that use it', () => {
     const shape = [2, singlePassMaxRows(c) / 2, c];
     expect(singlePass(shape)).toBe(true);
     const list = await kernels(layer(shape, true));
-    // (The running averages are dropped with the tidy scope, so their update is not planned.)
-    expect(list.filter((k) => k.startsWith('batchNorm'))).toEqual(['batchNormTrain', 'batchNormGrad']);
+    // The running averages are updated in the forward kernel.
+    expect(list.filter((k) => k.startsWith('batchNorm'))).toEqual(['batchNormTrainUpdate', 'batchNormGrad']);
     const outs = tidy(layer(shape, true));
     await expectMatchesReference(outs, TOL, 'single');
   });
@@ -190,6 +200,131 @@ describe('the rule and the backward rules that use it', () => {
   });
 });
 
+/** The float64 running averages after a step on x [rows, C] (refMoments, refMovingAverage). */
+function refRunning(
+  x: Float32Array,
+  c: number,
+  running: Float64Array[],
+  momentum: number,
+  correction: number,
+) {
+  const rows = x.length / c;
+  const { mean, variance } = refMoments({ shape: [rows, c], data: Float64Array.from(x) });
+  const scale = correction === 0 ? 1 : rows / (rows - correction);
+  return [
+    refMovingAverage({ shape: [c], data: running[0] }, mean, momentum, 1).data,
+    refMovingAverage({ shape: [c], data: running[1] }, variance, momentum, scale).data,
+  ];
+}
+
+/** Running averages start away from the identity: mean in [-1, 1), variance in [0.5, 1.5). */
+const startMean = (c: number) => seeded(c, 71);
+const startVar = (c: number) => seeded(c, 72).map((v) => 1 + v / 2);
+// The running averages after a few steps vs float64: the float32 statistics' few ulps, then the update's.
+const RUNNING_TOL = { atol: 1e-6, rtol: 1e-5 };
+
+describe('the running averages, updated in the single-pass kernel', () => {
+  const steps = 3;
+  for (const c of [3, 5, 8, 67]) {
+    it(`C = ${c}: bit for bit batchNormUpdate after the same statistics, and float64, over ${steps} steps`, async () => {
+      const shape = [2, 5, 7, c];
+      for (const momentum of [0, 0.1, 0.9, 0.99, 1]) {
+        for (const runningVarCorrection of [0, 1]) {
+          const label = `momentum ${momentum}, correction ${runningVarCorrection}`;
+          const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+          const varianceScale = runningVarCorrection === 0 ? 1 : rows / (rows - runningVarCorrection);
+          const gamma = leaf([c], 73, 1);
+          const beta = leaf([c], 74);
+          const fused = [keep(tensor(startMean(c), [c])), keep(tensor(startVar(c), [c]))];
+          const apart = [keep(tensor(startMean(c), [c])), keep(tensor(startVar(c), [c]))];
+          let want = [Float64Array.from(startMean(c)), Float64Array.from(startVar(c))];
+          for (let step = 0; step < steps; step++) {
+            const x = leaf(shape, 80 + step, step);
+            const bn = { gamma, beta, runningMean: fused[0], runningVar: fused[1], training: true };
+            const options = { ...bn, momentum, runningVarCorrection, epsilon };
+            if (step === 0) {
+              const plan = await explain(() => tidy(() => batchNorm(x, options)));
+              expect(plan.kernels.map((k) => k.nodes.map((n) => n.op).join('+'))).toEqual([
+                'batchNormTrainUpdate',
+              ]);
+            }
+            const y = batchNorm(x, options);
+            // The old plan: the same single-pass statistics, then batchNormUpdate's own dispatch.
+            const [yApart, mean, variance] = record(singleForward, [x, gamma, beta], { epsilon });
+            record(batchNormUpdateOp, [...apart, mean, variance], { momentum, varianceScale });
+            expect(Array.from(await y.data()), label).toEqual(Array.from(await yApart.data()));
+            want = refRunning(await x.data(), c, want, momentum, runningVarCorrection);
+            for (let k = 0; k < 2; k++) {
+              const got = await fused[k].data();
+              expect(Array.from(got), `${label}, step ${step} [${k}]`).toEqual(
+                Array.from(await apart[k].data()),
+              );
+              expectClose(got, want[k], RUNNING_TOL, `${label}, step ${step} [${k}] vs float64`);
+            }
+            if (momentum === 0) {
+              // The batch statistics exactly (the variance rescaled by the correction).
+              expect(Array.from(await fused[0].data())).toEqual(Array.from(await mean.data()));
+              if (runningVarCorrection === 0)
+                expect(Array.from(await fused[1].data())).toEqual(Array.from(await variance.data()));
+            }
+            for (const t of [x, y, yApart, mean, variance]) t.dispose();
+          }
+          if (momentum === 1) {
+            expect(Array.from(await fused[0].data())).toEqual(Array.from(startMean(c)));
+            expect(Array.from(await fused[1].data())).toEqual(Array.from(startVar(c)));
+          }
+          for (const t of [gamma, beta, ...fused, ...apart]) t.dispose();
+        }
+      }
+    });
+  }
+
+  it('updates them at the longest single pass (2^15 rows) and leaves the two-pass plan its own update past it', async () => {
+    const c = 8;
+    for (const rows of [singlePassMaxRows(c), singlePassMaxRows(c) + 1]) {
+      const x = leaf([rows, c], 91, 2);
+      const running = [keep(tensor(startMean(c), [c])), keep(tensor(startVar(c), [c]))];
+      const options = {
+        gamma: leaf([c], 92, 1),
+        beta: leaf([c], 93),
+        runningMean: running[0],
+        runningVar: running[1],
+        training: true,
+        momentum: 0.9,
+        runningVarCorrection: 1,
+      };
+      const plan = await explain(() => tidy(() => batchNorm(x, options)));
+      const ops = plan.kernels.map((k) => k.nodes.map((n) => n.op).join('+'));
+      const shaders = plan.kernels.map((k) => k.shader);
+      if (singlePass([rows, c])) {
+        expect(ops).toEqual(['batchNormTrainUpdate']);
+        expect(shaders).toEqual(['batch_norm_train_single']);
+      } else {
+        expect(ops).toEqual(['batchNormTrain', 'batchNormTrain', 'batchNormTrain', 'batchNormUpdate']);
+        expect(shaders).toContain('batch_norm_update');
+      }
+      const y = batchNorm(x, options);
+      const start = [Float64Array.from(startMean(c)), Float64Array.from(startVar(c))];
+      const want = refRunning(await x.data(), c, start, 0.9, 1);
+      for (let k = 0; k < 2; k++)
+        expectClose(await running[k].data(), want[k], RUNNING_TOL, `${rows} rows [${k}]`);
+      for (const t of [x, y, options.gamma, options.beta, ...running]) t.dispose();
+    }
+  });
+
+  it('keeps the separate update when a running average shares storage with gamma (one kernel cannot bind both)', async () => {
+    const c = 4;
+    const x = leaf([6, c], 95);
+    const shared = keep(ones([c]));
+    const options = { gamma: shared, beta: leaf([c], 96), runningMean: leaf([c], 97), runningVar: shared };
+    const plan = await explain(() => tidy(() => batchNorm(x, { ...options, training: true, momentum: 0.5 })));
+    expect(plan.kernels.map((k) => k.nodes.map((n) => n.op).join('+'))).toEqual([
+      'batchNormTrain',
+      'batchNormUpdate',
+    ]);
+  });
+});
+
 describe('fused with the epilogue (add, relu) and the ReLU mask', () => {
   const block = (shape: number[]) => () => {
     const c = shape[shape.length - 1];
@@ -217,8 +352,8 @@ describe('fused with the epilogue (add, relu) and the ReLU mask', () => {
   ]) {
     it(`relu(bn(x)), relu(bn(h) + r) on ${JSON.stringify(shape)}`, async () => {
       const { kernels: fused } = await withFusion(true, block(shape));
-      expect(fused).toContain('batchNormTrain+relu');
-      expect(fused).toContain('batchNormTrain+add+relu');
+      expect(fused).toContain('batchNormTrainUpdate+relu');
+      expect(fused).toContain('batchNormTrainUpdate+add+relu');
       expect(fused).toContain('reluBackward+batchNormGrad');
       expect(fused.filter((k) => k.includes('batchNormGradParams') || k.includes('GradInput'))).toEqual([]);
       await expectFused(true, block(shape), fused, `block ${shape}`);
@@ -226,9 +361,62 @@ describe('fused with the epilogue (add, relu) and the ReLU mask', () => {
       // graph pass off, the single-pass batch-norm kernel kept).
       const passesOff = { foldBatchNorm: false, reluMask: false, epilogue: false, elementwise: false };
       const off = await withFusion(passesOff, block(shape));
-      expect(off.kernels).toContain('batchNormTrain');
+      expect(off.kernels).toContain('batchNormTrainUpdate');
       const on = await withFusion(true, block(shape));
       expect(Array.from(on.values[0])).toEqual(Array.from(off.values[0]));
     });
   }
+});
+
+/** `steps` training-mode steps of one batch norm + relu on fresh batches, as fit() records them, under `init`. */
+async function runningSteps(options: { fusion?: FusionOptions; replay?: boolean }, steps: number, c: number) {
+  release();
+  await init({ poisonBuffers: true, ...options });
+  try {
+    const gamma = leaf([c], 101, 1);
+    const beta = leaf([c], 102);
+    const running = [keep(tensor(startMean(c), [c])), keep(tensor(startVar(c), [c]))];
+    let want = [Float64Array.from(startMean(c)), Float64Array.from(startVar(c))];
+    const kernels: string[][] = [];
+    for (let step = 0; step < steps; step++) {
+      const x = tensor(seeded(3 * 6 * c, 110 + step), [3, 6, c]);
+      const bn = { gamma, beta, runningMean: running[0], runningVar: running[1], training: true };
+      const build = () => relu(batchNorm(x, { ...bn, momentum: 0.8, runningVarCorrection: 1 }));
+      if (step === 0) kernels.push((await explain(() => tidy(build))).kernels.map((k) => k.shader));
+      const y = tidy(build);
+      await y.data();
+      want = refRunning(await x.data(), c, want, 0.8, 1);
+      for (const t of [x, y]) t.dispose();
+    }
+    const got = await Promise.all(running.map((t) => t.data()));
+    got.forEach((g, k) => expectClose(g, want[k], RUNNING_TOL, `after ${steps} steps [${k}] vs float64`));
+    const runtime = state.runtime!;
+    return {
+      got,
+      kernels: kernels[0],
+      hits: replayStats(runtime).hits,
+      passHits: passReplayStats(runtime).hits,
+    };
+  } finally {
+    release();
+  }
+}
+
+describe('the running averages over many replayed steps', () => {
+  it('replay on, replay off and fusion off agree with float64 after 24 steps; replay hits', async () => {
+    const [steps, c] = [24, 6];
+    const replayed = await runningSteps({}, steps, c);
+    const planned = await runningSteps({ replay: false }, steps, c);
+    const apart = await runningSteps({ fusion: { batchNormSingle: false } }, steps, c);
+    expect(replayed.kernels).toEqual(['batch_norm_train_single']);
+    expect(apart.kernels).toContain('batch_norm_update');
+    expect(replayed.hits).toBeGreaterThan(steps / 2);
+    expect(replayed.passHits).toBeGreaterThan(steps / 2);
+    expect(planned.hits).toBe(0);
+    for (let k = 0; k < 2; k++) {
+      expect(Array.from(replayed.got[k])).toEqual(Array.from(planned.got[k]));
+      // Two-pass statistics: the same values within float32 rounding.
+      expectClose(replayed.got[k], apart.got[k], RUNNING_TOL, `fused vs fusion off [${k}]`);
+    }
+  }, 60_000);
 });

@@ -25,7 +25,7 @@ const layers = Number(args.layers);
 const epsilon = 1e-3;
 const singleForward = {
   ...batchNormTrainOp,
-  forward: (io, a) => [trainSinglePass(io, a.epsilon)],
+  forward: (io, a) => [trainSinglePass(io, a.epsilon, null)],
 } as typeof batchNormTrainOp;
 const twoPassForward = { ...batchNormTrainOp, forward: trainTwoPass } as typeof batchNormTrainOp;
 

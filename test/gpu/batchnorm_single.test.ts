@@ -237,7 +237,7 @@ describe('the running averages, updated in the single-pass kernel', () => {
           const beta = leaf([c], 74);
           const fused = [keep(tensor(startMean(c), [c])), keep(tensor(startVar(c), [c]))];
           const apart = [keep(tensor(startMean(c), [c])), keep(tensor(startVar(c), [c]))];
-          let want = [Float64Array.from(startMean(c)), Float64Array.from(startVar(c))];
+          let want: Float64Array[] = [Float64Array.from(startMean(c)), Float64Array.from(startVar(c))];
           for (let step = 0; step < steps; step++) {
             const x = leaf(shape, 80 + step, step);
             const bn = { gamma, beta, runningMean: fused[0], runningVar: fused[1], training: true };
@@ -376,7 +376,7 @@ async function runningSteps(options: { fusion?: FusionOptions; replay?: boolean 
     const gamma = leaf([c], 101, 1);
     const beta = leaf([c], 102);
     const running = [keep(tensor(startMean(c), [c])), keep(tensor(startVar(c), [c]))];
-    let want = [Float64Array.from(startMean(c)), Float64Array.from(startVar(c))];
+    let want: Float64Array[] = [Float64Array.from(startMean(c)), Float64Array.from(startVar(c))];
     const kernels: string[][] = [];
     for (let step = 0; step < steps; step++) {
       const x = tensor(seeded(3 * 6 * c, 110 + step), [3, 6, c]);

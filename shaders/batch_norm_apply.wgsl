@@ -4,16 +4,7 @@
 // Shapes: x, y total V; gamma, beta, mean, variance [cv] V. Dispatch: ceil(total / WG) workgroups, linearized over x and y.
 // The EPILOGUE and BINDINGS regions are the identity and `y` alone unless ops/epilogue.ts generates them for what
 // the scheduler fused into the store: a residual add (of y's shape), then ReLU.
-// @region VEC
-alias V = vec4<f32>;
-alias VU = vec4<u32>;
-// @end VEC
-
-// @region EPILOGUE
-fn epilogue(acc: V, i: u32, c: u32) -> V {
-  return acc;
-}
-// @end EPILOGUE
+// @include batch_norm_apply_bindings
 
 struct Params {
   total: u32,
@@ -21,10 +12,6 @@ struct Params {
   eps: f32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<V>;
-@group(0) @binding(2) var<storage, read> gamma: array<V>;
-@group(0) @binding(3) var<storage, read> beta: array<V>;
 @group(0) @binding(4) var<storage, read> mean: array<V>;
 @group(0) @binding(5) var<storage, read> variance: array<V>;
 // @region BINDINGS

@@ -7,33 +7,13 @@
 // Shapes: dy, x, dx rows*cv V; gamma, mean, variance, dgamma, dbeta [cv] V. Dispatch: cv workgroups, one channel
 // group each, linearized over x and y; its WG invocations take rows lid, lid + WG, ... and their partial sums are
 // added in invocation order by every invocation alike (deterministic, the same sums everywhere).
-// dy is read through load_dy (the DY region): ops/elementwise/relu_mask.ts masks it by relu's output when fused.
-// @region VEC
-alias V = vec4<f32>;
-// @end VEC
+// The uniforms, the first five bindings and load_dy (the DY region: ops/elementwise/relu_mask.ts masks dy by relu's
+// output when fused) are include batch_norm_grad_bindings, shared with batch_norm_grad_input.
+// @include batch_norm_grad_bindings
 
-struct Params {
-  rows: u32,
-  cv: u32,
-  eps: f32,
-  invRows: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> dy: array<V>;
-@group(0) @binding(2) var<storage, read> x: array<V>;
-@group(0) @binding(3) var<storage, read> gamma: array<V>;
-@group(0) @binding(4) var<storage, read> mean: array<V>;
-@group(0) @binding(5) var<storage, read> variance: array<V>;
 @group(0) @binding(6) var<storage, read_write> dx: array<V>;
 @group(0) @binding(7) var<storage, read_write> dgamma: array<V>;
 @group(0) @binding(8) var<storage, read_write> dbeta: array<V>;
-
-// @region DY
-fn load_dy(j: u32) -> V {
-  return dy[j];
-}
-// @end DY
 
 override WG: u32 = 64;
 

@@ -9,18 +9,9 @@
 // linearized over x and y; its WG invocations take rows lid, lid + WG, ... .
 // Numerics as batch_norm_stats + batch_norm_stats_combine: each invocation runs Welford over its rows, the WG
 // partials are merged in invocation order (Chan et al.) by every invocation alike, so all hold the same statistics.
-// y's expression is batch_norm_apply's, and the EPILOGUE and BINDINGS regions are those ops/epilogue.ts generates
-// for it (residual add, then ReLU): fused results equal the epilogue pass's.
-// @region VEC
-alias V = vec4<f32>;
-alias VU = vec4<u32>;
-// @end VEC
-
-// @region EPILOGUE
-fn epilogue(acc: V, i: u32, c: u32) -> V {
-  return acc;
-}
-// @end EPILOGUE
+// y's expression is batch_norm_apply's, and the EPILOGUE (include batch_norm_apply_bindings) and BINDINGS regions
+// are those ops/epilogue.ts generates for it (residual add, then ReLU): fused results equal the epilogue pass's.
+// @include batch_norm_apply_bindings
 
 struct Params {
   rows: u32,
@@ -30,10 +21,6 @@ struct Params {
   varianceScale: f32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<V>;
-@group(0) @binding(2) var<storage, read> gamma: array<V>;
-@group(0) @binding(3) var<storage, read> beta: array<V>;
 @group(0) @binding(4) var<storage, read_write> mean: array<V>;
 @group(0) @binding(5) var<storage, read_write> variance: array<V>;
 // @region RUNNING

@@ -397,9 +397,11 @@ export const batchNormGradInputOp: OpDef<GradAttrs> = {
     const rows = sizeOf(x) / x[x.length - 1];
     const d = elementwise(io, 'batch_norm_grad_input', [{ f32: epsilon }, { f32: 1 / rows }]);
     const own = io.inputs.slice(0, 7).map((t) => t.buffer);
-    return [
-      withReluMask({ ...d, buffers: [...own, io.outputs[0].buffer] }, 'V', io.inputs[7]?.buffer ?? null),
-    ];
+    // Its Params (include batch_norm_grad_bindings, shared with batch_norm_grad_single) start with rows, not the
+    // element count `elementwise` puts first.
+    const uniforms = [rows, ...d.uniforms.slice(1)];
+    const buffers = [...own, io.outputs[0].buffer];
+    return [withReluMask({ ...d, uniforms, buffers }, 'V', io.inputs[7]?.buffer ?? null)];
   },
   backward: null,
   cost: ([dy], attrs) => perChannelCost(dy, attrs.reluMask ? 4 : 3),

@@ -29,6 +29,7 @@ import {
   batchNormGradOp,
   batchNormGradParamsOp,
   batchNormTrainOp,
+  batchNormTrainUpdateOp,
   batchNormUpdateOp,
   trainTwoPass,
 } from '../../src/ops/batchnorm.js';
@@ -310,6 +311,28 @@ describe('the running averages, updated in the single-pass kernel', () => {
         expectClose(await running[k].data(), want[k], RUNNING_TOL, `${rows} rows [${k}]`);
       for (const t of [x, y, options.gamma, options.beta, ...running]) t.dispose();
     }
+  });
+
+  it('runs the two-pass kernels, then batch_norm_update, where a batchNormTrainUpdate node is planned past the rule', async () => {
+    // As when the switch is set off by init after the node was recorded.
+    const [rows, c] = [singlePassMaxRows(5) + 1, 5];
+    const x = leaf([rows, c], 98, -1);
+    const [gamma, beta] = [leaf([c], 99, 1), leaf([c], 100)];
+    const running = [keep(tensor(startMean(c), [c])), keep(tensor(startVar(c), [c]))];
+    const attrs = { epsilon, momentum: 0.7, varianceScale: rows / (rows - 1) };
+    const inputs = [x, gamma, beta, ...running];
+    const plan = await explain(() => tidy(() => record(batchNormTrainUpdateOp, inputs, attrs)[0]));
+    expect(plan.kernels.map((k) => k.shader)).toEqual([
+      'batch_norm_stats',
+      'batch_norm_stats_combine',
+      'batch_norm_apply',
+      'batch_norm_update',
+    ]);
+    const outs = record(batchNormTrainUpdateOp, inputs, attrs);
+    await expectMatchesReference(outs, TOL, 'y, mean, variance');
+    const start = [Float64Array.from(startMean(c)), Float64Array.from(startVar(c))];
+    const want = refRunning(await x.data(), c, start, 0.7, 1);
+    for (let k = 0; k < 2; k++) expectClose(await running[k].data(), want[k], RUNNING_TOL, `running [${k}]`);
   });
 
   it('keeps the separate update when a running average shares storage with gamma (one kernel cannot bind both)', async () => {

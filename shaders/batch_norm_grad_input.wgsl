@@ -3,7 +3,7 @@
 // Layout: dy, x, dx [rows, C]; V is vec4<f32> when C % 4 == 0 (cv = C / 4), else f32.
 // Shapes: dy, x, dx rows*cv V; gamma, mean, variance, dgamma, dbeta [cv] V. Dispatch: ceil(rows*cv / WG) workgroups,
 // linearized. The uniforms, the first five bindings and load_dy (the DY region, which ops/elementwise/relu_mask.ts
-// makes read dy through relu's mask when fused) are include batch_norm_grad_bindings, shared with batch_norm_grad_single.
+// makes read dy through relu's mask when fused) are include batch_norm_grad_bindings (batch_norm_grad_single's too).
 // @include batch_norm_grad_bindings
 
 @group(0) @binding(6) var<storage, read> dgamma: array<V>;

@@ -5,8 +5,8 @@
 // and the running averages updated in place from mean[c] and variance[c] (the RUNNING regions: batch_norm_update's
 // updateRunning, include batch_norm_running; ops/batchnorm_single.ts empties both when they are not updated here).
 // Layout: x, y [rows, C] (NHWC flattened); V is vec4<f32> (cv = C / 4) or f32 (cv = C), as the VEC region says.
-// Shapes: x, y rows*cv V; gamma, beta, mean, variance, runningMean, runningVar [cv] V. Dispatch: cv workgroups, one channel group each,
-// linearized over x and y; its WG invocations take rows lid, lid + WG, ... .
+// Shapes: x, y rows*cv V; gamma, beta, mean, variance, runningMean, runningVar [cv] V. Dispatch: cv workgroups, one
+// channel group each, linearized over x and y; its WG invocations take rows lid, lid + WG, ... .
 // Numerics as batch_norm_stats + batch_norm_stats_combine: each invocation runs Welford over its rows, the WG
 // partials are merged in invocation order (Chan et al.) by every invocation alike, so all hold the same statistics.
 // y's expression is batch_norm_apply's, and the EPILOGUE (include batch_norm_apply_bindings) and BINDINGS regions

@@ -1,5 +1,5 @@
-// Single-dispatch batch norm for short per-channel reductions: the training forward (statistics, the running
-// averages, then y through the epilogue) and the whole backward (dgamma, dbeta, then dx), one workgroup per channel group.
+// Single-dispatch batch norm for short per-channel reductions, one workgroup per channel group: the training
+// forward (statistics, the running averages, then y through the epilogue) and the whole backward (dgamma, dbeta, dx).
 import type { Dispatch } from '../gpu/runtime.js';
 import { state } from '../graph/state.js';
 import { epilogueBuffers, epilogueRegions } from './epilogue.js';

@@ -29,7 +29,9 @@ const FLUSHES = 8;
  * the last flush of that structure had them where the pool still has them free. A node replays its entry
  * when its op, attributes, shapes, epilogue and buffers (inputs, outputs, scratch) are the ones recorded: then
  * its forward plan would build the same dispatches, so they are reused as they are (and with them the
- * runtime's pipelines, bind groups and packed uniforms). Ops whose forward reserves a check slot (labels
+ * runtime's pipelines, bind groups and packed uniforms). Attributes the op declares uniform-only
+ * (OpDef.uniformAttrs) may differ: the forward then runs again for the uniforms alone, which replace those of
+ * the entry's dispatches (the runtime repacks what changed). Ops whose forward reserves a check slot (labels
  * checked on the device) are planned anew every time.
  */
 /** The plan kept for one flush structure: per planned node, and the buffers its uploads got. */
@@ -48,6 +50,8 @@ export class ReplayCache {
   private readonly flushes = new Map<string, FlushEntries>();
   hits = 0;
   misses = 0;
+  /** Hits whose uniform-only attributes had changed: their dispatches' uniforms were derived anew. */
+  rederived = 0;
 
   /**
    * The entries of flushes shaped like `nodes` (created empty on first sight). The shape of a flush is the
@@ -164,6 +168,34 @@ export function sameAttrs(a: unknown, b: unknown): boolean {
   return keys === 0;
 }
 
+/** Whether a value is a plain object (attributes with named keys). */
+function isPlain(a: unknown): a is Record<string, unknown> {
+  return typeof a === 'object' && a !== null && Object.getPrototypeOf(a) === Object.prototype;
+}
+
+/**
+ * `sameAttrs` on every key but the op's uniform-only ones (OpDef.uniformAttrs; none given: every key). Values
+ * that are not plain objects are compared whole.
+ */
+export function sameAttrsBut(a: unknown, b: unknown, skip: readonly string[] | undefined): boolean {
+  if (!skip || skip.length === 0 || !isPlain(a) || !isPlain(b)) return sameAttrs(a, b);
+  let keys = 0;
+  for (const k in a) {
+    if (skip.includes(k)) continue;
+    if (!Object.prototype.hasOwnProperty.call(b, k) || !sameAttrs(a[k], b[k])) return false;
+    keys++;
+  }
+  for (const k in b) if (!skip.includes(k) && Object.prototype.hasOwnProperty.call(b, k)) keys--;
+  return keys === 0;
+}
+
+/** Whether `a` and `b` hold equal values (`sameAttrs`) at each of `keys` (true for attributes not plain objects). */
+export function sameAt(a: unknown, b: unknown, keys: readonly string[]): boolean {
+  if (!isPlain(a) || !isPlain(b)) return true;
+  for (let i = 0; i < keys.length; i++) if (!sameAttrs(a[keys[i]], b[keys[i]])) return false;
+  return true;
+}
+
 /**
  * Whether `entry`, planned for a node of the same op, attributes, shapes and epilogue as `n` (FlushEntries.owner),
  * bound these buffers and can be replayed (scratch compared by the caller).
@@ -174,7 +206,10 @@ export function matchesBuffers(entry: PlannedEntry, n: Node, buffers: readonly G
   return true;
 }
 
-/** Whether `entry` was planned for exactly this node and these buffers (scratch compared by the caller). */
+/**
+ * Whether `entry` was planned for this node and these buffers (scratch compared by the caller), its attributes
+ * equal but for the op's uniform-only ones (the caller re-derives the uniforms when those differ).
+ */
 export function matches(
   entry: PlannedEntry,
   n: Node,
@@ -190,5 +225,5 @@ export function matches(
     if (a.length !== b.length) return false;
     for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) return false;
   }
-  return sameAttrs(entry.attrs, n.attrs);
+  return sameAttrsBut(entry.attrs, n.attrs, n.op.uniformAttrs);
 }

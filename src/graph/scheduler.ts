@@ -1,7 +1,7 @@
 // Turns the pending nodes into one command encoder and one submit: prune → plan memory → encode → submit → verdict.
 import { ArgumentError, DisposedError, GpuError, NonFiniteError, WebgradError } from '../errors.js';
 import { checkBufferBytes, checkWorkgroups, fitsBuffer } from '../gpu/limits.js';
-import type { Dispatch, GpuRuntime } from '../gpu/runtime.js';
+import type { Dispatch, GpuRuntime, UniformValue } from '../gpu/runtime.js';
 import { tunerFor } from '../gpu/tuner.js';
 import type { KernelIO } from '../ops/types.js';
 import { FlushChecks, debug, firstNonFinite } from './checks.js';
@@ -18,6 +18,8 @@ import {
   copyAttrs,
   matches,
   matchesBuffers,
+  sameAt,
+  sameAttrs,
   type FlushEntries,
   type PlannedEntry,
 } from './replay.js';
@@ -299,7 +301,105 @@ function replayNode(
       return null;
     }
   }
+  const uniformOnly = n.op.uniformAttrs;
+  if (uniformOnly && !sameAt(entry.attrs, n.attrs, uniformOnly))
+    rederiveUniforms(plan, n, entry, epilogue, outputs);
   return entry.dispatches;
+}
+
+/**
+ * Gives the entry's dispatches the uniforms of `n`, whose attributes differ from the entry's only in uniform-only
+ * ones (OpDef.uniformAttrs): its forward runs again on the entry's buffers, and its dispatches must equal the
+ * entry's in all but their uniforms' values (else the op's declaration is wrong: GpuError). The dispatch objects
+ * are kept, so their pipelines and bind groups are; the runtime repacks uniforms that are new arrays.
+ */
+function rederiveUniforms(
+  plan: FlushPlan,
+  n: Node,
+  entry: PlannedEntry,
+  epilogue: Epilogue,
+  outputs: readonly Storage[],
+): void {
+  const wrong = (what: string) =>
+    new GpuError(
+      `${n.op.name}: declares [${n.op.uniformAttrs!.join(', ')}] uniform-only, but a change in them changed ${what}`,
+    );
+  let scratchAsked = 0;
+  const io = kernelIO(
+    plan,
+    n,
+    epilogue,
+    outputs,
+    (bytes) => {
+      const k = scratchAsked++;
+      if (k >= entry.scratch.length || entry.scratchBytes[k] !== bytes) throw wrong('its scratch buffers');
+      return entry.scratch[k];
+    },
+    () => {
+      throw wrong('its device checks');
+    },
+  );
+  const fresh = (n.op.forward as Exclude<typeof n.op.forward, 'alias'>)(io, n.attrs);
+  if (scratchAsked !== entry.scratch.length) throw wrong('its scratch buffers');
+  const difference = dispatchesDiffer(entry.dispatches, fresh);
+  if (difference) throw wrong(difference);
+  for (let k = 0; k < fresh.length; k++) entry.dispatches[k].uniforms = fresh[k].uniforms;
+  entry.attrs = copyAttrs(n.attrs);
+  plan.cache.rederived++;
+}
+
+/** What differs between two dispatch lists besides uniform values ('' when nothing): see OpDef.uniformAttrs. */
+export function dispatchesDiffer(a: readonly Dispatch[], b: readonly Dispatch[]): string {
+  if (a.length !== b.length) return `its dispatch count (${a.length} to ${b.length})`;
+  for (let k = 0; k < a.length; k++) {
+    const x = a[k];
+    const y = b[k];
+    const at = `dispatch ${k}'s`;
+    if (x.shader !== y.shader || x.code !== y.code) return `${at} shader`;
+    if (!sameAttrs(x.constants, y.constants)) return `${at} constants`;
+    if (!sameAttrs(x.regions, y.regions)) return `${at} shader regions`;
+    if (x.workgroups !== y.workgroups) return `${at} workgroups (${x.workgroups} to ${y.workgroups})`;
+    if (x.uniforms.length !== y.uniforms.length) return `${at} uniform count`;
+    if (x.buffers.length !== y.buffers.length || x.buffers.some((buf, i) => buf !== y.buffers[i]))
+      return `${at} buffers`;
+    if (!sameAttrs(x.ranges, y.ranges)) return `${at} buffer ranges`;
+    for (let i = 0; i < x.uniforms.length; i++)
+      if (!sameKind(x.uniforms[i], y.uniforms[i])) return `${at} uniform ${i}'s type`;
+  }
+  return '';
+}
+
+/** Whether two uniform fields have one type (u32, f32, i32). */
+function sameKind(a: UniformValue, b: UniformValue): boolean {
+  if (typeof a === 'number' || typeof b === 'number') return typeof a === typeof b;
+  return 'f32' in a === 'f32' in b;
+}
+
+/** What `n`'s forward sees: its buffers (outputs in `outputs`), the device, and how it gets scratch and checks. */
+function kernelIO(
+  plan: FlushPlan,
+  n: Node,
+  epilogue: Epilogue,
+  outputs: readonly Storage[],
+  scratch: KernelIO['scratch'],
+  check: KernelIO['check'],
+): KernelIO {
+  const { runtime } = plan;
+  const io: KernelIO = {
+    inputs: n.inputs.map((t) => ({ buffer: t.storage.buffer!, spec: { shape: t.shape, dtype: t.dtype } })),
+    outputs: n.outputs.map((t, i) => ({
+      buffer: outputs[i].buffer!,
+      spec: { shape: t.shape, dtype: t.dtype },
+    })),
+    scratch,
+    limits: runtime.info.limits,
+    software: runtime.info.software,
+    relu: epilogue.relu,
+    epilogue,
+    check,
+    tune: (req, shapes = io) => tunerFor(runtime).choose(shapes, req),
+  };
+  return io;
 }
 
 /**
@@ -319,13 +419,12 @@ function planFresh(
   const reuse = before?.op === n.op ? before : undefined;
   const scratchBytes: number[] = [];
   let checked = false;
-  const io: KernelIO = {
-    inputs: n.inputs.map((t) => ({ buffer: t.storage.buffer!, spec: { shape: t.shape, dtype: t.dtype } })),
-    outputs: n.outputs.map((t, i) => ({
-      buffer: outputs[i].buffer!,
-      spec: { shape: t.shape, dtype: t.dtype },
-    })),
-    scratch(bytes) {
+  const io = kernelIO(
+    plan,
+    n,
+    epilogue,
+    outputs,
+    (bytes) => {
       checkBufferBytes(`${n.op.name}: a scratch buffer`, bytes, runtime.info.limits, !n.op.bindsRanges);
       const b = runtime.pool.acquire(bytes, reuse?.scratch[scratch.length]);
       plan.logical?.set(b, bytes);
@@ -333,16 +432,11 @@ function planFresh(
       scratchBytes.push(bytes);
       return b;
     },
-    limits: runtime.info.limits,
-    software: runtime.info.software,
-    relu: epilogue.relu,
-    epilogue,
-    check: (describe) => {
+    (describe) => {
       checked = true;
       return plan.checks.slot(describe);
     },
-    tune: (req, shapes = io) => tunerFor(runtime).choose(shapes, req),
-  };
+  );
   const forward = n.op.forward;
   if (forward === 'alias') throw new GpuError(`scheduler: view op ${n.op.name} cannot be pending`);
   const planned = forward(io, n.attrs);

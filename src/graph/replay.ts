@@ -41,7 +41,8 @@ export interface FlushEntries {
   /**
    * The pass template (pass_replay.ts) whose nodes every entry was last planned or matched in full for, in a
    * flush that planned each node in its slot; null when unknown. A flush of that template needs to compare
-   * buffers only (`matchesBuffers`): its nodes have the ops, attributes, shapes and epilogues of the entries.
+   * buffers only (`matchesBuffers`), and uniform-only attributes (OpDef.uniformAttrs): its nodes have the ops,
+   * other attributes, shapes and epilogues of the entries.
    */
   owner: object | null;
 }

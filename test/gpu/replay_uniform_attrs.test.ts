@@ -317,7 +317,7 @@ ${masked ? '@group(0) @binding(2) var<storage, read> y: array<f32>;' : ''}
       const [dys, ys] = [await dy.data(), await y.data()];
       const runtime = state.runtime!;
       const masked = (scale: number) =>
-        tidy(() => record(scaleDyOp, [record(reluBackwardOp, [dy, y])[0]], { scale })[0]);
+        tidy(() => record(scaleDyOp, [record(reluBackwardOp, [dy, y], {})[0]], { scale })[0]);
       const plan = await explain(() => masked(1).data());
       // The pass replaces scaleDy by a masked copy of it (its attributes spread, reluMask added).
       expect(plan.fusions.map((f) => f.pass)).toContain('reluMask');

@@ -88,7 +88,10 @@ interface FlushPlan {
    * once every node was planned in its slot (no input failed).
    */
   template: PassTemplate | null;
-  /** The entries are the template's own (FlushEntries.owner): nodes are matched by their buffers alone. */
+  /**
+   * The entries are the template's own (FlushEntries.owner): nodes are matched by their buffers and uniform-only
+   * attributes alone.
+   */
   trusted: boolean;
   /** Leaves uploaded so far (their buffers are kept by position for replay). */
   uploads: number;

@@ -396,8 +396,9 @@ function template(
 
 /**
  * Runs the fusion passes over `nodes` (pruned, in record order), or, when an earlier flush of the same structure
- * (see `describe`) with the same attributes (but for uniform-only ones, see `fits`) kept its passes' results and the folds those read are still fresh,
- * makes the same nodes over this flush's tensors instead: what the passes would make, without running them.
+ * (see `describe`) with the same attributes (but for uniform-only ones, see `fits`) kept its passes' results and
+ * the folds those read are still fresh, makes the same nodes over this flush's tensors instead: what the passes
+ * would make, without running them.
  * Returns the nodes to plan, the pass results, and the template used or kept (null: none).
  */
 export function replayPasses(

@@ -1,5 +1,5 @@
 // Plan cache for replay: a flush with the same structure as an earlier one reuses its nodes' dispatches.
-import type { Dispatch } from '../gpu/runtime.js';
+import type { Dispatch, UniformValue } from '../gpu/runtime.js';
 import type { Epilogue } from '../ops/epilogue.js';
 import type { Node, Storage } from './state.js';
 
@@ -227,4 +227,31 @@ export function matches(
     for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) return false;
   }
   return sameAttrsBut(entry.attrs, n.attrs, n.op.uniformAttrs);
+}
+
+/** What differs between two dispatch lists besides uniform values ('' when nothing): see OpDef.uniformAttrs. */
+export function dispatchesDiffer(a: readonly Dispatch[], b: readonly Dispatch[]): string {
+  if (a.length !== b.length) return `its dispatch count (${a.length} to ${b.length})`;
+  for (let k = 0; k < a.length; k++) {
+    const x = a[k];
+    const y = b[k];
+    const at = `dispatch ${k}'s`;
+    if (x.shader !== y.shader || x.code !== y.code) return `${at} shader`;
+    if (!sameAttrs(x.constants, y.constants)) return `${at} constants`;
+    if (!sameAttrs(x.regions, y.regions)) return `${at} shader regions`;
+    if (x.workgroups !== y.workgroups) return `${at} workgroups (${x.workgroups} to ${y.workgroups})`;
+    if (x.uniforms.length !== y.uniforms.length) return `${at} uniform count`;
+    if (x.buffers.length !== y.buffers.length || x.buffers.some((buf, i) => buf !== y.buffers[i]))
+      return `${at} buffers`;
+    if (!sameAttrs(x.ranges, y.ranges)) return `${at} buffer ranges`;
+    for (let i = 0; i < x.uniforms.length; i++)
+      if (!sameKind(x.uniforms[i], y.uniforms[i])) return `${at} uniform ${i}'s type`;
+  }
+  return '';
+}
+
+/** Whether two uniform fields have one type (u32, f32, i32). */
+function sameKind(a: UniformValue, b: UniformValue): boolean {
+  if (typeof a === 'number' || typeof b === 'number') return typeof a === typeof b;
+  return 'f32' in a === 'f32' in b;
 }

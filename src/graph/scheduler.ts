@@ -1,7 +1,7 @@
 // Turns the pending nodes into one command encoder and one submit: prune → plan memory → encode → submit → verdict.
 import { ArgumentError, DisposedError, GpuError, NonFiniteError, WebgradError } from '../errors.js';
 import { checkBufferBytes, checkWorkgroups, fitsBuffer } from '../gpu/limits.js';
-import type { Dispatch, GpuRuntime, UniformValue } from '../gpu/runtime.js';
+import type { Dispatch, GpuRuntime } from '../gpu/runtime.js';
 import { tunerFor } from '../gpu/tuner.js';
 import type { KernelIO } from '../ops/types.js';
 import { FlushChecks, debug, firstNonFinite } from './checks.js';
@@ -18,8 +18,8 @@ import {
   copyAttrs,
   matches,
   matchesBuffers,
+  dispatchesDiffer,
   sameAt,
-  sameAttrs,
   type FlushEntries,
   type PlannedEntry,
 } from './replay.js';
@@ -305,8 +305,15 @@ function replayNode(
     }
   }
   const uniformOnly = n.op.uniformAttrs;
-  if (uniformOnly && !sameAt(entry.attrs, n.attrs, uniformOnly))
-    rederiveUniforms(plan, n, entry, epilogue, outputs);
+  if (uniformOnly && !sameAt(entry.attrs, n.attrs, uniformOnly)) {
+    try {
+      rederiveUniforms(plan, n, entry, epilogue, outputs);
+    } catch (e) {
+      for (const b of scratch) pool.release(b);
+      scratch.length = 0;
+      throw e;
+    }
+  }
   return entry.dispatches;
 }
 
@@ -349,33 +356,6 @@ function rederiveUniforms(
   for (let k = 0; k < fresh.length; k++) entry.dispatches[k].uniforms = fresh[k].uniforms;
   entry.attrs = copyAttrs(n.attrs);
   plan.cache.rederived++;
-}
-
-/** What differs between two dispatch lists besides uniform values ('' when nothing): see OpDef.uniformAttrs. */
-export function dispatchesDiffer(a: readonly Dispatch[], b: readonly Dispatch[]): string {
-  if (a.length !== b.length) return `its dispatch count (${a.length} to ${b.length})`;
-  for (let k = 0; k < a.length; k++) {
-    const x = a[k];
-    const y = b[k];
-    const at = `dispatch ${k}'s`;
-    if (x.shader !== y.shader || x.code !== y.code) return `${at} shader`;
-    if (!sameAttrs(x.constants, y.constants)) return `${at} constants`;
-    if (!sameAttrs(x.regions, y.regions)) return `${at} shader regions`;
-    if (x.workgroups !== y.workgroups) return `${at} workgroups (${x.workgroups} to ${y.workgroups})`;
-    if (x.uniforms.length !== y.uniforms.length) return `${at} uniform count`;
-    if (x.buffers.length !== y.buffers.length || x.buffers.some((buf, i) => buf !== y.buffers[i]))
-      return `${at} buffers`;
-    if (!sameAttrs(x.ranges, y.ranges)) return `${at} buffer ranges`;
-    for (let i = 0; i < x.uniforms.length; i++)
-      if (!sameKind(x.uniforms[i], y.uniforms[i])) return `${at} uniform ${i}'s type`;
-  }
-  return '';
-}
-
-/** Whether two uniform fields have one type (u32, f32, i32). */
-function sameKind(a: UniformValue, b: UniformValue): boolean {
-  if (typeof a === 'number' || typeof b === 'number') return typeof a === typeof b;
-  return 'f32' in a === 'f32' in b;
 }
 
 /** What `n`'s forward sees: its buffers (outputs in `outputs`), the device, and how it gets scratch and checks. */

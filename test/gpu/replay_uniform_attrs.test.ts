@@ -22,7 +22,8 @@ import {
 import type { Dispatch } from '../../src/gpu/runtime.js';
 import { passReplayStats } from '../../src/graph/pass_replay.js';
 import { record } from '../../src/graph/record.js';
-import { dispatchesDiffer, replayStats } from '../../src/graph/scheduler.js';
+import { dispatchesDiffer } from '../../src/graph/replay.js';
+import { replayStats } from '../../src/graph/scheduler.js';
 import { state } from '../../src/graph/state.js';
 import { adamUpdate } from '../../src/ops/adam_update.js';
 import { dropout, dropoutOp } from '../../src/ops/dropout.js';

@@ -1,8 +1,15 @@
 // Fusion table: per workload, dispatches, bytes moved, step time and host CPU per step, fusion passes off/on.
 // Run: npx tsx bench/fusion.ts [--steps N] [--repeats N] [--filter REGEX] [--settings REGEX] [--rounds N] [--profile]
+//        [--optimizer sgd|adam|adamw] [--lr-schedule cosine]
 // --rounds runs the chosen settings in turn N times: on a shared machine, compare settings within one round.
+// --optimizer and --lr-schedule train with Adam/AdamW (step counts change every step) or a cosine learning rate
+// (set every step) instead of SGD momentum at a constant rate; the last column counts replay misses per step.
 import { parseArgs } from 'node:util';
 import * as wg from '../src/index.js';
+import type { GpuRuntime } from '../src/gpu/runtime.js';
+import { passReplayStats } from '../src/graph/pass_replay.js';
+import { replayStats } from '../src/graph/scheduler.js';
+import { state } from '../src/graph/state.js';
 import { FUSION_PASSES } from '../src/options.js';
 
 const { values: args } = parseArgs({
@@ -14,8 +21,16 @@ const { values: args } = parseArgs({
     settings: { type: 'string' },
     rounds: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
+    optimizer: { type: 'string', default: 'sgd' },
+    'lr-schedule': { type: 'string' },
   },
 });
+if (!['sgd', 'adam', 'adamw'].includes(args.optimizer))
+  throw new Error(`--optimizer must be sgd, adam or adamw, got ${args.optimizer}`);
+if (args['lr-schedule'] !== undefined && args['lr-schedule'] !== 'cosine')
+  throw new Error(`--lr-schedule must be cosine, got ${args['lr-schedule']}`);
+/** A new learning rate every step (over a long horizon, so it keeps changing through the timed steps). */
+const schedule = args['lr-schedule'] ? wg.cosineSchedule({ base: 0.01, total: 100_000, min: 1e-4 }) : null;
 const steps = Number(args.steps);
 const repeats = Number(args.repeats);
 const rounds = Number(args.rounds);
@@ -50,13 +65,30 @@ function configs(): [string, wg.InitOptions][] {
   return list;
 }
 
+/** The runtime's replay counters since init: nodes planned anew, flushes fused anew, nodes given new uniforms. */
+function replayCounts(runtime: GpuRuntime) {
+  const nodes = replayStats(runtime) as { misses: number; rederived?: number };
+  return {
+    misses: nodes.misses,
+    passMisses: passReplayStats(runtime).misses,
+    rederived: nodes.rederived ?? 0,
+  };
+}
+
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 /** A step as fit() records it: fresh batch tensors, forward (+ backward and update), the loss read on flush. */
 function stepper(w: FusionWorkload) {
   const model = w.build();
   if (!w.train) model.eval();
-  const optimizer = new wg.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+  const params = model.parameters();
+  const optimizer =
+    args.optimizer === 'adam'
+      ? new wg.Adam(params, { lr: 0.001 })
+      : args.optimizer === 'adamw'
+        ? new wg.AdamW(params, { lr: 0.001 })
+        : new wg.SGD(params, { lr: 0.01, momentum: 0.9 });
+  let index = 0;
   const rng = new wg.Rng(7);
   const pixels = Float32Array.from({ length: w.batch * 28 * 28 }, () => rng.next());
   const labels = Int32Array.from({ length: w.batch }, (_, i) => i % 10);
@@ -64,6 +96,7 @@ function stepper(w: FusionWorkload) {
     const x = wg.tensor(pixels, [w.batch, 28, 28, 1]);
     const y = wg.tensor(labels, [w.batch], { dtype: 'int32' });
     if (w.train) {
+      if (schedule) optimizer.lr = schedule(index++);
       const loss = wg.tidy(() => {
         const l = wg.softmaxCrossEntropy(model.forward(x), y);
         l.backward();
@@ -86,11 +119,14 @@ function stepper(w: FusionWorkload) {
 
 const info = await wg.init();
 wg.release();
-console.log(`adapter: ${info.backend} (${info.description}); ${steps} steps x ${repeats} repeats, medians`);
+const training = `${args.optimizer}${schedule ? ', cosine lr' : ''}`;
 console.log(
-  '| workload | fusion | dispatches/step | MB moved/step | ms/step | CPU ms/step (record+plan+encode) | in queue.submit ms/step |',
+  `adapter: ${info.backend} (${info.description}); ${steps} steps x ${repeats} repeats, medians; training: ${training}`,
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- |');
+console.log(
+  '| workload | fusion | dispatches/step | MB moved/step | ms/step | CPU ms/step (record+plan+encode) | in queue.submit ms/step | replay misses/step: nodes planned, flushes fused anew (nodes given new uniforms) |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 const filter = args.filter ? new RegExp(args.filter) : null;
 for (const w of WORKLOADS.filter((x) => !filter || filter.test(x.name))) {
   const only = args.settings ? new RegExp(args.settings) : null;
@@ -105,6 +141,8 @@ for (const w of WORKLOADS.filter((x) => !filter || filter.test(x.name))) {
     const submit: number[] = [];
     // Host milliseconds per phase over the timed steps (what the split in the table shows).
     const phases = { recordMs: 0, planMs: 0, encodeMs: 0 };
+    const runtime = state.runtime!;
+    const replayBefore = replayCounts(runtime);
     for (let r = 0; r < repeats; r++) {
       const before = wg.stats().cpu;
       const start = performance.now();
@@ -120,8 +158,15 @@ for (const w of WORKLOADS.filter((x) => !filter || filter.test(x.name))) {
     const pct = (v: number) => `${((100 * v) / total).toFixed(0)}%`;
     const split = `record ${pct(phases.recordMs)}, plan ${pct(phases.planMs)}, encode ${pct(phases.encodeMs)}`;
     const mb = (plan.bytesRead + plan.bytesWritten) / 2 ** 20;
+    const timed = steps * repeats;
+    const replayAfter = replayCounts(runtime);
+    const perStep = (k: keyof typeof replayAfter) => ((replayAfter[k] - replayBefore[k]) / timed).toFixed(1);
+    const replayed =
+      options.replay === false
+        ? 'replay off'
+        : `${perStep('misses')}, ${perStep('passMisses')} (${perStep('rederived')})`;
     console.log(
-      `| ${w.name} | ${label} | ${plan.dispatches} | ${mb.toFixed(1)} | ${median(times).toFixed(2)} | ${median(cpu).toFixed(2)} (${split}) | ${median(submit).toFixed(2)} |`,
+      `| ${w.name} | ${label} | ${plan.dispatches} | ${mb.toFixed(1)} | ${median(times).toFixed(2)} | ${median(cpu).toFixed(2)} (${split}) | ${median(submit).toFixed(2)} | ${replayed} |`,
     );
     if (args.profile && label === 'all on') console.log((await wg.profile(step, { runs: 3 })).text);
     wg.release();

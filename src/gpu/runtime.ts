@@ -70,9 +70,36 @@ export function grid(workgroups: number, maxPerDim: number): [number, number] {
 /** Free staging buffers kept per byte size (a step reads a loss or two; an evaluation a few outputs). */
 const STAGING_PER_SIZE = 4;
 
+/** No uniform ranges repacked (shared, never written). */
+const NOTHING_REPACKED: number[] = [];
+
 /** Bytes bound for a dispatch's uniforms: the field count rounded up to 16 bytes. */
 function uniformBytes(d: Dispatch): number {
   return Math.max(16, Math.ceil(d.uniforms.length / 4) * 16);
+}
+
+/** A submit's packed uniforms and encoded dispatches, kept for a replayed submit of the same dispatch objects. */
+interface EncodedSubmit {
+  dispatches: readonly Dispatch[];
+  /** The uniform arrays packed into `data`, per dispatch (a replayed node given new uniforms has new arrays). */
+  packed: UniformValue[][];
+  data: ArrayBuffer;
+  offsets: number[];
+  encoded: EncodedDispatch[];
+}
+
+/** Writes one dispatch's uniform fields at 32-bit word `base` of packed data (seen through three views). */
+function packFields(
+  views: { u32: Uint32Array; i32: Int32Array; f32: Float32Array },
+  base: number,
+  uniforms: readonly UniformValue[],
+): void {
+  for (let i = 0; i < uniforms.length; i++) {
+    const v = uniforms[i];
+    if (typeof v === 'number') views.u32[base + i] = v;
+    else if ('f32' in v) views.f32[base + i] = v.f32;
+    else views.i32[base + i] = v.i32;
+  }
 }
 
 export class GpuRuntime {
@@ -95,10 +122,7 @@ export class GpuRuntime {
   private pipelines = new Map<string, GPUComputePipeline>();
   private readonly codeIds = new Map<string, number>();
   /** Encoded submits by their first dispatch (replayed flushes submit the same dispatch objects again). */
-  private submits = new WeakMap<
-    Dispatch,
-    { dispatches: readonly Dispatch[]; data: ArrayBuffer; encoded: EncodedDispatch[] }
-  >();
+  private submits = new WeakMap<Dispatch, EncodedSubmit>();
   /** Bind groups by pipeline, uniform range and buffers: a step that binds the same buffers reuses them. */
   readonly bindGroups: BindGroupCache;
   private uniformBuffer: GPUBuffer | null = null;
@@ -257,17 +281,8 @@ export class GpuRuntime {
       end += Math.ceil(uniformBytes(d) / this.uniformAlign) * this.uniformAlign;
     }
     const data = new ArrayBuffer(Math.max(end, 16));
-    const u32 = new Uint32Array(data);
-    const i32 = new Int32Array(data);
-    const f32 = new Float32Array(data);
-    dispatches.forEach((d, k) => {
-      const base = offsets[k] / 4;
-      d.uniforms.forEach((v, i) => {
-        if (typeof v === 'number') u32[base + i] = v;
-        else if ('f32' in v) f32[base + i] = v.f32;
-        else i32[base + i] = v.i32;
-      });
-    });
+    const views = { u32: new Uint32Array(data), i32: new Int32Array(data), f32: new Float32Array(data) };
+    dispatches.forEach((d, k) => packFields(views, offsets[k] / 4, d.uniforms));
     return { data, offsets };
   }
 
@@ -321,14 +336,17 @@ export class GpuRuntime {
     const device = this.device;
     const encoder = device.createCommandEncoder();
     if (dispatches.length > 0) {
-      const { data, encoded } = this.encodedSubmit(dispatches);
+      const { data, encoded, repacked } = this.encodedSubmit(dispatches);
       const ubuf = this.uniforms(data.byteLength);
       // A replayed submit packs the very same uniform data: the buffer still holds it unless another submit (the
-      // tuner's, a profile) wrote since, so the write is skipped.
+      // tuner's, a profile) wrote since, so the write is skipped, or only the ranges repacked are written.
       if (this.uniformsHeld !== data || this.uniformsIn !== ubuf) {
         device.queue.writeBuffer(ubuf, 0, data);
         this.uniformsHeld = data;
         this.uniformsIn = ubuf;
+      } else {
+        for (let r = 0; r < repacked.length; r += 2)
+          device.queue.writeBuffer(ubuf, repacked[r], data, repacked[r], repacked[r + 1] - repacked[r]);
       }
       const bindGroup = (d: EncodedDispatch) => {
         if (d.boundTo !== ubuf) {
@@ -341,7 +359,8 @@ export class GpuRuntime {
       if (rec?.mode === 'timestamp-query') {
         rec.pending.push(Promise.resolve().then(encodeTimestamped(device, encoder, encoded, bindGroup)));
       } else {
-        if (rec) rec.snapshots.push(encodeSnapshot(device, encoder, encoded, data));
+        // A copy: a later replayed submit may repack the uniforms of this one's data in place.
+        if (rec) rec.snapshots.push(encodeSnapshot(device, encoder, encoded, data.slice(0)));
         const pass = encoder.beginComputePass();
         let current: GPUComputePipeline | null = null;
         for (const d of encoded) {
@@ -365,17 +384,25 @@ export class GpuRuntime {
 
   /**
    * The packed uniforms and encoded dispatches of a submit. A submit of exactly the dispatch objects of an
-   * earlier one (a replayed flush: see graph/replay.ts) reuses that one's, uniforms and bind groups included.
+   * earlier one (a replayed flush: see graph/replay.ts) reuses that one's, uniforms and bind groups included;
+   * a dispatch whose uniforms are a new array (a replayed node with new uniform-only attributes) is repacked in
+   * place, and `repacked` lists the byte ranges rewritten (start, end, ...), merged where adjacent.
    */
-  private encodedSubmit(dispatches: readonly Dispatch[]): { data: ArrayBuffer; encoded: EncodedDispatch[] } {
+  private encodedSubmit(dispatches: readonly Dispatch[]): {
+    data: ArrayBuffer;
+    encoded: EncodedDispatch[];
+    repacked: number[];
+  } {
     if (this.options.replay) {
       const known = this.submits.get(dispatches[0]);
-      if (
-        known &&
-        known.dispatches.length === dispatches.length &&
-        known.dispatches.every((d, i) => d === dispatches[i])
-      ) {
-        return known;
+      if (known && known.dispatches.length === dispatches.length) {
+        let same = true;
+        let changed = false;
+        for (let i = 0; i < dispatches.length && same; i++) {
+          same = known.dispatches[i] === dispatches[i];
+          changed ||= known.packed[i] !== dispatches[i].uniforms;
+        }
+        if (same) return { ...known, repacked: changed ? this.repack(known) : NOTHING_REPACKED };
       }
     }
     const { data, offsets } = this.packUniforms(dispatches);
@@ -387,9 +414,29 @@ export class GpuRuntime {
       ranges: d.ranges,
       grid: grid(d.workgroups, this.maxGrid),
     }));
-    const result = { dispatches, data, encoded };
+    const packed = dispatches.map((d) => d.uniforms);
+    const result = { dispatches, packed, data, offsets, encoded };
     if (this.options.replay) this.submits.set(dispatches[0], result);
-    return result;
+    return { ...result, repacked: NOTHING_REPACKED };
+  }
+
+  /** Packs anew, into the kept data, the uniforms of dispatches that have new uniform arrays; their byte ranges. */
+  private repack(known: EncodedSubmit): number[] {
+    const { data, offsets, dispatches, packed } = known;
+    const views = { u32: new Uint32Array(data), i32: new Int32Array(data), f32: new Float32Array(data) };
+    const ranges: number[] = [];
+    for (let k = 0; k < dispatches.length; k++) {
+      const d = dispatches[k];
+      if (packed[k] === d.uniforms) continue;
+      packFields(views, offsets[k] / 4, d.uniforms);
+      packed[k] = d.uniforms;
+      // The aligned slot, padding included (zeros either way), so neighbouring slots merge into one write.
+      const start = offsets[k];
+      const end = start + Math.ceil(uniformBytes(d) / this.uniformAlign) * this.uniformAlign;
+      if (ranges.length > 0 && ranges[ranges.length - 1] === start) ranges[ranges.length - 1] = end;
+      else ranges.push(start, end);
+    }
+    return ranges;
   }
 
   /** Whether kernel times can come from timestamp queries on this device. */

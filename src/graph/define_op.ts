@@ -46,6 +46,12 @@ export interface UserOpDefinition<A extends object = Record<string, never>> {
    * element `i`. Default false.
    */
   epilogue?: boolean;
+  /**
+   * Attributes that reach only `dispatch`'s uniforms (never its workgroup count or `check`'s shapes): a step that
+   * changes them (a rate, a seed) replays its plan with new uniforms instead of planning the op anew. A flush in
+   * which such a change alters the workgroups fails with GpuError (see OpDef.uniformAttrs). Default none.
+   */
+  uniformAttrs?: readonly (keyof A & string)[];
 }
 
 /** A user op: call it with its input tensors, then optionally its attributes. */
@@ -53,7 +59,17 @@ export type UserOp<A extends object> = ((...args: (Tensor | A)[]) => Tensor) & {
 
 const userOps = new Map<string, OpDef<object>>();
 
-const KEYS = ['name', 'check', 'wgsl', 'dispatch', 'backward', 'reference', 'cost', 'epilogue'];
+const KEYS = [
+  'name',
+  'check',
+  'wgsl',
+  'dispatch',
+  'backward',
+  'reference',
+  'cost',
+  'epilogue',
+  'uniformAttrs',
+];
 
 /** Where a user op's WGSL declares its output inside the BINDINGS region: the binding and the variable. */
 interface EpilogueSlot {
@@ -147,6 +163,15 @@ export async function defineOp<A extends object = Record<string, never>>(
   if (def.epilogue !== undefined && typeof def.epilogue !== 'boolean') {
     throw new ArgumentError(`defineOp '${name}': 'epilogue' must be a boolean, got ${String(def.epilogue)}`);
   }
+  const { uniformAttrs } = def;
+  if (
+    uniformAttrs !== undefined &&
+    (!Array.isArray(uniformAttrs) || !uniformAttrs.every((k) => typeof k === 'string'))
+  ) {
+    throw new ArgumentError(
+      `defineOp '${name}': 'uniformAttrs' must be an array of attribute names, got ${JSON.stringify(uniformAttrs)}`,
+    );
+  }
   const slot = def.epilogue ? epilogueSlot(name, def.wgsl) : null;
   if (slot) {
     // The longest epilogue the scheduler can generate must compile too: its errors belong to the definition.
@@ -189,6 +214,7 @@ export async function defineOp<A extends object = Record<string, never>>(
       return [{ shader, code: def.wgsl, uniforms: [...uniforms], buffers, workgroups }];
     },
     ...(slot ? { epilogues: ['bn', 'add', 'relu'] as const } : {}),
+    ...(def.uniformAttrs ? { uniformAttrs: [...def.uniformAttrs] } : {}),
     backward: def.backward,
     cost:
       def.cost ??

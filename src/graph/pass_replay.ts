@@ -2,7 +2,7 @@
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { foldSources } from './fusion/fold_bn.js';
 import { runFusionPasses, type PassResults } from './fusion/passes.js';
-import { copyAttrs, sameAttrs, type FlushEntries } from './replay.js';
+import { copyAttrs, sameAt, sameAttrsBut, type FlushEntries } from './replay.js';
 import { state, type Node, type Storage } from './state.js';
 import type { Tensor } from './tensor.js';
 
@@ -20,6 +20,11 @@ interface MadeNode {
   op: Node['op'];
   /** The cache's own copy of the attributes the pass gave it (see copyAttrs). */
   attrs: unknown;
+  /**
+   * For an op with uniform-only attributes (OpDef.uniformAttrs): the flush node it copied them from (one it
+   * replaces, of its op, with the same values), whose current values it takes when made again; -1 for none.
+   */
+  attrsFrom: number;
   inputs: TensorRefs;
   outputs: TensorRefs;
   /** Tensors whose storage it overwrites in place. */
@@ -37,8 +42,15 @@ interface Foreign {
 export interface PassTemplate {
   /** The structure: ops, tensor sources and shapes, held and read flags, in-place writes (see `describe`). */
   readonly signature: Int32Array;
-  /** Per node, a copy of its attributes (compared as data). */
+  /**
+   * Per node, a copy of its attributes (compared as data, but for its op's uniform-only ones unless `exact`).
+   */
   readonly attrs: readonly unknown[];
+  /**
+   * Per node, 1 where every attribute must equal the copy: a node with uniform-only attributes that a made node
+   * stands for without copying them from it (a fold, a fused chain), so they may have shaped what was made.
+   */
+  readonly exact: Uint8Array;
   readonly made: readonly MadeNode[];
   readonly foreign: readonly Foreign[];
   /** The nodes to plan, in order. */
@@ -149,13 +161,30 @@ function describe(nodes: readonly Node[]): number {
   return h >>> 0;
 }
 
-/** Whether `tp` was made from a graph with exactly the structure just described and `nodes`' attributes. */
+/**
+ * Whether `tp` was made from a graph with exactly the structure just described and `nodes`' attributes, but for
+ * uniform-only ones (OpDef.uniformAttrs: no pass reads them, and made nodes take them anew, see `instantiate`).
+ */
 function fits(tp: PassTemplate, nodes: readonly Node[]): boolean {
   const sig = tp.signature;
   if (sig.length !== describedLength || tp.attrs.length !== nodes.length) return false;
   for (let i = 0; i < describedLength; i++) if (sig[i] !== described[i]) return false;
-  for (let i = 0; i < nodes.length; i++) if (!sameAttrs(tp.attrs[i], nodes[i].attrs)) return false;
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i];
+    if (!sameAttrsBut(tp.attrs[i], n.attrs, tp.exact[i] ? undefined : n.op.uniformAttrs)) return false;
+  }
   return true;
+}
+
+/** A made node's attributes over `nodes`: the template's, with the uniform-only values of its source node. */
+function currentAttrs(m: MadeNode, nodes: readonly Node[]): unknown {
+  const keys = m.op.uniformAttrs;
+  if (m.attrsFrom < 0 || !keys) return m.attrs;
+  const source = nodes[m.attrsFrom].attrs as Record<string, unknown>;
+  if (sameAt(m.attrs, source, keys)) return m.attrs;
+  const attrs: Record<string, unknown> = { ...(m.attrs as Record<string, unknown>) };
+  for (const k of keys) attrs[k] = source[k];
+  return attrs;
 }
 
 /** The tensor a reference names in `nodes` (see TensorRefs). */
@@ -199,7 +228,8 @@ function instantiate(
     for (let k = 0; k < inputs.length; k++) inputs[k].storage.readers++;
     const writes = tensors(m.writes).map((t) => t.storage);
     const outputs = tensors(m.outputs);
-    made[j] = { id: state.nextId++, op: m.op, attrs: m.attrs, inputs, outputs, writes, pending: true };
+    const attrs = currentAttrs(m, nodes);
+    made[j] = { id: state.nextId++, op: m.op, attrs, inputs, outputs, writes, pending: true };
   }
   const node = (r: NodeRef): Node => (r >= 0 ? nodes[r] : made[-r - 1]);
   const list = (refs: readonly NodeRef[]): Node[] => {
@@ -226,6 +256,35 @@ function instantiate(
       masks: ids(tp.masks),
     },
   };
+}
+
+/**
+ * The flush node (its index in `before`) whose uniform-only attributes the made node `n` copied: one it stands
+ * for (`covers`, followed through made nodes), of its op, with the same values; -1 for none. Every other node
+ * it stands for that has uniform-only attributes is marked in `exact` (its values may have shaped `n`), and when
+ * `n` has uniform-only attributes of unknown origin, every node of the flush that has them is.
+ */
+function uniformSource(
+  n: Node,
+  covers: ReadonlyMap<Node, readonly Node[]>,
+  index: ReadonlyMap<Node, number>,
+  before: readonly Node[],
+  exact: Uint8Array,
+): number {
+  const covered: number[] = [];
+  const walk = (m: Node, depth: number) => {
+    const i = index.get(m);
+    if (i !== undefined) covered.push(i);
+    else if (depth < 8) for (const c of covers.get(m) ?? []) if (c !== m) walk(c, depth + 1);
+  };
+  walk(n, 0);
+  const keys = n.op.uniformAttrs;
+  const from = keys
+    ? (covered.find((i) => before[i].op === n.op && sameAt(n.attrs, before[i].attrs, keys)) ?? -1)
+    : -1;
+  for (const i of covered) if (i !== from && before[i].op.uniformAttrs) exact[i] = 1;
+  if (keys && from < 0) before.forEach((m, i) => m.op.uniformAttrs && (exact[i] = 1));
+  return from;
 }
 
 /**
@@ -280,6 +339,7 @@ function template(
   const made: MadeNode[] = [];
   const madeAt = new Map<Node, number>();
   const byId = new Map<number, Node>(before.map((n) => [n.id, n]));
+  const exact = new Uint8Array(before.length);
   const ref = (n: Node): NodeRef => {
     const i = index.get(n);
     if (i !== undefined) return i;
@@ -292,6 +352,7 @@ function template(
       made.push({
         op: n.op,
         attrs: copyAttrs(n.attrs),
+        attrsFrom: uniformSource(n, passes.covers, index, before, exact),
         inputs: refs(n.inputs, true),
         outputs: refs(n.outputs, false),
         writes: writes.flatMap((w) => w ?? [0, 0]),
@@ -319,6 +380,7 @@ function template(
   return {
     signature: described.slice(0, describedLength),
     attrs: before.map((n) => copyAttrs(n.attrs)),
+    exact,
     made,
     foreign,
     order,
@@ -334,8 +396,9 @@ function template(
 
 /**
  * Runs the fusion passes over `nodes` (pruned, in record order), or, when an earlier flush of the same structure
- * (see `describe`) with the same attributes kept its passes' results and the folds those read are still fresh,
- * makes the same nodes over this flush's tensors instead: what the passes would make, without running them.
+ * (see `describe`) with the same attributes (but for uniform-only ones, see `fits`) kept its passes' results and
+ * the folds those read are still fresh, makes the same nodes over this flush's tensors instead: what the passes
+ * would make, without running them.
  * Returns the nodes to plan, the pass results, and the template used or kept (null: none).
  */
 export function replayPasses(

@@ -1,5 +1,5 @@
 // Plan cache for replay: a flush with the same structure as an earlier one reuses its nodes' dispatches.
-import type { Dispatch } from '../gpu/runtime.js';
+import type { Dispatch, UniformValue } from '../gpu/runtime.js';
 import type { Epilogue } from '../ops/epilogue.js';
 import type { Node, Storage } from './state.js';
 
@@ -29,7 +29,9 @@ const FLUSHES = 8;
  * the last flush of that structure had them where the pool still has them free. A node replays its entry
  * when its op, attributes, shapes, epilogue and buffers (inputs, outputs, scratch) are the ones recorded: then
  * its forward plan would build the same dispatches, so they are reused as they are (and with them the
- * runtime's pipelines, bind groups and packed uniforms). Ops whose forward reserves a check slot (labels
+ * runtime's pipelines, bind groups and packed uniforms). Attributes the op declares uniform-only
+ * (OpDef.uniformAttrs) may differ: the forward then runs again for the uniforms alone, which replace those of
+ * the entry's dispatches (the runtime repacks what changed). Ops whose forward reserves a check slot (labels
  * checked on the device) are planned anew every time.
  */
 /** The plan kept for one flush structure: per planned node, and the buffers its uploads got. */
@@ -39,7 +41,8 @@ export interface FlushEntries {
   /**
    * The pass template (pass_replay.ts) whose nodes every entry was last planned or matched in full for, in a
    * flush that planned each node in its slot; null when unknown. A flush of that template needs to compare
-   * buffers only (`matchesBuffers`): its nodes have the ops, attributes, shapes and epilogues of the entries.
+   * buffers only (`matchesBuffers`), and uniform-only attributes (OpDef.uniformAttrs): its nodes have the ops,
+   * other attributes, shapes and epilogues of the entries.
    */
   owner: object | null;
 }
@@ -48,6 +51,8 @@ export class ReplayCache {
   private readonly flushes = new Map<string, FlushEntries>();
   hits = 0;
   misses = 0;
+  /** Hits whose uniform-only attributes had changed: their dispatches' uniforms were derived anew. */
+  rederived = 0;
 
   /**
    * The entries of flushes shaped like `nodes` (created empty on first sight). The shape of a flush is the
@@ -164,6 +169,34 @@ export function sameAttrs(a: unknown, b: unknown): boolean {
   return keys === 0;
 }
 
+/** Whether a value is a plain object (attributes with named keys). */
+function isPlain(a: unknown): a is Record<string, unknown> {
+  return typeof a === 'object' && a !== null && Object.getPrototypeOf(a) === Object.prototype;
+}
+
+/**
+ * `sameAttrs` on every key but the op's uniform-only ones (OpDef.uniformAttrs; none given: every key). Values
+ * that are not plain objects are compared whole.
+ */
+export function sameAttrsBut(a: unknown, b: unknown, skip: readonly string[] | undefined): boolean {
+  if (!skip || skip.length === 0 || !isPlain(a) || !isPlain(b)) return sameAttrs(a, b);
+  let keys = 0;
+  for (const k in a) {
+    if (skip.includes(k)) continue;
+    if (!Object.prototype.hasOwnProperty.call(b, k) || !sameAttrs(a[k], b[k])) return false;
+    keys++;
+  }
+  for (const k in b) if (!skip.includes(k) && Object.prototype.hasOwnProperty.call(b, k)) keys--;
+  return keys === 0;
+}
+
+/** Whether `a` and `b` hold equal values (`sameAttrs`) at each of `keys` (true for attributes not plain objects). */
+export function sameAt(a: unknown, b: unknown, keys: readonly string[]): boolean {
+  if (!isPlain(a) || !isPlain(b)) return true;
+  for (let i = 0; i < keys.length; i++) if (!sameAttrs(a[keys[i]], b[keys[i]])) return false;
+  return true;
+}
+
 /**
  * Whether `entry`, planned for a node of the same op, attributes, shapes and epilogue as `n` (FlushEntries.owner),
  * bound these buffers and can be replayed (scratch compared by the caller).
@@ -174,7 +207,10 @@ export function matchesBuffers(entry: PlannedEntry, n: Node, buffers: readonly G
   return true;
 }
 
-/** Whether `entry` was planned for exactly this node and these buffers (scratch compared by the caller). */
+/**
+ * Whether `entry` was planned for this node and these buffers (scratch compared by the caller), its attributes
+ * equal but for the op's uniform-only ones (the caller re-derives the uniforms when those differ).
+ */
 export function matches(
   entry: PlannedEntry,
   n: Node,
@@ -190,5 +226,32 @@ export function matches(
     if (a.length !== b.length) return false;
     for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) return false;
   }
-  return sameAttrs(entry.attrs, n.attrs);
+  return sameAttrsBut(entry.attrs, n.attrs, n.op.uniformAttrs);
+}
+
+/** What differs between two dispatch lists besides uniform values ('' when nothing): see OpDef.uniformAttrs. */
+export function dispatchesDiffer(a: readonly Dispatch[], b: readonly Dispatch[]): string {
+  if (a.length !== b.length) return `its dispatch count (${a.length} to ${b.length})`;
+  for (let k = 0; k < a.length; k++) {
+    const x = a[k];
+    const y = b[k];
+    const at = `dispatch ${k}'s`;
+    if (x.shader !== y.shader || x.code !== y.code) return `${at} shader`;
+    if (!sameAttrs(x.constants, y.constants)) return `${at} constants`;
+    if (!sameAttrs(x.regions, y.regions)) return `${at} shader regions`;
+    if (x.workgroups !== y.workgroups) return `${at} workgroups (${x.workgroups} to ${y.workgroups})`;
+    if (x.uniforms.length !== y.uniforms.length) return `${at} uniform count`;
+    if (x.buffers.length !== y.buffers.length || x.buffers.some((buf, i) => buf !== y.buffers[i]))
+      return `${at} buffers`;
+    if (!sameAttrs(x.ranges, y.ranges)) return `${at} buffer ranges`;
+    for (let i = 0; i < x.uniforms.length; i++)
+      if (!sameKind(x.uniforms[i], y.uniforms[i])) return `${at} uniform ${i}'s type`;
+  }
+  return '';
+}
+
+/** Whether two uniform fields have one type (u32, f32, i32). */
+function sameKind(a: UniformValue, b: UniformValue): boolean {
+  if (typeof a === 'number' || typeof b === 'number') return typeof a === typeof b;
+  return 'f32' in a === 'f32' in b;
 }

@@ -18,6 +18,8 @@ import {
   copyAttrs,
   matches,
   matchesBuffers,
+  dispatchesDiffer,
+  sameAt,
   type FlushEntries,
   type PlannedEntry,
 } from './replay.js';
@@ -86,7 +88,10 @@ interface FlushPlan {
    * once every node was planned in its slot (no input failed).
    */
   template: PassTemplate | null;
-  /** The entries are the template's own (FlushEntries.owner): nodes are matched by their buffers alone. */
+  /**
+   * The entries are the template's own (FlushEntries.owner): nodes are matched by their buffers and uniform-only
+   * attributes alone.
+   */
   trusted: boolean;
   /** Leaves uploaded so far (their buffers are kept by position for replay). */
   uploads: number;
@@ -299,7 +304,85 @@ function replayNode(
       return null;
     }
   }
+  const uniformOnly = n.op.uniformAttrs;
+  if (uniformOnly && !sameAt(entry.attrs, n.attrs, uniformOnly)) {
+    try {
+      rederiveUniforms(plan, n, entry, epilogue, outputs);
+    } catch (e) {
+      for (const b of scratch) pool.release(b);
+      scratch.length = 0;
+      throw e;
+    }
+  }
   return entry.dispatches;
+}
+
+/**
+ * Gives the entry's dispatches the uniforms of `n`, whose attributes differ from the entry's only in uniform-only
+ * ones (OpDef.uniformAttrs): its forward runs again on the entry's buffers, and its dispatches must equal the
+ * entry's in all but their uniforms' values (else the op's declaration is wrong: GpuError). The dispatch objects
+ * are kept, so their pipelines and bind groups are; the runtime repacks uniforms that are new arrays.
+ */
+function rederiveUniforms(
+  plan: FlushPlan,
+  n: Node,
+  entry: PlannedEntry,
+  epilogue: Epilogue,
+  outputs: readonly Storage[],
+): void {
+  const wrong = (what: string) =>
+    new GpuError(
+      `${n.op.name}: declares [${n.op.uniformAttrs!.join(', ')}] uniform-only, but a change in them changed ${what}`,
+    );
+  let scratchAsked = 0;
+  const io = kernelIO(
+    plan,
+    n,
+    epilogue,
+    outputs,
+    (bytes) => {
+      const k = scratchAsked++;
+      if (k >= entry.scratch.length || entry.scratchBytes[k] !== bytes) throw wrong('its scratch buffers');
+      return entry.scratch[k];
+    },
+    () => {
+      throw wrong('its device checks');
+    },
+  );
+  const fresh = (n.op.forward as Exclude<typeof n.op.forward, 'alias'>)(io, n.attrs);
+  if (scratchAsked !== entry.scratch.length) throw wrong('its scratch buffers');
+  const difference = dispatchesDiffer(entry.dispatches, fresh);
+  if (difference) throw wrong(difference);
+  for (let k = 0; k < fresh.length; k++) entry.dispatches[k].uniforms = fresh[k].uniforms;
+  entry.attrs = copyAttrs(n.attrs);
+  plan.cache.rederived++;
+}
+
+/** What `n`'s forward sees: its buffers (outputs in `outputs`), the device, and how it gets scratch and checks. */
+function kernelIO(
+  plan: FlushPlan,
+  n: Node,
+  epilogue: Epilogue,
+  outputs: readonly Storage[],
+  scratch: KernelIO['scratch'],
+  check: KernelIO['check'],
+): KernelIO {
+  const { runtime } = plan;
+  const io: KernelIO = {
+    inputs: n.inputs.map((t) => ({ buffer: t.storage.buffer!, spec: { shape: t.shape, dtype: t.dtype } })),
+    outputs: n.outputs.map((t, i) => ({
+      buffer: outputs[i].buffer!,
+      spec: { shape: t.shape, dtype: t.dtype },
+    })),
+    scratch,
+    limits: runtime.info.limits,
+    software: runtime.info.software,
+    relu: epilogue.relu,
+    epilogue,
+    check,
+    tune: (req, shapes = io) => tunerFor(runtime).choose(shapes, req),
+  };
+  return io;
 }
 
 /**
@@ -319,13 +402,12 @@ function planFresh(
   const reuse = before?.op === n.op ? before : undefined;
   const scratchBytes: number[] = [];
   let checked = false;
-  const io: KernelIO = {
-    inputs: n.inputs.map((t) => ({ buffer: t.storage.buffer!, spec: { shape: t.shape, dtype: t.dtype } })),
-    outputs: n.outputs.map((t, i) => ({
-      buffer: outputs[i].buffer!,
-      spec: { shape: t.shape, dtype: t.dtype },
-    })),
-    scratch(bytes) {
+  const io = kernelIO(
+    plan,
+    n,
+    epilogue,
+    outputs,
+    (bytes) => {
       checkBufferBytes(`${n.op.name}: a scratch buffer`, bytes, runtime.info.limits, !n.op.bindsRanges);
       const b = runtime.pool.acquire(bytes, reuse?.scratch[scratch.length]);
       plan.logical?.set(b, bytes);
@@ -333,16 +415,11 @@ function planFresh(
       scratchBytes.push(bytes);
       return b;
     },
-    limits: runtime.info.limits,
-    software: runtime.info.software,
-    relu: epilogue.relu,
-    epilogue,
-    check: (describe) => {
+    (describe) => {
       checked = true;
       return plan.checks.slot(describe);
     },
-    tune: (req, shapes = io) => tunerFor(runtime).choose(shapes, req),
-  };
+  );
   const forward = n.op.forward;
   if (forward === 'alias') throw new GpuError(`scheduler: view op ${n.op.name} cannot be pending`);
   const planned = forward(io, n.attrs);

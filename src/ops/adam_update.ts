@@ -46,6 +46,7 @@ export const adamUpdate: OptimizerUpdate<AdamUpdateAttrs> = {
       ${buf('v')}[i] = v1;
       ${buf('p')}[i] = w - ${own('stepSize')} * m1 / (sqrt(v1) / ${own('bc2Sqrt')} + ${shared('eps')});`,
   },
+  uniformAttrs: ['lr', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'decoupled', 'steps'],
   checkAttrs(a, k) {
     const { lr, beta1, beta2, epsilon, weightDecay } = a;
     checkFinite('adamUpdate', { lr, beta1, beta2, epsilon, weightDecay });

@@ -25,6 +25,8 @@ export const dropoutOp: OpDef<DropoutAttrs> = {
       throw new ArgumentError(`dropout: 'seed' must be an integer in [0, 2^32), got ${String(seed)}`);
     return [x, x];
   },
+  // Both feed only the uniforms: a fresh seed per call (and a new rate) replays the step's plan.
+  uniformAttrs: ['rate', 'seed'],
   forward(io, { rate, seed }) {
     const n = sizeOf(io.inputs[0].spec.shape);
     return [

@@ -13,6 +13,11 @@ import { ELEMENTWISE_WG, expectFloat, workgroupsFor } from './util.js';
 export interface OptimizerUpdate<A> {
   name: string;
   spec: UpdateKernelSpec;
+  /**
+   * Every attribute: each feeds only the uniform table (`shared`, `own`), never the generated code, so replay
+   * re-derives the uniforms of a step whose learning rate or step counts changed (OpDef.uniformAttrs).
+   */
+  uniformAttrs: readonly (keyof A & string)[];
   /** Throws ArgumentError for attributes that do not describe `k` parameters (a per-parameter list's length). */
   checkAttrs(a: A, k: number): void;
   /** The shared scalars of the uniform table (spec.shared), from the attributes. */
@@ -121,6 +126,7 @@ function makeOp<A>(u: OptimizerUpdate<A>, k: number): OpDef<A> {
       ];
     },
     writesInputs: writtenInputs(u.spec, k),
+    uniformAttrs: u.uniformAttrs,
     backward: null,
     cost: (inputs) => ({
       flops: u.flopsPerElement * elements(inputs),

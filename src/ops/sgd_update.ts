@@ -36,6 +36,7 @@ export const sgdUpdate: OptimizerUpdate<SgdUpdateAttrs> = {
       let g = ${buf('grad')}[i] + ${shared('wd')} * w;
       ${buf('p')}[i] = w - ${shared('lr')} * g;`,
   },
+  uniformAttrs: ['lr', 'weightDecay'],
   checkAttrs: (a) => checkFinite('sgdUpdate', { lr: a.lr, weightDecay: a.weightDecay }),
   shared: (a) => ({ lr: a.lr, wd: a.weightDecay }),
   own: () => ({}),
@@ -75,6 +76,7 @@ export const sgdMomentumUpdate: OptimizerUpdate<SgdMomentumUpdateAttrs> = {
       }
       ${buf('p')}[i] = w - ${shared('lr')} * update;`,
   },
+  uniformAttrs: ['lr', 'weightDecay', 'momentum', 'nesterov', 'first'],
   checkAttrs(a, k) {
     checkFinite('sgdMomentumUpdate', { lr: a.lr, weightDecay: a.weightDecay, momentum: a.momentum });
     checkPerParameter('sgdMomentumUpdate', 'first', a.first, k);

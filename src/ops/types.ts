@@ -113,6 +113,14 @@ export interface OpDef<A = Record<string, never>> {
    * split to fit `limits` (called when the op is recorded and a tensor is larger than one binding).
    */
   checkSplit?(inputs: readonly TensorSpec[], attrs: A, limits: Readonly<Record<string, number>>): void;
+  /**
+   * Attributes that feed nothing but the uniforms of this op's dispatches (a learning rate, step counts, a
+   * seed): a changed value must leave the forward's shader, code, constants, regions, buffers, ranges, scratch
+   * and workgroups as they were, and no fusion pass may read it. Replay then reuses a node whose attributes
+   * differ only in these and re-derives its dispatches' uniforms (graph/replay.ts); the scheduler checks the
+   * rest is unchanged and throws GpuError naming the op when it is not.
+   */
+  uniformAttrs?: readonly (keyof A & string)[];
   /** One rule per input; null for an input that gets no gradient. The whole field is null for backward passes. */
   backward: readonly (BackwardRule<A> | null)[] | null;
   cost(inputs: readonly TensorSpec[], attrs: A): Cost;

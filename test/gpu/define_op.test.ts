@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ArgumentError,
+  GpuError,
   ShapeError,
   defineOp,
   explain,
@@ -12,6 +13,8 @@ import {
   type RefTensor,
   type TensorSpec,
 } from '../../src/index.js';
+import { replayStats } from '../../src/graph/scheduler.js';
+import { state } from '../../src/graph/state.js';
 import { expectMatchesReference, seeded, useGpu } from '../helpers.js';
 
 useGpu();
@@ -101,6 +104,57 @@ describe('defineOp', () => {
     expect(plan.kernels[0].bytesWritten).toBe(400);
   });
 
+  it('uniformAttrs: a new value replays with new uniforms; one that moves the workgroups fails the flush', async () => {
+    const wgsl = `
+struct Params { n: u32, s: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3u) {
+  if (g.x < p.n) { y[g.x] = p.s * x[g.x]; }
+}`;
+    const common = {
+      check: ([x]: readonly TensorSpec[]) => [x],
+      wgsl,
+      backward: null,
+      reference: ([x]: readonly RefTensor[], { s }: { s: number }) => [map2(x, null, (v) => s * v)],
+      uniformAttrs: ['s'] as const,
+    };
+    const scaled = await defineOp<{ s: number }>({
+      ...common,
+      name: `scaledBy${Math.random().toString(36).slice(2, 8)}`,
+      dispatch: ([x], { s }) => ({ uniforms: [size(x), { f32: s }], workgroups: Math.ceil(size(x) / 64) }),
+    });
+    const x = tensor(seeded(300, 8), [300]);
+    const cache = replayStats(state.runtime!);
+    for (const [i, s] of [2, 3, -0.25].entries()) {
+      const m0 = cache.misses;
+      const y = scaled(x, { s });
+      await expectMatchesReference([y], { atol: 1e-6, rtol: 1e-6 }, `s ${s}`);
+      if (i > 0) expect(cache.misses - m0, `s ${s} planned anew`).toBe(0);
+      // Disposed, so the next step's output gets this buffer back (replay matches buffers).
+      y.dispose();
+    }
+    // The scale also sets the workgroup count here: declaring it uniform-only is wrong, and the flush says so.
+    const wrong = await defineOp<{ s: number }>({
+      ...common,
+      name: `wrongScaledBy${Math.random().toString(36).slice(2, 8)}`,
+      dispatch: ([x], { s }) => ({
+        uniforms: [size(x), { f32: s }],
+        workgroups: Math.ceil(size(x) / 64) * s,
+      }),
+    });
+    const first = wrong(x, { s: 1 });
+    expect((await first.data())[0]).toBeCloseTo((await x.data())[0], 6);
+    first.dispose();
+    const error = await wrong(x, { s: 2 })
+      .data()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GpuError);
+    expect((error as Error).message).toMatch(/declares \[s\] uniform-only, .*workgroups/);
+  });
+
   it('refuses WGSL that does not compile, with line and message, and bad definitions', async () => {
     const base = {
       check: ([x]: readonly TensorSpec[]) => [x],
@@ -121,6 +175,14 @@ describe('defineOp', () => {
     await expect(
       defineOp({ ...base, name: 'typo', wgsl: elementwise('y[i] = x[i];', ['x']), backwrd: null } as never),
     ).rejects.toThrow(ArgumentError);
+    await expect(
+      defineOp({
+        ...base,
+        name: 'badUniforms',
+        wgsl: elementwise('y[i] = x[i];', ['x']),
+        uniformAttrs: 's',
+      } as never),
+    ).rejects.toThrow(/'uniformAttrs' must be an array of attribute names/);
     // The engine stays usable.
     const silu = await defineSilu();
     expect((await silu(tensor([0], [1])).data())[0]).toBe(0);

@@ -9,6 +9,7 @@
 // Shapes: A [M, K], B [K, N], out [M, N] row-major; tilesN = ceil(N / BN).
 // Dispatch: ceil(M / BM) * tilesN workgroups of TX x TY, linearized over x and y.
 // @include gemm_params
+// @include wgtile_core
 // @include matmul_wgtile_common
 
 var<workgroup> slabA: array<f32, 2u * BM * KT>;

@@ -171,7 +171,7 @@ export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dis
   const { buffers, regions } = producerEpilogue(io);
   if (choice.variant === 'wgtile' || choice.variant === 'wgtile_subgroup') {
     const subgroup = choice.variant === 'wgtile_subgroup';
-    if (subgroup) requireSubgroups('conv2d', io.limits);
+    if (subgroup) requireSubgroups("conv2d: kernel variant 'wgtile_subgroup'", io.limits);
     const { bm, bn } = tileBlock(choice.tile);
     const tilesN = Math.ceil(d.cout / bn);
     return [

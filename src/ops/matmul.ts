@@ -146,7 +146,7 @@ export function planGemm(
   }
   const common = { buffers, regions: regions('f32') };
   if (kernel === 'wgtile' || kernel === 'subgroup') {
-    if (kernel === 'subgroup') requireSubgroups('matmul', io.limits);
+    if (kernel === 'subgroup') requireSubgroups("matmul/dense: kernel variant 'subgroup'", io.limits);
     const tile = choice.tile ?? DEFAULT_WGTILE;
     const { bm, bn } = tileBlock(tile);
     const tilesN = Math.ceil(n / bn);
@@ -283,7 +283,7 @@ export const denseOp: OpDef<DenseAttrs> = {
 /** Throws ArgumentError when `kernel` is 'subgroup' and the device in use lacks the 'subgroups' feature. */
 function checkForcedKernel(op: string, kernel: MatmulKernel | undefined): void {
   const limits = state.runtime?.info.limits;
-  if (kernel === 'subgroup' && limits) requireSubgroups(op, limits);
+  if (kernel === 'subgroup' && limits) requireSubgroups(`${op}: option 'kernel' 'subgroup'`, limits);
 }
 
 /**

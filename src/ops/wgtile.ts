@@ -55,13 +55,11 @@ export function tileConstants(op: string, t: WgTile): Record<string, number> {
 }
 
 /**
- * Throws ArgumentError (naming `op` and its option 'kernel') unless the device, by its `limits`, has the
- * 'subgroups' feature that the subgroup kernel variants need.
+ * Throws ArgumentError unless the device, by its `limits`, has the 'subgroups' feature that the subgroup kernel
+ * variants need. `what` names the op and what asked for one: "matmul: option 'kernel' 'subgroup'".
  */
-export function requireSubgroups(op: string, limits: Readonly<Record<string, number>>): void {
+export function requireSubgroups(what: string, limits: Readonly<Record<string, number>>): void {
   if (!hasSubgroups(limits)) {
-    throw new ArgumentError(
-      `${op}: option 'kernel' 'subgroup' needs a device with the 'subgroups' feature; this adapter has none (choose another kernel or leave 'kernel' unset)`,
-    );
+    throw new ArgumentError(`${what} needs a device with the 'subgroups' feature, which this adapter lacks`);
   }
 }

@@ -7,29 +7,7 @@
 // Shapes: A [M, K], B [K, N], out [M, N] row-major; tilesN = ceil(N / 4).
 // Dispatch: ceil(ceil(M / 4) / (WG / BX)) * ceil(tilesN / BX) workgroups, linearized over x and y;
 // neighbouring invocations take neighbouring column tiles, so their B loads are contiguous and A loads coincide.
-struct Params {
-  m: u32,
-  n: u32,
-  k: u32,
-  aM: u32,
-  aK: u32,
-  bK: u32,
-  bN: u32,
-  tilesN: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-// @region BINDINGS
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-// @end BINDINGS
-
-// @region EPILOGUE
-fn epilogue(acc: f32, i: u32, c: u32) -> f32 {
-  return acc;
-}
-// @end EPILOGUE
+// @include gemm_params
 
 override WG: u32 = 64;
 // Column tiles per workgroup: a power of two dividing WG, narrower for thin outputs so no lane idles.

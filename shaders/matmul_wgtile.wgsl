@@ -8,56 +8,21 @@
 // the other, so each K step needs a single barrier. Slabs are zero-filled past the edges.
 // Shapes: A [M, K], B [K, N], out [M, N] row-major; tilesN = ceil(N / BN).
 // Dispatch: ceil(M / BM) * tilesN workgroups of TX x TY, linearized over x and y.
-struct Params {
-  m: u32,
-  n: u32,
-  k: u32,
-  aM: u32,
-  aK: u32,
-  bK: u32,
-  bN: u32,
-  tilesN: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-// @region BINDINGS
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-// @end BINDINGS
-
-// @region EPILOGUE
-fn epilogue(acc: f32, i: u32, c: u32) -> f32 {
-  return acc;
-}
-// @end EPILOGUE
-
-override TX: u32 = 16;
-override TY: u32 = 16;
-override RM: u32 = 4;
-override RN: u32 = 4;
-override KT: u32 = 16;
-override BM: u32 = TY * RM;
-override BN: u32 = TX * RN;
-const MAX_R = 8u;
+// @include gemm_params
+// @include wgtile_core
+// @include matmul_wgtile_common
 
 var<workgroup> slabA: array<f32, 2u * BM * KT>;
-var<workgroup> slabB: array<f32, 2u * BN * KT>;
 
 /** Loads the KT-deep slabs starting at k0 into buffer `buf` (A as [KT][BM], B as [KT][BN]). */
 fn loadSlabs(buf: u32, k0: u32, mBase: u32, nBase: u32, lid: u32) {
-  let threads = TX * TY;
-  // Consecutive invocations read consecutive k of A and consecutive n of B.
-  for (var e = lid; e < BM * KT; e += threads) {
+  // Consecutive invocations read consecutive k of A (and consecutive n of B).
+  for (var e = lid; e < BM * KT; e += TX * TY) {
     let m = mBase + e / KT;
     let k = k0 + e % KT;
     slabA[buf * BM * KT + (e % KT) * BM + e / KT] = select(0.0, a[m * p.aM + k * p.aK], m < p.m && k < p.k);
   }
-  for (var e = lid; e < BN * KT; e += threads) {
-    let n = nBase + e % BN;
-    let k = k0 + e / BN;
-    slabB[buf * BN * KT + e] = select(0.0, b[k * p.bK + n * p.bN], k < p.k && n < p.n);
-  }
+  loadSlabB(buf, k0, nBase, lid);
 }
 
 @compute @workgroup_size(TX, TY)
@@ -72,7 +37,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let nBase = (g % p.tilesN) * BN;
   var acc: array<f32, 64>;
   var av: array<f32, MAX_R>;
-  var bv: array<f32, MAX_R>;
   let steps = (p.k + KT - 1u) / KT;
   loadSlabs(0u, 0u, mBase, nBase, lid);
   workgroupBarrier();
@@ -88,24 +52,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       for (var i = 0u; i < RM; i++) {
         av[i] = slabA[ra + i * TY];
       }
-      for (var j = 0u; j < RN; j++) {
-        bv[j] = slabB[rb + j * TX];
-      }
-      for (var i = 0u; i < RM; i++) {
-        for (var j = 0u; j < RN; j++) {
-          acc[i * MAX_R + j] = fma(av[i], bv[j], acc[i * MAX_R + j]);
-        }
-      }
+      accumulate(&acc, &av, rb);
     }
     workgroupBarrier();
   }
-  for (var i = 0u; i < RM; i++) {
-    let m = mBase + lid3.y + i * TY;
-    for (var j = 0u; j < RN; j++) {
-      let n = nBase + lid3.x + j * TX;
-      if (m < p.m && n < p.n) {
-        out[m * p.n + n] = epilogue(acc[i * MAX_R + j], m * p.n + n, n);
-      }
-    }
-  }
+  storeTile(&acc, mBase, nBase, lid3);
 }

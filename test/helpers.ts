@@ -1,6 +1,6 @@
 // Shared test helpers: GPU setup per file, tolerance comparison that prints the first mismatches, oracles.
-import { afterAll, beforeAll, expect } from 'vitest';
-import { evaluateReference, init, readLeaves, release, type Tensor } from '../src/index.js';
+import { afterAll, beforeAll, expect, type TestContext } from 'vitest';
+import { evaluateReference, info, init, readLeaves, release, type Tensor } from '../src/index.js';
 
 /** Opens the engine for this test file and says which adapter runs the GPU numerics. Fails if none is found. */
 export function useGpu(): void {
@@ -10,6 +10,18 @@ export function useGpu(): void {
     console.log(`GPU numerics on adapter: ${info.backend} (${info.description})`);
   });
   afterAll(() => release());
+}
+
+/**
+ * Skips the running test, with the reason in the report and the log, when the adapter lacks `feature` (a
+ * kernel variant that needs it, e.g. 'subgroups'): such tests never pass silently where they cannot run.
+ */
+export function requireFeature(ctx: TestContext, feature: string): void {
+  const { features, backend, description } = info();
+  if (features.includes(feature)) return;
+  const reason = `the ${backend} adapter (${description}) lacks the '${feature}' feature`;
+  console.log(`skipped: ${ctx.task.name}: ${reason}`);
+  ctx.skip(reason);
 }
 
 export interface Tolerance {

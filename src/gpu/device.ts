@@ -78,6 +78,10 @@ export interface AdapterInfo {
   /** A CPU implementation (llvmpipe, SwiftShader, lavapipe), found by backend or adapter name (browsers too). */
   software: boolean;
   features: string[];
+  /**
+   * The limits the engine plans against: the device's (lowered by InitOptions.limits), plus `subgroupMinSize` and
+   * `subgroupMaxSize` where the device has the 'subgroups' feature.
+   */
   limits: Record<string, number>;
 }
 
@@ -245,6 +249,22 @@ export function readBackendOption(options: InitOptions): Backend {
   return value as Backend;
 }
 
+/**
+ * Where the device has the 'subgroups' feature, records the adapter's subgroup sizes as the limits
+ * `subgroupMinSize` and `subgroupMaxSize` (the spec's bounds, 4 and 128, where the adapter does not report them):
+ * KernelIO sees limits, not features, so ops offer their subgroup kernels by `hasSubgroups(limits)`.
+ */
+function addSubgroupSizes(limits: Record<string, number>, adapter: GPUAdapter, device: GPUDevice): void {
+  if (!device.features.has('subgroups' as GPUFeatureName)) return;
+  limits.subgroupMinSize = adapter.info.subgroupMinSize || 4;
+  limits.subgroupMaxSize = adapter.info.subgroupMaxSize || 128;
+}
+
+/** Whether the device in use has the 'subgroups' feature, by the limits `addSubgroupSizes` records. */
+export function hasSubgroups(limits: Readonly<Record<string, number>>): boolean {
+  return (limits.subgroupMaxSize ?? 0) > 0;
+}
+
 /** Finds an adapter by the chosen policy and opens a device with the adapter's real limits. */
 export async function openDevice(options: InitOptions = {}): Promise<OpenedDevice> {
   const backend = readBackendOption(options);
@@ -291,6 +311,7 @@ export async function openDevice(options: InitOptions = {}): Promise<OpenedDevic
       device.destroy();
       throw e;
     }
+    addSubgroupSizes(planned, adapter, device);
     const described = describe(adapter);
     const info: AdapterInfo = {
       backend: candidate,

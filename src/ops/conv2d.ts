@@ -2,6 +2,7 @@
 import { groupedConv2d } from './conv_grouped.js';
 import { ShapeError, fmtShape } from '../errors.js';
 import type { Dispatch } from '../gpu/runtime.js';
+import { hasSubgroups } from '../gpu/device.js';
 import { apply } from '../graph/record.js';
 import { checkOptionKeys } from '../options.js';
 import type { Tensor } from '../graph/tensor.js';
@@ -27,6 +28,7 @@ import {
   WGTILE_CANDIDATES,
   tileBlock,
   tileConstants,
+  requireSubgroups,
   tileFits,
   type WgTile,
 } from './wgtile.js';
@@ -40,7 +42,9 @@ export const CONV_WG = 64;
  * three keep a TM x TN tile in registers, without barriers (CPU adapters). 'vec4_regs' (Cin, Cout multiples of
  * 4) and 'cout4_regs' (Cout a multiple of 4, any Cin) keep a fixed, written-out 8-row x 16-channel tile in
  * matrix registers, with loads hoisted out of the tile (CPU adapters, SwiftShader above all). 'wgtile' is an
- * implicit GEMM over double-buffered workgroup-memory tiles for any channel counts (GPUs).
+ * implicit GEMM over double-buffered workgroup-memory tiles for any channel counts (GPUs); 'wgtile_subgroup' the
+ * same with the im2col fragments shared across subgroup lanes instead of staged in workgroup memory (only on
+ * devices with the 'subgroups' feature: a tuner candidate there, never a fallback).
  */
 export const CONV2D_VARIANTS = [
   'vec4',
@@ -50,6 +54,7 @@ export const CONV2D_VARIANTS = [
   'cout4_regs',
   'vec4_regs8',
   'wgtile',
+  'wgtile_subgroup',
 ] as const;
 export type Conv2dVariant = (typeof CONV2D_VARIANTS)[number];
 /** The variants whose register tile is a TM x TN override pair. */
@@ -63,7 +68,7 @@ const FIXED_CHANNELS = 16;
 /** Whether a forward variant can run these dims. */
 export function conv2dSupports(variant: Conv2dVariant, d: ConvDims): boolean {
   const vec4 = d.cin % 4 === 0 && d.cout % 4 === 0;
-  if (variant === 'scalar' || variant === 'wgtile') return true;
+  if (variant === 'scalar' || variant === 'wgtile' || variant === 'wgtile_subgroup') return true;
   if (variant === 'vec4' || variant === 'vec4_regs' || variant === 'vec4_regs8') return vec4;
   if (variant === 'cout4_regs') return d.cout % 4 === 0;
   // Every output row must read an existing input row: no padding on any side.
@@ -80,12 +85,12 @@ export function conv2dSupports(variant: Conv2dVariant, d: ConvDims): boolean {
 
 /**
  * A forward kernel choice: a register variant with its register tile (TM output rows x TN channel groups), a
- * fixed-tile variant, or 'wgtile' with its workgroup tile.
+ * fixed-tile variant, or 'wgtile' / 'wgtile_subgroup' with its workgroup tile.
  */
 export type Conv2dChoice =
   | { variant: TiledVariant; tm: number; tn: number }
   | { variant: FixedVariant }
-  | { variant: 'wgtile'; tile: WgTile };
+  | { variant: 'wgtile' | 'wgtile_subgroup'; tile: WgTile };
 
 /** Register tile per register variant: CPU adapters (llvmpipe, SwiftShader) want big tiles, GPUs more invocations. */
 export function conv2dTiles(cpu: boolean, variant: TiledVariant): { tm: number; tn: number } {
@@ -95,7 +100,7 @@ export function conv2dTiles(cpu: boolean, variant: TiledVariant): { tm: number; 
 
 /** A variant with its default tile for the adapter class (what the fallback runs when it picks that variant). */
 export function conv2dChoiceOf(cpu: boolean, variant: Conv2dVariant): Conv2dChoice {
-  if (variant === 'wgtile') return { variant, tile: DEFAULT_WGTILE };
+  if (variant === 'wgtile' || variant === 'wgtile_subgroup') return { variant, tile: DEFAULT_WGTILE };
   if (variant === 'vec4_regs' || variant === 'cout4_regs' || variant === 'vec4_regs8') return { variant };
   return { variant, ...conv2dTiles(cpu, variant) };
 }
@@ -131,7 +136,10 @@ const REGISTER_TILES: readonly { tm: number; tn: number }[] = [
   { tm: 8, tn: 2 },
 ];
 
-/** Every forward choice that can run these dims on a device with `limits`: what the tuner times. */
+/**
+ * Every forward choice that can run these dims on a device with `limits`: what the tuner times ('wgtile_subgroup'
+ * only where the device has the 'subgroups' feature).
+ */
 export function conv2dCandidates(d: ConvDims, limits: Readonly<Record<string, number>>): Conv2dChoice[] {
   const out: Conv2dChoice[] = [];
   for (const variant of ['gemm1x1', 'vec4', 'scalar'] as const) {
@@ -140,7 +148,9 @@ export function conv2dCandidates(d: ConvDims, limits: Readonly<Record<string, nu
   for (const variant of ['vec4_regs', 'cout4_regs', 'vec4_regs8'] as const) {
     if (conv2dSupports(variant, d)) out.push({ variant });
   }
-  for (const tile of WGTILE_CANDIDATES) if (tileFits(tile, limits)) out.push({ variant: 'wgtile', tile });
+  const tiles = WGTILE_CANDIDATES.filter((tile) => tileFits(tile, limits));
+  for (const tile of tiles) out.push({ variant: 'wgtile', tile });
+  if (hasSubgroups(limits)) for (const tile of tiles) out.push({ variant: 'wgtile_subgroup', tile });
   return out;
 }
 
@@ -159,12 +169,14 @@ export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dis
   }
   const m = d.n * d.oh * d.ow;
   const { buffers, regions } = producerEpilogue(io);
-  if (choice.variant === 'wgtile') {
+  if (choice.variant === 'wgtile' || choice.variant === 'wgtile_subgroup') {
+    const subgroup = choice.variant === 'wgtile_subgroup';
+    if (subgroup) requireSubgroups("conv2d: kernel variant 'wgtile_subgroup'", io.limits);
     const { bm, bn } = tileBlock(choice.tile);
     const tilesN = Math.ceil(d.cout / bn);
     return [
       {
-        shader: 'conv2d_fwd_wgtile',
+        shader: subgroup ? 'conv2d_fwd_wgtile_subgroup' : 'conv2d_fwd_wgtile',
         constants: tileConstants('conv2d', choice.tile),
         regions: regions('f32'),
         uniforms: [...convUniforms(d), m, d.kh * d.kw * d.cin, tilesN],

@@ -1,7 +1,9 @@
 // matmul (with tf.matMul's transposes) and dense (matmul with the bias add fused into the GEMM epilogue).
 import { ShapeError, fmtShape } from '../errors.js';
+import { hasSubgroups } from '../gpu/device.js';
 import type { Dispatch } from '../gpu/runtime.js';
 import { apply } from '../graph/record.js';
+import { state } from '../graph/state.js';
 import { checkOptionKeys } from '../options.js';
 import type { Tensor } from '../graph/tensor.js';
 import { refMatmul } from '../reference/matmul.js';
@@ -14,6 +16,7 @@ import { expectFloat, expectRank } from './util.js';
 import {
   DEFAULT_WGTILE,
   WGTILE_CANDIDATES,
+  requireSubgroups,
   tileBlock,
   tileConstants,
   tileFits,
@@ -24,12 +27,14 @@ import {
  * GEMM kernel variants. 'register': barrier-free, a 4x4 tile per invocation in registers (vec4 loads of B
  * when N % 4 == 0 and B is not transposed): best where barriers are expensive (llvmpipe, SwiftShader).
  * 'tiled': 32x32 shared-memory tiles with two barriers per K step. 'wgtile': double-buffered workgroup-memory
- * tiles (64x64 by default, see WgTile) with one barrier per K step: for real GPUs.
+ * tiles (64x64 by default, see WgTile) with one barrier per K step: for real GPUs. 'subgroup': 'wgtile' with the
+ * A fragments shared across subgroup lanes by subgroupShuffle instead of staged in workgroup memory; only on
+ * devices with the 'subgroups' feature (forcing it elsewhere throws ArgumentError), a tuner candidate there.
  */
-export type MatmulKernel = 'register' | 'tiled' | 'wgtile';
+export type MatmulKernel = 'register' | 'tiled' | 'wgtile' | 'subgroup';
 
-/** Every GEMM kernel variant, for tests and the tuner. */
-export const MATMUL_KERNELS: readonly MatmulKernel[] = ['register', 'tiled', 'wgtile'];
+/** Every GEMM kernel variant, for tests and the tuner ('subgroup' needs the 'subgroups' feature). */
+export const MATMUL_KERNELS: readonly MatmulKernel[] = ['register', 'tiled', 'wgtile', 'subgroup'];
 
 export interface MatmulAttrs {
   /** Use aᵀ: a is [K,M] (default false). */
@@ -90,7 +95,7 @@ function gemmDims(
   return { m, n, k: ka };
 }
 
-/** A GEMM kernel choice: the variant and, for 'wgtile', its workgroup tile. */
+/** A GEMM kernel choice: the variant and, for 'wgtile' and 'subgroup', its workgroup tile. */
 export interface GemmChoice {
   kernel: MatmulKernel;
   tile?: WgTile;
@@ -101,13 +106,15 @@ export function chooseGemm(cpu: boolean): GemmChoice {
   return cpu ? { kernel: 'register' } : { kernel: 'wgtile', tile: DEFAULT_WGTILE };
 }
 
-/** Every GEMM choice for a device with `limits`: what the tuner times. */
+/** Every GEMM choice for a device with `limits`: what the tuner times ('subgroup' only with the feature). */
 export function gemmCandidates(limits: Readonly<Record<string, number>>): GemmChoice[] {
   const tiled = WGTILE_CANDIDATES.filter((t) => tileFits(t, limits));
+  const subgroup = hasSubgroups(limits) ? tiled.map((tile) => ({ kernel: 'subgroup' as const, tile })) : [];
   return [
     { kernel: 'register' },
     { kernel: 'tiled' },
     ...tiled.map((tile) => ({ kernel: 'wgtile' as const, tile })),
+    ...subgroup,
   ];
 }
 
@@ -138,13 +145,14 @@ export function planGemm(
     ];
   }
   const common = { buffers, regions: regions('f32') };
-  if (kernel === 'wgtile') {
+  if (kernel === 'wgtile' || kernel === 'subgroup') {
+    if (kernel === 'subgroup') requireSubgroups("matmul/dense: kernel variant 'subgroup'", io.limits);
     const tile = choice.tile ?? DEFAULT_WGTILE;
     const { bm, bn } = tileBlock(tile);
     const tilesN = Math.ceil(n / bn);
     return [
       {
-        shader: 'matmul_wgtile',
+        shader: kernel === 'wgtile' ? 'matmul_wgtile' : 'matmul_wgtile_subgroup',
         constants: tileConstants('matmul', tile),
         uniforms: [m, n, k, aM, aK, bK, bN, tilesN],
         workgroups: Math.ceil(m / bm) * tilesN,
@@ -176,10 +184,12 @@ export function planGemm(
   ];
 }
 
-/** The forced kernel (with the default tile for 'wgtile'), else the tuner's choice for this shape. */
+/** The forced kernel (with the default tile for the tiled ones), else the tuner's choice for this shape. */
 function gemmChoice(io: KernelIO, attrs: MatmulAttrs, dims: GemmDims): GemmChoice {
-  if (attrs.kernel) {
-    return attrs.kernel === 'wgtile' ? { kernel: 'wgtile', tile: DEFAULT_WGTILE } : { kernel: attrs.kernel };
+  const forced = attrs.kernel;
+  if (forced) {
+    const tiled = forced === 'wgtile' || forced === 'subgroup';
+    return tiled ? { kernel: forced, tile: DEFAULT_WGTILE } : { kernel: forced };
   }
   const { m, n, k } = dims;
   const t = `${attrs.transposeA ? 'T' : 'N'}${attrs.transposeB ? 'T' : 'N'}`;
@@ -270,12 +280,19 @@ export const denseOp: OpDef<DenseAttrs> = {
   reference: ([x, w, bias]) => [refMatmul(x, w, false, false, bias)],
 };
 
+/** Throws ArgumentError when `kernel` is 'subgroup' and the device in use lacks the 'subgroups' feature. */
+function checkForcedKernel(op: string, kernel: MatmulKernel | undefined): void {
+  const limits = state.runtime?.info.limits;
+  if (kernel === 'subgroup' && limits) requireSubgroups(`${op}: option 'kernel' 'subgroup'`, limits);
+}
+
 /**
  * Matrix product as tf.matMul: out = op(a)·op(b), op transposing where asked.
  * Shapes: a [M,K] (transposeA: [K,M]), b [K,N] (transposeB: [N,K]) → [M,N].
  */
 export function matmul(a: Tensor, b: Tensor, options: MatmulAttrs = {}): Tensor {
   checkOptionKeys('matmul', options, ['transposeA', 'transposeB', 'kernel']);
+  checkForcedKernel('matmul', options.kernel);
   return apply(matmulOp, [a, b], { ...options }, ['a', 'b']);
 }
 
@@ -285,6 +302,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulAttrs = {}): Tensor 
  */
 export function dense(x: Tensor, w: Tensor, bias?: Tensor, options: DenseAttrs = {}): Tensor {
   checkOptionKeys('dense', options, ['kernel']);
+  checkForcedKernel('dense', options.kernel);
   if (!bias) return matmul(x, w, options);
   return apply(denseOp, [x, w, bias], { ...options }, ['x', 'w', 'bias']);
 }

@@ -1,5 +1,6 @@
 // Workgroup-memory tile shapes of the GPU GEMM-style kernels (matmul_wgtile, conv2d_*_wgtile) and their checks.
 import { ArgumentError } from '../errors.js';
+import { hasSubgroups } from '../gpu/device.js';
 
 /**
  * A workgroup tile: TX x TY invocations, each computing RM x RN outputs, over KT-deep slabs. The workgroup's
@@ -51,4 +52,14 @@ export function tileConstants(op: string, t: WgTile): Record<string, number> {
     );
   }
   return { TX: t.tx, TY: t.ty, RM: t.rm, RN: t.rn, KT: t.kt };
+}
+
+/**
+ * Throws ArgumentError unless the device, by its `limits`, has the 'subgroups' feature that the subgroup kernel
+ * variants need. `what` names the op and what asked for one: "matmul: option 'kernel' 'subgroup'".
+ */
+export function requireSubgroups(what: string, limits: Readonly<Record<string, number>>): void {
+  if (!hasSubgroups(limits)) {
+    throw new ArgumentError(`${what} needs a device with the 'subgroups' feature, which this adapter lacks`);
+  }
 }

@@ -1,6 +1,6 @@
 // GPU numerics of every conv2d kernel variant and pass vs the float64 reference, over edge-case shapes.
 import { describe, expect, it } from 'vitest';
-import { conv2d, gradcheck, mul, sum, tensor, type Tensor } from '../../src/index.js';
+import { conv2d, gradcheck, info, mul, sum, tensor, type Tensor } from '../../src/index.js';
 import type { Dispatch } from '../../src/gpu/runtime.js';
 import { record } from '../../src/graph/record.js';
 import { state } from '../../src/graph/state.js';
@@ -38,7 +38,7 @@ import {
 import { DEFAULT_WGTILE, type WgTile } from '../../src/ops/wgtile.js';
 import { convDims, type ConvAttrs, type ConvDims } from '../../src/ops/conv_geometry.js';
 import type { KernelIO, OpDef } from '../../src/ops/types.js';
-import { expectMatchesReference, seeded, useGpu } from '../helpers.js';
+import { expectMatchesReference, requireFeature, seeded, useGpu } from '../helpers.js';
 
 useGpu();
 const tol = { atol: 1e-4, rtol: 1e-4 };
@@ -144,9 +144,36 @@ describe('forward variants', () => {
         chooseConv2d(false, d),
         { variant: 'wgtile', tile: ODD_TILE },
       ];
-      const supported = CONV2D_VARIANTS.filter((v) => conv2dSupports(v, d));
+      // The subgroup variant is a candidate only where the adapter has the feature (its own cases are below).
+      const subgroups = info().features.includes('subgroups');
+      const supported = CONV2D_VARIANTS.filter(
+        (v) => conv2dSupports(v, d) && (subgroups || v !== 'wgtile_subgroup'),
+      );
       expect(new Set(choices.map((c) => c.variant))).toEqual(new Set(supported));
       for (const choice of choices) {
+        const op = forcing(conv2dOp, (io) => conv2dPlan(io, d, choice));
+        const [y] = record(op, [x, w], attrs);
+        const [yb] = record(op, [x, w, bias], attrs);
+        await expectMatchesReference([y, yb], tol, label(choice));
+      }
+    });
+  }
+});
+
+describe('forward wgtile_subgroup variant', () => {
+  // The default tile, a narrower one, and ODD_TILE, whose TX = 5 no subgroup size divides: there the kernel's
+  // survey falls back to one-lane groups, so both of its paths are checked.
+  const tiles: WgTile[] = [DEFAULT_WGTILE, { tx: 8, ty: 8, rm: 4, rn: 4, kt: 16 }, ODD_TILE];
+  for (const [name, xs, ws, opts] of cases) {
+    it(name, async (ctx) => {
+      requireFeature(ctx, 'subgroups');
+      const x = input(xs, 1);
+      const w = input(ws, 2);
+      const bias = input([ws[3]], 3);
+      const attrs = convAttrs('conv2d', opts);
+      const d = dimsOf(x, ws, attrs);
+      for (const tile of tiles) {
+        const choice: Conv2dChoice = { variant: 'wgtile_subgroup', tile };
         const op = forcing(conv2dOp, (io) => conv2dPlan(io, d, choice));
         const [y] = record(op, [x, w], attrs);
         const [yb] = record(op, [x, w, bias], attrs);

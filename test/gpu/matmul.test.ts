@@ -1,8 +1,10 @@
 // GPU numerics for matmul and dense: every kernel variant vs the float64 reference over edge-case shapes.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import {
+  ArgumentError,
   dense,
   flush,
+  info,
   matmul,
   mean,
   stats,
@@ -11,9 +13,10 @@ import {
   type Tensor,
 } from '../../src/index.js';
 import { record } from '../../src/graph/record.js';
-import { matmulOp, planGemm } from '../../src/ops/matmul.js';
+import { MATMUL_KERNELS, gemmCandidates, matmulOp, planGemm } from '../../src/ops/matmul.js';
+import { WGTILE_CANDIDATES, type WgTile } from '../../src/ops/wgtile.js';
 import type { KernelIO } from '../../src/ops/types.js';
-import { expectMatchesReference, seeded, useGpu } from '../helpers.js';
+import { expectMatchesReference, requireFeature, seeded, useGpu } from '../helpers.js';
 
 useGpu();
 
@@ -42,9 +45,15 @@ const shapes: [number, number, number][] = [
   [64, 129, 20],
 ];
 
-describe.each<MatmulKernel>(['register', 'tiled', 'wgtile'])('matmul, %s kernel', (kernel) => {
+/** The subgroup kernel runs only where the adapter has the feature: elsewhere its cases are skipped, visibly. */
+function needsFeature(ctx: TestContext, kernel: MatmulKernel): void {
+  if (kernel === 'subgroup') requireFeature(ctx, 'subgroups');
+}
+
+describe.each<MatmulKernel>(MATMUL_KERNELS)('matmul, %s kernel', (kernel) => {
   for (const [m, k, n] of shapes) {
-    it(`M=${m} K=${k} N=${n}, every transpose combination`, async () => {
+    it(`M=${m} K=${k} N=${n}, every transpose combination`, async (ctx) => {
+      needsFeature(ctx, kernel);
       const outs: Tensor[] = [];
       for (const tA of [false, true])
         for (const tB of [false, true]) {
@@ -55,7 +64,8 @@ describe.each<MatmulKernel>(['register', 'tiled', 'wgtile'])('matmul, %s kernel'
     });
   }
 
-  it('dense fuses the bias (scalar and vec4 paths)', async () => {
+  it('dense fuses the bias (scalar and vec4 paths)', async (ctx) => {
+    needsFeature(ctx, kernel);
     const outs = [
       [5, 9, 7],
       [6, 10, 8],
@@ -63,7 +73,8 @@ describe.each<MatmulKernel>(['register', 'tiled', 'wgtile'])('matmul, %s kernel'
     await expectMatchesReference(outs, tolFor(10), 'dense');
   });
 
-  it('backward: gradients of both operands and the bias match the reference', async () => {
+  it('backward: gradients of both operands and the bias match the reference', async (ctx) => {
+    needsFeature(ctx, kernel);
     for (const [tA, tB] of [
       [false, false],
       [true, false],
@@ -80,6 +91,69 @@ describe.each<MatmulKernel>(['register', 'tiled', 'wgtile'])('matmul, %s kernel'
     const bias = tensor(seeded(8, 6), [8], { requiresGrad: true });
     mean(dense(x, w, bias, { kernel })).backward();
     await expectMatchesReference([x.grad!, w.grad!, bias.grad!], tolFor(11), 'dense grads');
+  });
+});
+
+/** op(a)·op(b) through planGemm with one kernel and tile (the tuner's candidates, not only the default). */
+function matmulWith(
+  a: Tensor,
+  b: Tensor,
+  tA: boolean,
+  tB: boolean,
+  kernel: MatmulKernel,
+  tile: WgTile,
+): Tensor {
+  const [m, k] = tA ? [a.shape[1], a.shape[0]] : a.shape;
+  const n = tB ? b.shape[0] : b.shape[1];
+  const attrs = { transposeA: tA, transposeB: tB };
+  const op = { ...matmulOp, forward: (io: KernelIO) => planGemm(io, attrs, { m, n, k }, { kernel, tile }) };
+  return record(op, [a, b], attrs)[0];
+}
+
+describe('matmul, subgroup kernel', () => {
+  // Ragged edges of every candidate tile (64x64, 128x64, 32x32 blocks) and K not a multiple of the 8- or 16-deep
+  // slabs or of any lane group size, so partial lane groups and zero-filled slabs are both exercised.
+  const ragged: [number, number, number][] = [
+    [65, 17, 67],
+    [130, 35, 129],
+    [31, 3, 33],
+  ];
+  // TX = 5 divides by no subgroup size: the kernel's survey takes one-lane groups there (its other path).
+  const oddTile: WgTile = { tx: 5, ty: 4, rm: 3, rn: 2, kt: 3 };
+  for (const tile of [...WGTILE_CANDIDATES, oddTile]) {
+    it(`tile ${JSON.stringify(tile)}: ragged shapes, every transpose combination`, async (ctx) => {
+      requireFeature(ctx, 'subgroups');
+      for (const [m, k, n] of ragged) {
+        const outs: Tensor[] = [];
+        for (const tA of [false, true])
+          for (const tB of [false, true]) {
+            const [a, b] = operands(m, k, n, tA, tB);
+            outs.push(matmulWith(a, b, tA, tB, 'subgroup', tile));
+          }
+        await expectMatchesReference(outs, tolFor(k), `${m}x${k}x${n}`);
+      }
+    });
+  }
+
+  it('is a tuner candidate exactly where the adapter has the subgroups feature', () => {
+    const has = info().features.includes('subgroups');
+    const subgroup = gemmCandidates(info().limits).filter((c) => c.kernel === 'subgroup');
+    expect(subgroup.length > 0).toBe(has);
+  });
+
+  it('forcing it without the subgroups feature throws ArgumentError naming the option', (ctx) => {
+    if (info().features.includes('subgroups')) {
+      console.log(`skipped: ${ctx.task.name}: the adapter has the 'subgroups' feature`);
+      ctx.skip("the adapter has the 'subgroups' feature");
+    }
+    const [a, b] = operands(4, 4, 4, false, false);
+    expect(() => matmul(a, b, { kernel: 'subgroup' })).toThrow(ArgumentError);
+    expect(() => matmul(a, b, { kernel: 'subgroup' })).toThrow(
+      "matmul: option 'kernel' 'subgroup' needs a device with the 'subgroups' feature, which this adapter lacks",
+    );
+    expect(() => dense(a, b, tensor(seeded(4, 1), [4]), { kernel: 'subgroup' })).toThrow(
+      /dense: option 'kernel'/,
+    );
   });
 });
 

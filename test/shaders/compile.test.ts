@@ -1,8 +1,9 @@
-// Every WGSL file compiles on the adapter in use and builds a compute pipeline with its default constants.
+// Every WGSL file compiles on the adapter in use and builds a compute pipeline with its default constants; a file
+// that enables an extension ('enable subgroups;') is skipped, with the reason, where the device lacks the feature.
 import { describe, expect, it } from 'vitest';
 import { shaderSources, type ShaderName } from '../../src/gpu/shaders.js';
 import { state } from '../../src/graph/state.js';
-import { useGpu } from '../helpers.js';
+import { requireFeature, useGpu } from '../helpers.js';
 
 useGpu();
 
@@ -14,7 +15,11 @@ describe('shaders', () => {
   });
 
   for (const name of Object.keys(shaderSources) as ShaderName[]) {
-    it(`${name}.wgsl compiles`, async () => {
+    it(`${name}.wgsl compiles`, async (ctx) => {
+      for (const [, extension] of shaderSources[name].matchAll(/^enable (\w+);/gm)) {
+        // WGSL's extension names are the device features' except f16 (feature 'shader-f16').
+        requireFeature(ctx, extension === 'f16' ? 'shader-f16' : extension);
+      }
       const device = state.runtime!.device;
       device.pushErrorScope('validation');
       const module = device.createShaderModule({ code: shaderSources[name] });

@@ -1,7 +1,14 @@
 // Fusion table: per workload, dispatches, bytes moved, step time and host CPU per step, fusion passes off/on.
-// Run: npx tsx bench/fusion.ts [--steps N] [--repeats N] [--filter REGEX] [--settings REGEX] [--rounds N] [--profile]
-// --rounds runs the chosen settings in turn N times: on a shared machine, compare settings within one round.
+// Run: npx tsx bench/fusion.ts [--steps N] [--repeats N] [--warmup N] [--filter REGEX] [--settings REGEX]
+//        [--rounds N] [--profile]
+// Each (round, setting) opens a fresh engine, runs --warmup steps, waits for the tuner (wg.tuned()), runs two more
+// (the replay plans made before a tuner choice are dropped), collects garbage, then times --repeats x --steps
+// steps one by one; its figure is the median step. Rounds alternate the settings' order (A B, B A, ...) so drift
+// on a shared machine hits them alike; the table gives each setting's median over the rounds with the spread
+// (min-max), and each setting's speed-up over the first one chosen, per round and as the median of the rounds.
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import * as wg from '../src/index.js';
 import { FUSION_PASSES } from '../src/options.js';
 
@@ -9,6 +16,7 @@ const { values: args } = parseArgs({
   options: {
     steps: { type: 'string', default: '10' },
     repeats: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '3' },
     filter: { type: 'string' },
     /** Only the settings (table column 'fusion') whose label matches, e.g. 'all on'. */
     settings: { type: 'string' },
@@ -18,7 +26,13 @@ const { values: args } = parseArgs({
 });
 const steps = Number(args.steps);
 const repeats = Number(args.repeats);
+const warmup = Number(args.warmup);
 const rounds = Number(args.rounds);
+
+// A full collection before each timed block, so garbage of the warm-up (and of the last engine) is not
+// collected inside it.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 
 interface FusionWorkload {
   name: string;
@@ -50,7 +64,16 @@ function configs(): [string, wg.InitOptions][] {
   return list;
 }
 
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+/** The q-quantile of v (0.5: the median), interpolated between the two nearest values. */
+const quantile = (v: readonly number[], q: number) => {
+  const s = [...v].sort((a, b) => a - b);
+  const at = q * (s.length - 1);
+  const lo = Math.floor(at);
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo);
+};
+const median = (v: readonly number[]) => quantile(v, 0.5);
+const spread = (v: readonly number[], digits: number) =>
+  `${Math.min(...v).toFixed(digits)}-${Math.max(...v).toFixed(digits)}`;
 
 /** A step as fit() records it: fresh batch tensors, forward (+ backward and update), the loss read on flush. */
 function stepper(w: FusionWorkload) {
@@ -84,46 +107,114 @@ function stepper(w: FusionWorkload) {
   };
 }
 
+/** One setting in one round: the step's plan, its median step time and host milliseconds per phase. */
+interface Measured {
+  dispatches: number;
+  mb: number;
+  ms: number;
+  /** The lower quartile of the steps: what a step takes when the shared machine's other jobs leave it alone. */
+  fastMs: number;
+  cpuMs: number;
+  submitMs: number;
+  phases: { recordMs: number; planMs: number; encodeMs: number };
+}
+
+async function measure(w: FusionWorkload, label: string, options: wg.InitOptions): Promise<Measured> {
+  await wg.init(options);
+  const step = stepper(w);
+  for (let i = 0; i < warmup; i++) await step();
+  await wg.tuned();
+  for (let i = 0; i < 2; i++) await step();
+  const plan = await wg.explain(step);
+  collectGarbage();
+  const times: number[] = [];
+  const before = wg.stats().cpu;
+  for (let r = 0; r < repeats; r++) {
+    for (let i = 0; i < steps; i++) {
+      const start = performance.now();
+      await step();
+      times.push(performance.now() - start);
+    }
+    if (r < repeats - 1) collectGarbage();
+  }
+  const after = wg.stats().cpu;
+  const n = repeats * steps;
+  const spent = (k: keyof typeof after) => after[k] - before[k];
+  const phases = { recordMs: spent('recordMs'), planMs: spent('planMs'), encodeMs: spent('encodeMs') };
+  if (args.profile && label === 'all on') console.log((await wg.profile(step, { runs: 3 })).text);
+  wg.release();
+  return {
+    dispatches: plan.dispatches,
+    mb: (plan.bytesRead + plan.bytesWritten) / 2 ** 20,
+    ms: median(times),
+    fastMs: quantile(times, 0.25),
+    cpuMs: (phases.recordMs + phases.planMs + phases.encodeMs) / n,
+    submitMs: spent('submitMs') / n,
+    phases,
+  };
+}
+
 const info = await wg.init();
 wg.release();
-console.log(`adapter: ${info.backend} (${info.description}); ${steps} steps x ${repeats} repeats, medians`);
 console.log(
-  '| workload | fusion | dispatches/step | MB moved/step | ms/step | CPU ms/step (record+plan+encode) | in queue.submit ms/step |',
+  `adapter: ${info.backend} (${info.description}); per setting and round: ${warmup} warm-up steps, wg.tuned(), ` +
+    `2 more, then ${repeats} x ${steps} timed steps; ${rounds} round(s), order alternating; ms/step: the rounds' ` +
+    `median (min-max) of the median step, and of the lower-quartile step ("fast")`,
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- |');
+console.log(
+  '| workload | fusion | dispatches/step | MB moved/step | ms/step (min-max) | fast ms/step (min-max) | CPU ms/step (record+plan+encode) | in queue.submit ms/step |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 const filter = args.filter ? new RegExp(args.filter) : null;
+const ratios: string[] = [];
+const summary = (v: readonly number[], digits: number, unit = '') =>
+  `${median(v).toFixed(digits)}${unit} (${spread(v, digits)}${unit})`;
 for (const w of WORKLOADS.filter((x) => !filter || filter.test(x.name))) {
   const only = args.settings ? new RegExp(args.settings) : null;
   const chosen = configs().filter(([l]) => !only || only.test(l));
-  for (const [label, options] of Array.from({ length: rounds }, () => chosen).flat()) {
-    await wg.init(options);
-    const step = stepper(w);
-    for (let i = 0; i < 2; i++) await step();
-    const plan = await wg.explain(step);
-    const times: number[] = [];
-    const cpu: number[] = [];
-    const submit: number[] = [];
-    // Host milliseconds per phase over the timed steps (what the split in the table shows).
-    const phases = { recordMs: 0, planMs: 0, encodeMs: 0 };
-    for (let r = 0; r < repeats; r++) {
-      const before = wg.stats().cpu;
-      const start = performance.now();
-      for (let i = 0; i < steps; i++) await step();
-      times.push((performance.now() - start) / steps);
-      const after = wg.stats().cpu;
-      const spent = (k: keyof typeof after) => after[k] - before[k];
-      for (const k of ['recordMs', 'planMs', 'encodeMs'] as const) phases[k] += spent(k);
-      cpu.push((spent('recordMs') + spent('planMs') + spent('encodeMs')) / steps);
-      submit.push(spent('submitMs') / steps);
-    }
-    const total = phases.recordMs + phases.planMs + phases.encodeMs;
-    const pct = (v: number) => `${((100 * v) / total).toFixed(0)}%`;
-    const split = `record ${pct(phases.recordMs)}, plan ${pct(phases.planMs)}, encode ${pct(phases.encodeMs)}`;
-    const mb = (plan.bytesRead + plan.bytesWritten) / 2 ** 20;
-    console.log(
-      `| ${w.name} | ${label} | ${plan.dispatches} | ${mb.toFixed(1)} | ${median(times).toFixed(2)} | ${median(cpu).toFixed(2)} (${split}) | ${median(submit).toFixed(2)} |`,
-    );
-    if (args.profile && label === 'all on') console.log((await wg.profile(step, { runs: 3 })).text);
-    wg.release();
+  const results = new Map<string, Measured[]>(chosen.map(([l]) => [l, []]));
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? chosen : [...chosen].reverse();
+    for (const [label, options] of order) results.get(label)!.push(await measure(w, label, options));
   }
+  for (const [label] of chosen) {
+    const m = results.get(label)!;
+    const sum = (k: keyof Measured['phases']) => m.reduce((a, x) => a + x.phases[k], 0);
+    const total = sum('recordMs') + sum('planMs') + sum('encodeMs');
+    const pct = (k: keyof Measured['phases']) => `${((100 * sum(k)) / total).toFixed(0)}%`;
+    const split = `record ${pct('recordMs')}, plan ${pct('planMs')}, encode ${pct('encodeMs')}`;
+    const cells = [
+      w.name,
+      label,
+      m[0].dispatches,
+      m[0].mb.toFixed(1),
+      summary(
+        m.map((x) => x.ms),
+        2,
+      ),
+      summary(
+        m.map((x) => x.fastMs),
+        2,
+      ),
+      `${median(m.map((x) => x.cpuMs)).toFixed(2)} (${split})`,
+      median(m.map((x) => x.submitMs)).toFixed(2),
+    ];
+    console.log(`| ${cells.join(' | ')} |`);
+  }
+  // Speed-up of each setting over the first one chosen, round by round (both measured in the same round).
+  const base = results.get(chosen[0][0])!;
+  for (const [label] of chosen.slice(1)) {
+    const of = (k: 'ms' | 'fastMs') => results.get(label)!.map((x, i) => base[i][k] / x[k]);
+    const perRound = (r: number[]) => r.map((v) => v.toFixed(2)).join(', ');
+    ratios.push(
+      `${w.name}, ${label} vs ${chosen[0][0]}: median step ${summary(of('ms'), 2, 'x')}, fast step ` +
+        `${summary(of('fastMs'), 2, 'x')}; per round ${perRound(of('ms'))} / ${perRound(of('fastMs'))}`,
+    );
+  }
+}
+if (ratios.length > 0) {
+  console.log(
+    `\nspeed-up (ms of the first setting over ms of the other in the same round; median of the rounds):`,
+  );
+  console.log(ratios.join('\n'));
 }

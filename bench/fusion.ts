@@ -3,9 +3,10 @@
 //        [--rounds N] [--profile]
 // Each (round, setting) opens a fresh engine, runs --warmup steps, waits for the tuner (wg.tuned()), runs two more
 // (the replay plans made before a tuner choice are dropped), collects garbage, then times --repeats x --steps
-// steps one by one; its figure is the median step. Rounds alternate the settings' order (A B, B A, ...) so drift
+// steps one by one; its figures are the median and the lower-quartile step. Rounds alternate the settings' order (A B, B A, ...) so drift
 // on a shared machine hits them alike; the table gives each setting's median over the rounds with the spread
 // (min-max), and each setting's speed-up over the first one chosen, per round and as the median of the rounds.
+// --profile: in the first round, each setting's wg.profile (slowest kernels, then kernel time summed by kind).
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -119,7 +120,44 @@ interface Measured {
   phases: { recordMs: number; planMs: number; encodeMs: number };
 }
 
-async function measure(w: FusionWorkload, label: string, options: wg.InitOptions): Promise<Measured> {
+/** The kind of kernel a profile row is, by the ops it covers (the rows of the per-kind sums --profile prints). */
+function kernelKind(ops: readonly string[]): string {
+  const o = ops.join('+');
+  if (o.includes('conv2dBackpropInput')) return 'conv dx';
+  if (o.includes('conv2dBackpropFilter')) return 'conv dw (with its sum pass)';
+  if (o.startsWith('conv2d')) return 'conv forward';
+  if (o.includes('batchNormUpdate')) return 'batch-norm running update';
+  if (o.includes('batchNorm')) return 'batch norm forward and backward';
+  if (/Update$/.test(ops[0])) return 'optimizer update';
+  if (o.includes('maxPool')) return 'max pool forward and backward';
+  if (o.startsWith('concat')) return 'concat, concatSlice';
+  if (ops.every((op) => ['relu', 'reluBackward', 'add'].includes(op))) return 'relu, reluBackward, add';
+  return 'dense head, loss, global mean, their gradients';
+}
+
+/** wg.profile of the step: its slowest kernels, then the kernels' medians (less an empty submit) summed by kind. */
+async function printProfile(w: FusionWorkload, label: string, step: () => Promise<void>): Promise<void> {
+  const p = await wg.profile(step, { runs: 3 });
+  console.log(`\n${w.name}, ${label}:\n${p.text}`);
+  const kinds = new Map<string, { n: number; ms: number }>();
+  for (const k of p.kernels) {
+    const kind = kernelKind(k.nodes.map((n) => n.op));
+    const e = kinds.get(kind) ?? { n: 0, ms: 0 };
+    e.n++;
+    e.ms += Math.max(0, k.medianMs - p.submitOverheadMs);
+    kinds.set(kind, e);
+  }
+  for (const [kind, e] of [...kinds].sort((a, b) => b[1].ms - a[1].ms))
+    console.log(`  ${kind}: ${e.n} kernels, ${e.ms.toFixed(2)} ms`);
+  console.log();
+}
+
+async function measure(
+  w: FusionWorkload,
+  label: string,
+  options: wg.InitOptions,
+  profileNow: boolean,
+): Promise<Measured> {
   await wg.init(options);
   const step = stepper(w);
   for (let i = 0; i < warmup; i++) await step();
@@ -141,7 +179,7 @@ async function measure(w: FusionWorkload, label: string, options: wg.InitOptions
   const n = repeats * steps;
   const spent = (k: keyof typeof after) => after[k] - before[k];
   const phases = { recordMs: spent('recordMs'), planMs: spent('planMs'), encodeMs: spent('encodeMs') };
-  if (args.profile && label === 'all on') console.log((await wg.profile(step, { runs: 3 })).text);
+  if (args.profile && profileNow) await printProfile(w, label, step);
   wg.release();
   return {
     dispatches: plan.dispatches,
@@ -175,7 +213,8 @@ for (const w of WORKLOADS.filter((x) => !filter || filter.test(x.name))) {
   const results = new Map<string, Measured[]>(chosen.map(([l]) => [l, []]));
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? chosen : [...chosen].reverse();
-    for (const [label, options] of order) results.get(label)!.push(await measure(w, label, options));
+    for (const [label, options] of order)
+      results.get(label)!.push(await measure(w, label, options, round === 0));
   }
   for (const [label] of chosen) {
     const m = results.get(label)!;

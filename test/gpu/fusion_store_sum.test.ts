@@ -133,13 +133,14 @@ describe('store sum: the fan-in sum and its ReLU mask in the conv backprop-input
     const w3 = param([1, 1, 4, 4], 34);
     const f = (a: Tensor, f1: Tensor, f2: Tensor, f3: Tensor) => {
       const y = relu(conv2d(a, f1, { padding: 'same' }));
-      return mean(add(conv2d(y, f2, { padding: 'same' }), conv2d(y, f3)));
+      return mean(relu(add(conv2d(y, f2, { padding: 'same' }), conv2d(y, f3))));
     };
     const plan = await explain(() => tidy(() => f(x, w1, w2, w3).backward()));
-    // One of the two convs' dx stores their sum and the relu's mask.
+    // One of the two convs' dx stores their sum and the first relu's mask (and reads its dy through the second's).
     const kernels = plan.kernels.map((k) => k.nodes.map((n) => n.op).join('+'));
-    expect(kernels).toContain('conv2dBackpropInput+add+reluBackward');
-    const result = await gradcheck(f, [x, w1, w2, w3], { atol: 1e-3, rtol: 1e-2 });
+    expect(kernels).toContain('reluBackward+conv2dBackpropInput+add+reluBackward');
+    // A step of 1e-3 crosses some ReLU kinks here (fused and unfused alike); 1e-4 does not.
+    const result = await gradcheck(f, [x, w1, w2, w3], { eps: 1e-4, atol: 1e-3, rtol: 1e-2 });
     expect(result.mismatches).toEqual([]);
     expect(result.checked).toBeGreaterThan(0);
     release();

@@ -6,7 +6,8 @@
 // need the same taps: kh runs from the first exact one in steps of stepH = SH / gcd(SH, DH) (likewise kw),
 // and no invocation visits a tap that a stride skips. Pixel i reads ow = ow0 + i. TN vec4 groups of Cin each.
 // Dispatch: ceil(N*H*SW*ceil(ceil(W/SW)/TM)*nGroups / WG) workgroups, nGroups = ceil(Cin / (4*TN)).
-// dy is read through load_dy (the DY region): ops/elementwise/relu_mask.ts masks it by relu's output when fused.
+// dy is read through load_dy (the DY region): ops/elementwise/relu_mask.ts masks it by relu's output when fused;
+// dx is stored through store_dx (the STORE region): ops/store_sum.ts adds a fan-in gradient sum (and a mask) to it.
 struct Params {
   n: u32, h: u32, w: u32, cin: u32,
   oh: u32, ow: u32, cout: u32, kh: u32,
@@ -25,6 +26,12 @@ fn load_dy(j: u32) -> vec4f {
   return dy[j];
 }
 // @end DY
+
+// @region STORE
+fn store_dx(j: u32, acc: vec4f) {
+  dx[j] = acc;
+}
+// @end STORE
 
 override WG: u32 = 64;
 override TM: u32 = 4;
@@ -118,7 +125,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     for (var j = 0u; j < TN; j++) {
       let c = cg * TN + j;
       if (c < cin4) {
-        dx[((n * p.h + ih) * p.w + iw) * cin4 + c] = acc[i * MAX_TN + j];
+        store_dx(((n * p.h + ih) * p.w + iw) * cin4 + c, acc[i * MAX_TN + j]);
       }
     }
   }

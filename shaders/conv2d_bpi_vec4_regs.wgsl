@@ -2,7 +2,8 @@
 //   dx[n,ih,iw,ci] = sum_{kh,kw,co : oh = (ih + padTop - kh*DH) / SH and ow = (iw + padLeft - kw*DW) / SW exact and in range}
 //                    dy[n,oh,ow,co] * w[kh,kw,ci,co]
 // Layout: dy NHWC, w HWIO, dx NHWC, as vec4 along channels (Cin % 4 == 0, Cout % 4 == 0).
-// dy is read through load_dy (the DY region), which a fused ReLU mask replaces (ops/elementwise/relu_mask.ts).
+// dy is read through load_dy (the DY region), which a fused ReLU mask replaces (ops/elementwise/relu_mask.ts);
+// dx is stored through store_dx (the STORE region): ops/store_sum.ts adds a fan-in gradient sum (and a mask) to it.
 // Phases as in conv2d_bpi_vec4: an invocation owns 8 pixels of one row ih that share iw mod SW
 // (iw = pw + (b*8 + i)*SW), so they need the same taps, and pixel i reads ow = ow0 + i. Per invocation
 // 8 pixels (two quads) x 2 vec4 groups of Cin (8 channels) in four mat4x4f accumulators (column i = pixel i).
@@ -28,6 +29,12 @@ fn load_dy(j: u32) -> vec4f {
   return dy[j];
 }
 // @end DY
+
+// @region STORE
+fn store_dx(j: u32, acc: vec4f) {
+  dx[j] = acc;
+}
+// @end STORE
 
 override WG: u32 = 64;
 
@@ -76,7 +83,7 @@ fn store(a: mat4x4f, row: u32, iw0: u32, c: u32) {
   for (var i = 0u; i < 4u; i++) {
     let iw = iw0 + i * p.sw;
     if (iw < p.w) {
-      dx[(row + iw) * cin4 + c] = a[i];
+      store_dx((row + iw) * cin4 + c, a[i]);
     }
   }
 }

@@ -7,7 +7,8 @@
 // m = (n*hq + iq)*wq + jq, columns ci, k = (th*nkw + tw)*Cout + co. Any channel counts.
 // Tiling: as conv2d_fwd_wgtile (BM = TY*RM, BN = TX*RN, KT-deep double-buffered slabs, one barrier per step).
 // Dispatch per phase: ceil(M / BM) * tilesN workgroups of TX x TY, tilesN = ceil(Cin / BN), linearized.
-// dy is read through load_dy (the DY region): ops/elementwise/relu_mask.ts masks it by relu's output when fused.
+// dy is read through load_dy (the DY region): ops/elementwise/relu_mask.ts masks it by relu's output when fused;
+// dx is stored through store_dx (the STORE region): ops/store_sum.ts adds a fan-in gradient sum (and a mask) to it.
 struct Params {
   n: u32, h: u32, w: u32, cin: u32,
   oh: u32, ow: u32, cout: u32, kh: u32,
@@ -28,6 +29,12 @@ fn load_dy(j: u32) -> f32 {
   return dy[j];
 }
 // @end DY
+
+// @region STORE
+fn store_dx(j: u32, acc: f32) {
+  dx[j] = acc;
+}
+// @end STORE
 
 // @include wgtile_core
 
@@ -124,7 +131,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     for (var j = 0u; j < RN; j++) {
       let ci = nBase + lid3.x + j * TX;
       if (ci < p.cin) {
-        dx[pix * p.cin + ci] = acc[i * MAX_R + j];
+        store_dx(pix * p.cin + ci, acc[i * MAX_R + j]);
       }
     }
   }

@@ -8,6 +8,7 @@ import { CONV_WG, checkConvArgs, checkDy, convFlops, convKey } from './conv2d.js
 import { type ConvAttrs, convDims, type ConvDims, convUniforms } from './conv_geometry.js';
 import { checkMaskInput, refMasked, withReluMask, type MaskAttrs } from './elementwise/relu_mask.js';
 import { type BatchLayout, checkBatchSplit, splitBatch } from './split_parts.js';
+import { checkStoreInputs, refStoreSum, storeInputs, withStoreSum, type StoreSumAttrs } from './store_sum.js';
 import { sizeOf, type KernelIO, type OpDef } from './types.js';
 import { workgroupsFor } from './util.js';
 import {
@@ -19,7 +20,7 @@ import {
   type WgTile,
 } from './wgtile.js';
 
-export interface BackpropInputAttrs extends ConvAttrs, MaskAttrs {
+export interface BackpropInputAttrs extends ConvAttrs, MaskAttrs, StoreSumAttrs {
   /** The forward input's shape [N,H,W,Cin] (not recoverable from dy when strides drop rows). */
   inputShape: readonly number[];
 }
@@ -96,18 +97,30 @@ function gcd(a: number, b: number): number {
 
 /**
  * The dispatch of one dx variant. Shapes: dy [N,OH,OW,Cout], w [KH,KW,Cin,Cout] (, y [N,OH,OW,Cout]) →
- * dx [N,H,W,Cin]; with a third input y (relu's output: the 'reluMask' pass) the kernel reads dy * (y > 0).
+ * dx [N,H,W,Cin]; with a third input y (relu's output: the 'reluMask' pass) the kernel reads dy * (y > 0). With
+ * `store` (attrs.storeSum: the 'epilogue' pass) the inputs after those are the sum's terms and its mask, each
+ * [N,H,W,Cin], and dx is stored as that sum (see ops/store_sum.ts).
  */
-export function backpropInputPlan(io: KernelIO, d: ConvDims, choice: BackpropInputChoice): Dispatch[] {
+export function backpropInputPlan(
+  io: KernelIO,
+  d: ConvDims,
+  choice: BackpropInputChoice,
+  store?: StoreSumAttrs['storeSum'],
+): Dispatch[] {
   const { variant } = choice;
   if (!backpropInputSupports(variant, d)) {
     throw new ShapeError(
       `conv2dBackpropInput: variant '${variant}' needs Cin and Cout multiples of 4, got ${d.cin}, ${d.cout}`,
     );
   }
-  const y = io.inputs[2]?.buffer ?? null;
-  if (choice.variant === 'wgtile')
-    return wgtilePlan(io, d, choice.tile).map((p) => withReluMask(p, 'f32', y));
+  const own = io.inputs.length - storeInputs({ storeSum: store });
+  const y = own > 2 ? io.inputs[2].buffer : null;
+  const extra = io.inputs.slice(own).map((t) => t.buffer);
+  if (choice.variant === 'wgtile') {
+    return wgtilePlan(io, d, choice.tile).map((p) =>
+      withStoreSum(withReluMask(p, 'f32', y), 'f32', 'dx', store, extra),
+    );
+  }
   const fixed = choice.variant === 'vec4_regs';
   const tm = fixed ? FIXED_PIXELS : choice.tm;
   const nGroups = Math.ceil(
@@ -122,7 +135,8 @@ export function backpropInputPlan(io: KernelIO, d: ConvDims, choice: BackpropInp
     buffers: [io.inputs[0].buffer, io.inputs[1].buffer, io.outputs[0].buffer],
     workgroups: workgroupsFor(total, CONV_WG),
   };
-  return [withReluMask(dispatch, variant === 'vec4' || fixed ? 'vec4f' : 'f32', y)];
+  const type = variant === 'vec4' || fixed ? 'vec4f' : 'f32';
+  return [withStoreSum(withReluMask(dispatch, type, y), type, 'dx', store, extra)];
 }
 
 /** The taps of one axis that reach output pixels from input phase `phase`: first tap, step and count. */
@@ -182,16 +196,21 @@ function dimsOf(inputShape: readonly number[], wShape: readonly number[], attrs:
   return convDims('conv2dBackpropInput', inputShape, wShape, attrs);
 }
 
-/** dx splits by batch: dy and dx per image (and the mask y); w whole. */
-const BACKPROP_INPUT_BATCH: BatchLayout = { batched: [0], names: ['dy', 'w'], sums: false };
-const MASKED_BATCH: BatchLayout = { batched: [0, 2], names: ['dy', 'w', 'y'], sums: false };
-const layoutOf = (attrs: MaskAttrs) => (attrs.reluMask ? MASKED_BATCH : BACKPROP_INPUT_BATCH);
+/** dx splits by batch: dy and dx per image (and the mask y, the store sum's terms and mask); w whole. */
+function layoutOf(attrs: BackpropInputAttrs): BatchLayout {
+  const names = attrs.reluMask ? ['dy', 'w', 'y'] : ['dy', 'w'];
+  for (let k = 0; k < storeInputs(attrs); k++) names.push(`store input ${k}`);
+  const batched = names.map((_, i) => i).filter((i) => i !== 1);
+  return { batched, names, sums: false };
+}
 
 export const conv2dBackpropInputOp: OpDef<BackpropInputAttrs> = {
   name: 'conv2dBackpropInput',
   masksInput: 0,
+  storesSum: true,
   check(inputs, attrs) {
-    const [dy, w] = checkMaskInput('conv2dBackpropInput', inputs, attrs, 2, 0);
+    const own = checkStoreInputs('conv2dBackpropInput', inputs, attrs, attrs.inputShape);
+    const [dy, w] = checkMaskInput('conv2dBackpropInput', own, attrs, 2, 0);
     if (attrs.inputShape.length !== 4) {
       throw new ShapeError(
         `conv2dBackpropInput: argument 'inputShape' must be [N,H,W,Cin], got ${fmtShape(attrs.inputShape)}`,
@@ -209,9 +228,9 @@ export const conv2dBackpropInputOp: OpDef<BackpropInputAttrs> = {
         shapeClass: convKey(d),
         candidates: backpropInputCandidates(d, sub.limits),
         fallback: chooseBackpropInput(sub.software, d),
-        plan: (tio, c) => backpropInputPlan(tio, d, c),
+        plan: (tio, c) => backpropInputPlan(tio, d, c, attrs.storeSum),
       });
-      return backpropInputPlan(sub, d, choice);
+      return backpropInputPlan(sub, d, choice, attrs.storeSum);
     });
   },
   bindsRanges: true,
@@ -223,11 +242,14 @@ export const conv2dBackpropInputOp: OpDef<BackpropInputAttrs> = {
   cost([dy, w], attrs) {
     const d = dimsOf(attrs.inputShape, w.shape, attrs);
     const reads = (attrs.reluMask ? 2 : 1) * sizeOf(dy.shape) + sizeOf(w.shape);
-    return { flops: convFlops(d), bytes: 4 * (reads + sizeOf(attrs.inputShape)) };
+    const dx = sizeOf(attrs.inputShape);
+    return { flops: convFlops(d), bytes: 4 * (reads + (1 + storeInputs(attrs)) * dx) };
   },
   reference(inputs, attrs) {
-    const [dy, w] = refMasked(inputs, attrs, 2, 0);
-    return [refConv2dBackpropInput(dy, w, dimsOf(attrs.inputShape, w.shape, attrs))];
+    const own = inputs.length - storeInputs(attrs);
+    const [dy, w] = refMasked(inputs.slice(0, own), attrs, 2, 0);
+    const dx = refConv2dBackpropInput(dy, w, dimsOf(attrs.inputShape, w.shape, attrs));
+    return [refStoreSum(dx, inputs.slice(own), attrs)];
   },
 };
 

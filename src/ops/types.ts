@@ -103,6 +103,12 @@ export interface OpDef<A = Record<string, never>> {
    */
   masksInput?: number;
   /**
+   * The forward can store output 0 as a gradient sum over it and more same-shape terms, masked by a relu output
+   * (`attrs.storeSum`, ops/store_sum.ts): the 'epilogue' pass then runs a fan-in sum and the reluBackward after it
+   * in this kernel (graph/fusion/store_sum.ts).
+   */
+  storesSum?: boolean;
+  /**
    * The forward binds sub-ranges of its buffers (it splits its work into several dispatches), so its tensors may
    * exceed maxStorageBufferBindingSize (never maxBufferSize). Without it, every input, output and scratch buffer
    * must fit one binding, which is checked when the op is recorded.

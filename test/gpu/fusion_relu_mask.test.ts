@@ -218,7 +218,7 @@ describe('reluMask: what stays apart, switches, dispatch counts', () => {
     }
   });
 
-  it('leaves a fan-in sum before the mask to the elementwise pass, or masks when that pass is off', async () => {
+  it('leaves a fan-in sum before the mask to the epilogue or elementwise pass, or masks when that is off', async () => {
     // z = relu(a) read by two convs: its gradient is the sum of two dx, then masked for the batch norm before.
     const build = () => {
       const x = leaf([1, 4, 4, 3], 41);
@@ -238,22 +238,28 @@ describe('reluMask: what stays apart, switches, dispatch counts', () => {
       loss.backward();
       return [w.grad!, gamma.grad!];
     };
+    // With every pass on, the sum and the mask go into the store of the later conv's dx (the epilogue pass).
     const all = await withFusion(true, build);
-    expect(all.kernels).toContain('add+reluBackward');
+    expect(all.kernels).toContain('conv2dBackpropInput+add+reluBackward');
+    const chained = await withFusion({ epilogue: false }, build);
+    // (relu, no longer in the batch norm's store, joins the chain: relu+add+reluBackward.)
+    expect(chained.kernels.some((k) => k.endsWith('add+reluBackward'))).toBe(true);
+    await expectFused({ epilogue: false }, build, chained.kernels, 'fan-in, chained');
     const noChains = await withFusion({ elementwise: false }, build);
     expect(noChains.kernels).toContain('reluBackward+batchNormGrad');
     await expectFused({ elementwise: false }, build, noChains.kernels, 'fan-in, masked');
-    await expectFused(true, build, all.kernels, 'fan-in, chained');
+    await expectFused(true, build, all.kernels, 'fan-in, in the store');
   });
 
   it('switched off gives the unfused plan; on, one dispatch fewer per mask', async () => {
     const build = bnBlock([2, 5, 6, 3], 5);
-    const off = await withFusion({ reluMask: false }, build);
+    // Without the epilogue pass, which would store the mask in the second conv's dx instead.
+    const off = await withFusion({ reluMask: false, epilogue: false }, build);
     expect(off.kernels).toContain('reluBackward');
     expect(off.kernels.some((k) => k.startsWith('reluBackward+'))).toBe(false);
     const count = async (reluMask: boolean) => {
       release();
-      await init({ poisonBuffers: true, fusion: { reluMask } });
+      await init({ poisonBuffers: true, fusion: { reluMask, epilogue: false } });
       try {
         const run = async () => {
           const outs: Tensor[] = tidy(build);

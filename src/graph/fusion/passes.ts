@@ -1,5 +1,5 @@
 // The fusion pipeline: the switched-on passes run in order over a flush's pruned nodes (foldBatchNorm → reluMask →
-// epilogue → elementwise).
+// epilogue, whose first step runs gradient sums in the store of a conv backprop-input kernel → elementwise).
 import type { GpuRuntime } from '../../gpu/runtime.js';
 import { MAX_INPUTS } from '../../ops/elementwise/codegen.js';
 import type { Node } from '../state.js';
@@ -7,6 +7,7 @@ import { fuseElementwise } from './elementwise.js';
 import { fuseEpilogues } from './epilogue.js';
 import { foldBatchNorm } from './fold_bn.js';
 import { fuseReluMasks } from './relu_mask.js';
+import { fuseStoreSums } from './store_sum.js';
 
 /** What the fusion passes made of a flush. */
 export interface PassResults {
@@ -43,7 +44,14 @@ export function runFusionPasses(
     nodes = masked.nodes;
     Object.assign(passes, { covers: new Map([...passes.covers, ...masked.covers]), masks: masked.masks });
   }
-  if (runtime.fusion.epilogue) passes.fused = fuseEpilogues(nodes, bindings);
+  if (runtime.fusion.epilogue) {
+    // Gradient sums into the conv backprop-input kernel computing a term: a kernel of its own, no followers.
+    const summed = fuseStoreSums(nodes, bindings, passes.covers, retire);
+    nodes = summed.nodes;
+    const fused = fuseEpilogues(nodes, bindings);
+    for (const n of summed.made) fused.set(n, []);
+    Object.assign(passes, { fused, covers: summed.covers });
+  }
   if (runtime.fusion.elementwise) {
     // Elementwise chains are this pass's (an elementwise producer's epilogue is one too); the followers run in
     // another kernel's store stay there.

@@ -1,6 +1,7 @@
 // Fusion pass 'reluMask': a reluBackward applied inside the kernels that read its result (OpDef.masksInput).
 import { reluBackwardOp } from '../../ops/relu.js';
-import { state, type Node, type Storage } from '../state.js';
+import { state, type Node } from '../state.js';
+import { indexFlush, sameShape } from './flush_index.js';
 import type { Tensor } from '../tensor.js';
 
 /** What the pass made of a flush: the new node order and, per node it made, the original nodes it stands for. */
@@ -10,9 +11,6 @@ export interface MaskResult {
   /** Each fusion: the reluBackward's id, then the ids of the kernels that now apply its mask. */
   masks: number[][];
 }
-
-const sameShape = (a: readonly number[], b: readonly number[]) =>
-  a.length === b.length && a.every((d, i) => d === b[i]);
 
 /**
  * Removes each reluBackward(dy, y) whose result g every reader takes as its masked input (conv backprop to input
@@ -30,16 +28,7 @@ export function fuseReluMasks(
   preferChains: boolean,
   retire: (n: Node) => void,
 ): MaskResult {
-  const readers = new Map<Storage, Node[]>();
-  const producer = new Map<Storage, Node>();
-  const index = new Map<Node, number>();
-  const writtenAt = new Map<Storage, number[]>();
-  nodes.forEach((n, i) => {
-    index.set(n, i);
-    for (const t of n.outputs) producer.set(t.storage, n);
-    for (const t of n.inputs) readers.set(t.storage, [...(readers.get(t.storage) ?? []), n]);
-    for (const s of n.writes) writtenAt.set(s, [...(writtenAt.get(s) ?? []), i]);
-  });
+  const { index, producer, readers, writtenAt } = indexFlush(nodes);
   const replaced = new Map<Node, Node>();
   const dropped = new Set<Node>();
   const covers = new Map<Node, Node[]>();

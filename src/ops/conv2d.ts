@@ -2,6 +2,7 @@
 import { groupedConv2d } from './conv_grouped.js';
 import { ShapeError, fmtShape } from '../errors.js';
 import type { Dispatch } from '../gpu/runtime.js';
+import type { ShaderName } from '../gpu/shaderSources.generated.js';
 import { apply } from '../graph/record.js';
 import { checkOptionKeys } from '../options.js';
 import type { Tensor } from '../graph/tensor.js';
@@ -39,7 +40,8 @@ export const CONV_WG = 64;
  * implicit GEMM for any channel counts, 'gemm1x1' a plain GEMM for unpadded 1x1 kernels (any stride): these
  * three keep a TM x TN tile in registers, without barriers (CPU adapters). 'vec4_regs' (Cin, Cout multiples of
  * 4) and 'cout4_regs' (Cout a multiple of 4, any Cin) keep a fixed, written-out 8-row x 16-channel tile in
- * matrix registers, with loads hoisted out of the tile (CPU adapters, SwiftShader above all). 'wgtile' is an
+ * matrix registers, with loads hoisted out of the tile (CPU adapters, SwiftShader above all); 'vec4_regs8' has
+ * 8 rows x 8 channels, 'vec4_regs16' 16 rows x 16 channels (fewer loads per multiply-add, llvmpipe). 'wgtile' is an
  * implicit GEMM over double-buffered workgroup-memory tiles for any channel counts (GPUs).
  */
 export const CONV2D_VARIANTS = [
@@ -49,22 +51,31 @@ export const CONV2D_VARIANTS = [
   'vec4_regs',
   'cout4_regs',
   'vec4_regs8',
+  'vec4_regs16',
   'wgtile',
 ] as const;
 export type Conv2dVariant = (typeof CONV2D_VARIANTS)[number];
 /** The variants whose register tile is a TM x TN override pair. */
 type TiledVariant = 'vec4' | 'scalar' | 'gemm1x1';
-/** The variants whose register tile is written out in the shader: 8 GEMM rows x 16 channels per invocation. */
-type FixedVariant = 'vec4_regs' | 'cout4_regs' | 'vec4_regs8';
-/** GEMM rows and output channels per invocation of the fixed-tile variants (their shaders' unrolled tile). */
-const FIXED_ROWS = 8;
+/** The variants whose register tile is written out in the shader. */
+type FixedVariant = 'vec4_regs' | 'cout4_regs' | 'vec4_regs8' | 'vec4_regs16';
+const FIXED_VARIANTS: readonly FixedVariant[] = ['vec4_regs', 'cout4_regs', 'vec4_regs8', 'vec4_regs16'];
+/** Each fixed-tile variant's shader and its unrolled tile: GEMM rows and output channels per invocation. */
+const FIXED_TILES: Record<FixedVariant, { shader: ShaderName; rows: number; channels: number }> = {
+  vec4_regs: { shader: 'conv2d_fwd_vec4_regs', rows: 8, channels: 16 },
+  cout4_regs: { shader: 'conv2d_fwd_cout4_regs', rows: 8, channels: 16 },
+  vec4_regs8: { shader: 'conv2d_fwd_vec4_regs8', rows: 8, channels: 8 },
+  vec4_regs16: { shader: 'conv2d_fwd_vec4_regs16', rows: 16, channels: 16 },
+};
+/** Output channels of the fallback's fixed tiles ('vec4_regs', 'cout4_regs'). */
 const FIXED_CHANNELS = 16;
 
 /** Whether a forward variant can run these dims. */
 export function conv2dSupports(variant: Conv2dVariant, d: ConvDims): boolean {
   const vec4 = d.cin % 4 === 0 && d.cout % 4 === 0;
   if (variant === 'scalar' || variant === 'wgtile') return true;
-  if (variant === 'vec4' || variant === 'vec4_regs' || variant === 'vec4_regs8') return vec4;
+  if (variant === 'vec4' || variant === 'vec4_regs' || variant === 'vec4_regs8' || variant === 'vec4_regs16')
+    return vec4;
   if (variant === 'cout4_regs') return d.cout % 4 === 0;
   // Every output row must read an existing input row: no padding on any side.
   return (
@@ -93,10 +104,14 @@ export function conv2dTiles(cpu: boolean, variant: TiledVariant): { tm: number; 
   return cpu ? { tm: 4, tn: 2 } : { tm: 2, tn: 2 };
 }
 
+function isFixed(variant: Conv2dVariant): variant is FixedVariant {
+  return (FIXED_VARIANTS as readonly string[]).includes(variant);
+}
+
 /** A variant with its default tile for the adapter class (what the fallback runs when it picks that variant). */
 export function conv2dChoiceOf(cpu: boolean, variant: Conv2dVariant): Conv2dChoice {
   if (variant === 'wgtile') return { variant, tile: DEFAULT_WGTILE };
-  if (variant === 'vec4_regs' || variant === 'cout4_regs' || variant === 'vec4_regs8') return { variant };
+  if (isFixed(variant)) return { variant };
   return { variant, ...conv2dTiles(cpu, variant) };
 }
 
@@ -137,7 +152,7 @@ export function conv2dCandidates(d: ConvDims, limits: Readonly<Record<string, nu
   for (const variant of ['gemm1x1', 'vec4', 'scalar'] as const) {
     if (conv2dSupports(variant, d)) for (const t of REGISTER_TILES) out.push({ variant, ...t });
   }
-  for (const variant of ['vec4_regs', 'cout4_regs', 'vec4_regs8'] as const) {
+  for (const variant of FIXED_VARIANTS) {
     if (conv2dSupports(variant, d)) out.push({ variant });
   }
   for (const tile of WGTILE_CANDIDATES) if (tileFits(tile, limits)) out.push({ variant: 'wgtile', tile });
@@ -174,20 +189,16 @@ export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dis
     ];
   }
   if (!('tm' in choice)) {
-    const nGroups = Math.ceil(d.cout / (choice.variant === 'vec4_regs8' ? 8 : FIXED_CHANNELS));
+    const { shader, rows, channels } = FIXED_TILES[choice.variant];
+    const nGroups = Math.ceil(d.cout / channels);
     return [
       {
-        shader:
-          choice.variant === 'vec4_regs8'
-            ? 'conv2d_fwd_vec4_regs8'
-            : choice.variant === 'vec4_regs'
-              ? 'conv2d_fwd_vec4_regs'
-              : 'conv2d_fwd_cout4_regs',
+        shader,
         constants: { WG: CONV_WG },
         regions: regions('vec4f'),
         uniforms: [...convUniforms(d), m, nGroups],
         buffers,
-        workgroups: workgroupsFor(Math.ceil(m / FIXED_ROWS) * nGroups, CONV_WG),
+        workgroups: workgroupsFor(Math.ceil(m / rows) * nGroups, CONV_WG),
       },
     ];
   }

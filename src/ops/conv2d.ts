@@ -117,10 +117,11 @@ export function conv2dChoiceOf(cpu: boolean, variant: Conv2dVariant): Conv2dChoi
 
 /**
  * The forward kernel when nothing was tuned: on GPUs the workgroup-tiled GEMM with its default tile; on CPU
- * adapters the register GEMM for unpadded 1x1; where Cout is a multiple of the fixed tile's 16 channels (so no
- * invocation computes clamped duplicates), 'vec4_regs' when Cin is a multiple of 4, else 'cout4_regs'
- * (measured faster than the TM x TN kernels on llvmpipe and SwiftShader, docs/kernels.md); otherwise vec4
- * where channels allow, else scalar.
+ * adapters the register GEMM for unpadded 1x1; where Cout is a multiple of the fixed tiles' 16 channels (so no
+ * invocation computes clamped duplicates), 'cout4_regs' when Cin is not a multiple of 4, else 'vec4_regs16',
+ * unless its 16-row tiles leave one workgroup where 'vec4_regs' (8 rows) has two or more: CPU adapters run a
+ * workgroup on one thread, and one workgroup leaves the other cores idle (both measured faster than the TM x TN
+ * kernels on llvmpipe and SwiftShader, docs/kernels.md); otherwise vec4 where channels allow, else scalar.
  */
 export function chooseConv2d(cpu: boolean, d: ConvDims): Conv2dChoice {
   if (!cpu) return { variant: 'wgtile', tile: DEFAULT_WGTILE };
@@ -129,12 +130,20 @@ export function chooseConv2d(cpu: boolean, d: ConvDims): Conv2dChoice {
     ? 'gemm1x1'
     : conv2dSupports('vec4', d)
       ? fixed
-        ? 'vec4_regs'
+        ? fixedWorkgroups(d, 'vec4_regs16') > 1 || fixedWorkgroups(d, 'vec4_regs') === 1
+          ? 'vec4_regs16'
+          : 'vec4_regs'
         : 'vec4'
       : fixed
         ? 'cout4_regs'
         : 'scalar';
   return conv2dChoiceOf(cpu, variant);
+}
+
+/** Workgroups of a fixed-tile variant's dispatch: one invocation per tile of rows x channels. */
+function fixedWorkgroups(d: ConvDims, variant: FixedVariant): number {
+  const { rows, channels } = FIXED_TILES[variant];
+  return workgroupsFor(Math.ceil((d.n * d.oh * d.ow) / rows) * Math.ceil(d.cout / channels), CONV_WG);
 }
 
 /** Register tiles the tuner tries besides the fixed ones (TM rows x TN channel groups). */
@@ -189,16 +198,15 @@ export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dis
     ];
   }
   if (!('tm' in choice)) {
-    const { shader, rows, channels } = FIXED_TILES[choice.variant];
-    const nGroups = Math.ceil(d.cout / channels);
+    const { shader, channels } = FIXED_TILES[choice.variant];
     return [
       {
         shader,
         constants: { WG: CONV_WG },
         regions: regions('vec4f'),
-        uniforms: [...convUniforms(d), m, nGroups],
+        uniforms: [...convUniforms(d), m, Math.ceil(d.cout / channels)],
         buffers,
-        workgroups: workgroupsFor(Math.ceil(m / rows) * nGroups, CONV_WG),
+        workgroups: fixedWorkgroups(d, choice.variant),
       },
     ];
   }

@@ -117,7 +117,11 @@ describe('documented CPU fallbacks (docs/kernels.md)', () => {
     chooseConv2d(true, convDims('conv2d', xs, ws, convAttrs('conv2d', opts))).variant;
   it('forward: 1x1 GEMM, fixed tiles where Cout % 16 == 0, else vec4 or scalar', () => {
     expect(fwd([1, 8, 8, 64], [1, 1, 64, 32], {})).toBe('gemm1x1');
-    expect(fwd([1, 8, 8, 64], [3, 3, 64, 64], { padding: 'same' })).toBe('vec4_regs');
+    expect(fwd([8, 32, 32, 64], [3, 3, 64, 64], { padding: 'same' })).toBe('vec4_regs16');
+    // 16-row tiles: one workgroup of 64 invocations; 8-row tiles: two.
+    expect(fwd([1, 16, 16, 64], [3, 3, 64, 64], { padding: 'same' })).toBe('vec4_regs');
+    // One workgroup either way.
+    expect(fwd([1, 8, 8, 64], [3, 3, 64, 64], { padding: 'same' })).toBe('vec4_regs16');
     expect(fwd([1, 16, 16, 3], [7, 7, 3, 64], { stride: 2, padding: 'same' })).toBe('cout4_regs');
     expect(fwd([1, 8, 8, 8], [3, 3, 8, 20], { padding: 'same' })).toBe('vec4');
     expect(fwd([1, 8, 8, 3], [3, 3, 3, 20], {})).toBe('scalar');

@@ -67,7 +67,7 @@ const FIXED_TILES: Record<FixedVariant, { shader: ShaderName; rows: number; chan
   vec4_regs8: { shader: 'conv2d_fwd_vec4_regs8', rows: 8, channels: 8 },
   vec4_regs16: { shader: 'conv2d_fwd_vec4_regs16', rows: 16, channels: 16 },
 };
-/** Output channels of the fallback's fixed tiles ('vec4_regs', 'cout4_regs'). */
+/** Output channels of the fallback's fixed tiles ('vec4_regs16', 'vec4_regs', 'cout4_regs'). */
 const FIXED_CHANNELS = 16;
 
 /** Whether a forward variant can run these dims. */

@@ -5,19 +5,11 @@
 // Layout: x NHWC, dy NHWC, part [S,KH,KW,Cin,Cout] as plain f32 (the fallback when Cin or Cout % 4 != 0).
 // Tiling: one invocation owns one (tap, ci) row x TN consecutive output channels, in registers.
 // Dispatch: ceil(S * KH*KW*Cin * nGroups / WG) workgroups, nGroups = ceil(Cout / TN).
-// dy is read through load_dy (the DY region): ops/elementwise/relu_mask.ts masks it by relu's output when fused.
 // @include conv_bpf_params
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> part: array<f32>;
-
-// @region DY
-fn load_dy(j: u32) -> f32 {
-  return dy[j];
-}
-// @end DY
-
-override WG: u32 = 64;
+alias XV = f32;
+alias DV = f32;
+// @include conv_bpf_io
+// @include conv_bpf_walk
 override TN: u32 = 4;
 const MAX_TN = 16u;
 
@@ -33,8 +25,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let s = gid / (p.nGroups * p.rows);
   let ci = row % p.cin;
   let tap = row / p.cin;
-  let offH = i32((tap / p.kw) * p.dh) - i32(p.padTop);
-  let offW = i32((tap % p.kw) * p.dw) - i32(p.padLeft);
+  let off = tapOffset(tap);
   var co: array<u32, MAX_TN>;
   for (var j = 0u; j < TN; j++) {
     co[j] = min(cg * TN + j, p.cout - 1u);
@@ -43,27 +34,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var acc: array<f32, MAX_TN>;
   let k0 = s * p.chunk;
   let k1 = min(p.k, k0 + p.chunk);
-  var ow = k0 % p.ow;
-  var oh = (k0 / p.ow) % p.oh;
-  var n = k0 / (p.ow * p.oh);
+  var q = pixel(k0);
   for (var k = k0; k < k1; k++) {
-    let ih = i32(oh * p.sh) + offH;
-    let iw = i32(ow * p.sw) + offW;
-    if (ih >= 0 && ih < i32(p.h) && iw >= 0 && iw < i32(p.w)) {
-      let xv = x[((n * p.h + u32(ih)) * p.w + u32(iw)) * p.cin + ci];
+    let src = source(q, off);
+    if (src != OUTSIDE) {
+      let xv = x[src * p.cin + ci];
       for (var j = 0u; j < TN; j++) {
         acc[j] += xv * load_dy(k * p.cout + co[j]);
       }
     }
-    ow++;
-    if (ow == p.ow) {
-      ow = 0u;
-      oh++;
-      if (oh == p.oh) {
-        oh = 0u;
-        n++;
-      }
-    }
+    q = next(q);
   }
 
   for (var j = 0u; j < TN; j++) {

@@ -6,19 +6,11 @@
 // Tiling: one invocation owns 4 input channels (one x vec4) of one tap x TN vec4 groups of Cout: a 4 x 4*TN
 // outer product per step of k, in registers, without workgroup memory.
 // Dispatch: ceil(S * KH*KW*Cin/4 * nGroups / WG) workgroups, nGroups = ceil(Cout / (4*TN)).
-// dy is read through load_dy (the DY region): ops/elementwise/relu_mask.ts masks it by relu's output when fused.
 // @include conv_bpf_params
-@group(0) @binding(1) var<storage, read> x: array<vec4f>;
-@group(0) @binding(2) var<storage, read> dy: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> part: array<vec4f>;
-
-// @region DY
-fn load_dy(j: u32) -> vec4f {
-  return dy[j];
-}
-// @end DY
-
-override WG: u32 = 64;
+alias XV = vec4f;
+alias DV = vec4f;
+// @include conv_bpf_io
+// @include conv_bpf_walk
 override TN: u32 = 2;
 const MAX_TN = 4u;
 
@@ -36,8 +28,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let s = gid / (p.nGroups * p.rows);
   let c4 = row % cin4;
   let tap = row / cin4;
-  let offH = i32((tap / p.kw) * p.dh) - i32(p.padTop);
-  let offW = i32((tap % p.kw) * p.dw) - i32(p.padLeft);
+  let off = tapOffset(tap);
   var co4: array<u32, MAX_TN>;
   for (var j = 0u; j < TN; j++) {
     co4[j] = min(cg * TN + j, cout4 - 1u);
@@ -46,14 +37,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var acc: array<vec4f, 16>;
   let k0 = s * p.chunk;
   let k1 = min(p.k, k0 + p.chunk);
-  var ow = k0 % p.ow;
-  var oh = (k0 / p.ow) % p.oh;
-  var n = k0 / (p.ow * p.oh);
+  var q = pixel(k0);
   for (var k = k0; k < k1; k++) {
-    let ih = i32(oh * p.sh) + offH;
-    let iw = i32(ow * p.sw) + offW;
-    if (ih >= 0 && ih < i32(p.h) && iw >= 0 && iw < i32(p.w)) {
-      let xv = x[((n * p.h + u32(ih)) * p.w + u32(iw)) * cin4 + c4];
+    let src = source(q, off);
+    if (src != OUTSIDE) {
+      let xv = x[src * cin4 + c4];
       for (var j = 0u; j < TN; j++) {
         let d = load_dy(k * cout4 + co4[j]);
         acc[j * 4u] += xv.x * d;
@@ -62,15 +50,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         acc[j * 4u + 3u] += xv.w * d;
       }
     }
-    ow++;
-    if (ow == p.ow) {
-      ow = 0u;
-      oh++;
-      if (oh == p.oh) {
-        oh = 0u;
-        n++;
-      }
-    }
+    q = next(q);
   }
 
   let base = s * p.rows * 4u + tap * p.cin + c4 * 4u;

@@ -10,19 +10,11 @@
 // is written out. Groups past Cin/4 or Cout/4 repeat the last group and are never stored.
 // Dispatch: ceil(S * KH*KW*ceil(Cin/8) * nGroups / WG) workgroups, nGroups = ceil(Cout / 8); lanes next to each
 // other share a tap and x, so their bounds tests agree.
-// dy is read through load_dy (the DY region): ops/elementwise/relu_mask.ts masks it by relu's output when fused.
 // @include conv_bpf_params
-@group(0) @binding(1) var<storage, read> x: array<vec4f>;
-@group(0) @binding(2) var<storage, read> dy: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> part: array<vec4f>;
-
-// @region DY
-fn load_dy(j: u32) -> vec4f {
-  return dy[j];
-}
-// @end DY
-
-override WG: u32 = 64;
+alias XV = vec4f;
+alias DV = vec4f;
+// @include conv_bpf_io
+// @include conv_bpf_walk
 
 /** d ⊗ xv: column q is d * xv[q] (input channel q, four output channels). */
 fn outer(d: vec4f, xv: vec4f) -> mat4x4f {
@@ -58,8 +50,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let tap = row / cinGroups;
   let da = cg * 2u;
   let db = min(da + 1u, cout4 - 1u);
-  let offH = i32((tap / p.kw) * p.dh) - i32(p.padTop);
-  let offW = i32((tap % p.kw) * p.dw) - i32(p.padLeft);
+  let off = tapOffset(tap);
 
   var a0 = mat4x4f();
   var a1 = mat4x4f();
@@ -67,14 +58,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var b1 = mat4x4f();
   let k0 = s * p.chunk;
   let k1 = min(p.k, k0 + p.chunk);
-  var ow = k0 % p.ow;
-  var oh = (k0 / p.ow) % p.oh;
-  var n = k0 / (p.ow * p.oh);
+  var q = pixel(k0);
   for (var k = k0; k < k1; k++) {
-    let ih = i32(oh * p.sh) + offH;
-    let iw = i32(ow * p.sw) + offW;
-    if (ih >= 0 && ih < i32(p.h) && iw >= 0 && iw < i32(p.w)) {
-      let xi = ((n * p.h + u32(ih)) * p.w + u32(iw)) * cin4;
+    let src = source(q, off);
+    if (src != OUTSIDE) {
+      let xi = src * cin4;
       let xv0 = x[xi + xa];
       let xv1 = x[xi + xb];
       let d0 = load_dy(k * cout4 + da);
@@ -84,15 +72,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       b0 += outer(d0, xv1);
       b1 += outer(d1, xv1);
     }
-    ow++;
-    if (ow == p.ow) {
-      ow = 0u;
-      oh++;
-      if (oh == p.oh) {
-        oh = 0u;
-        n++;
-      }
-    }
+    q = next(q);
   }
 
   let base = (s * p.kh * p.kw + tap) * p.cin;

@@ -14,17 +14,7 @@
 
 // @include conv_fwd_params
 
-@group(0) @binding(1) var<storage, read> x: array<vec4f>;
-@group(0) @binding(2) var<storage, read> wt: array<vec4f>;
-// @region BINDINGS
-@group(0) @binding(3) var<storage, read_write> out: array<vec4f>;
-// @end BINDINGS
-
-// @region EPILOGUE
-fn epilogue(acc: vec4f, i: u32, c: u32) -> vec4f {
-  return acc;
-}
-// @end EPILOGUE
+// @include conv_fwd_vec4_io
 
 // @include conv_fwd_quads
 

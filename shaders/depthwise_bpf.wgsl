@@ -24,6 +24,8 @@ struct Params {
 
 override WG: u32 = 64;
 
+// @include conv_bpf_walk
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -36,33 +38,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let e = i % size;
   let co = e % p.cvOut;
   let tap = e / p.cvOut;
-  let kw = tap % p.kw;
-  let kh = tap / p.kw;
   let ci = co / p.mult;
-  let offH = i32(kh * p.dh) - i32(p.padTop);
-  let offW = i32(kw * p.dw) - i32(p.padLeft);
+  let off = tapOffset(tap);
   let r0 = s * p.chunk;
   let r1 = min(r0 + p.chunk, p.k);
-  // (n, oh, ow) of row r0, advanced with r instead of divided out each step.
-  var ow = r0 % p.ow;
-  var oh = (r0 / p.ow) % p.oh;
-  var n = r0 / (p.ow * p.oh);
+  var q = pixel(r0);
   var acc = V(0.0);
   for (var r = r0; r < r1; r++) {
-    let ih = i32(oh * p.sh) + offH;
-    let iw = i32(ow * p.sw) + offW;
-    if (ih >= 0 && ih < i32(p.h) && iw >= 0 && iw < i32(p.w)) {
-      acc += x[((n * p.h + u32(ih)) * p.w + u32(iw)) * p.cvIn + ci] * dy[r * p.cvOut + co];
+    let src = source(q, off);
+    if (src != OUTSIDE) {
+      acc += x[src * p.cvIn + ci] * dy[r * p.cvOut + co];
     }
-    ow++;
-    if (ow == p.ow) {
-      ow = 0u;
-      oh++;
-      if (oh == p.oh) {
-        oh = 0u;
-        n++;
-      }
-    }
+    q = next(q);
   }
   part[i] = acc;
 }

@@ -3,6 +3,7 @@ import { groupedConv2d } from './conv_grouped.js';
 import { ShapeError, fmtShape } from '../errors.js';
 import type { Dispatch } from '../gpu/runtime.js';
 import { hasSubgroups } from '../gpu/device.js';
+import type { ShaderName } from '../gpu/shaderSources.generated.js';
 import { apply } from '../graph/record.js';
 import { checkOptionKeys } from '../options.js';
 import type { Tensor } from '../graph/tensor.js';
@@ -41,7 +42,8 @@ export const CONV_WG = 64;
  * implicit GEMM for any channel counts, 'gemm1x1' a plain GEMM for unpadded 1x1 kernels (any stride): these
  * three keep a TM x TN tile in registers, without barriers (CPU adapters). 'vec4_regs' (Cin, Cout multiples of
  * 4) and 'cout4_regs' (Cout a multiple of 4, any Cin) keep a fixed, written-out 8-row x 16-channel tile in
- * matrix registers, with loads hoisted out of the tile (CPU adapters, SwiftShader above all). 'wgtile' is an
+ * matrix registers, with loads hoisted out of the tile (CPU adapters, SwiftShader above all); 'vec4_regs8' has
+ * 8 rows x 8 channels, 'vec4_regs16' 16 rows x 16 channels (fewer loads per multiply-add, llvmpipe). 'wgtile' is an
  * implicit GEMM over double-buffered workgroup-memory tiles for any channel counts (GPUs); 'wgtile_subgroup' the
  * same with the im2col fragments shared across subgroup lanes instead of staged in workgroup memory (only on
  * devices with the 'subgroups' feature: a tuner candidate there, never a fallback).
@@ -53,23 +55,32 @@ export const CONV2D_VARIANTS = [
   'vec4_regs',
   'cout4_regs',
   'vec4_regs8',
+  'vec4_regs16',
   'wgtile',
   'wgtile_subgroup',
 ] as const;
 export type Conv2dVariant = (typeof CONV2D_VARIANTS)[number];
 /** The variants whose register tile is a TM x TN override pair. */
 type TiledVariant = 'vec4' | 'scalar' | 'gemm1x1';
-/** The variants whose register tile is written out in the shader: 8 GEMM rows x 16 channels per invocation. */
-type FixedVariant = 'vec4_regs' | 'cout4_regs' | 'vec4_regs8';
-/** GEMM rows and output channels per invocation of the fixed-tile variants (their shaders' unrolled tile). */
-const FIXED_ROWS = 8;
+/** The variants whose register tile is written out in the shader. */
+type FixedVariant = 'vec4_regs' | 'cout4_regs' | 'vec4_regs8' | 'vec4_regs16';
+const FIXED_VARIANTS: readonly FixedVariant[] = ['vec4_regs', 'cout4_regs', 'vec4_regs8', 'vec4_regs16'];
+/** Each fixed-tile variant's shader and its unrolled tile: GEMM rows and output channels per invocation. */
+const FIXED_TILES: Record<FixedVariant, { shader: ShaderName; rows: number; channels: number }> = {
+  vec4_regs: { shader: 'conv2d_fwd_vec4_regs', rows: 8, channels: 16 },
+  cout4_regs: { shader: 'conv2d_fwd_cout4_regs', rows: 8, channels: 16 },
+  vec4_regs8: { shader: 'conv2d_fwd_vec4_regs8', rows: 8, channels: 8 },
+  vec4_regs16: { shader: 'conv2d_fwd_vec4_regs16', rows: 16, channels: 16 },
+};
+/** Output channels of the fallback's fixed tiles ('vec4_regs16', 'vec4_regs', 'cout4_regs'). */
 const FIXED_CHANNELS = 16;
 
 /** Whether a forward variant can run these dims. */
 export function conv2dSupports(variant: Conv2dVariant, d: ConvDims): boolean {
   const vec4 = d.cin % 4 === 0 && d.cout % 4 === 0;
   if (variant === 'scalar' || variant === 'wgtile' || variant === 'wgtile_subgroup') return true;
-  if (variant === 'vec4' || variant === 'vec4_regs' || variant === 'vec4_regs8') return vec4;
+  if (variant === 'vec4' || variant === 'vec4_regs' || variant === 'vec4_regs8' || variant === 'vec4_regs16')
+    return vec4;
   if (variant === 'cout4_regs') return d.cout % 4 === 0;
   // Every output row must read an existing input row: no padding on any side.
   return (
@@ -98,19 +109,24 @@ export function conv2dTiles(cpu: boolean, variant: TiledVariant): { tm: number; 
   return cpu ? { tm: 4, tn: 2 } : { tm: 2, tn: 2 };
 }
 
+function isFixed(variant: Conv2dVariant): variant is FixedVariant {
+  return (FIXED_VARIANTS as readonly string[]).includes(variant);
+}
+
 /** A variant with its default tile for the adapter class (what the fallback runs when it picks that variant). */
 export function conv2dChoiceOf(cpu: boolean, variant: Conv2dVariant): Conv2dChoice {
   if (variant === 'wgtile' || variant === 'wgtile_subgroup') return { variant, tile: DEFAULT_WGTILE };
-  if (variant === 'vec4_regs' || variant === 'cout4_regs' || variant === 'vec4_regs8') return { variant };
+  if (isFixed(variant)) return { variant };
   return { variant, ...conv2dTiles(cpu, variant) };
 }
 
 /**
  * The forward kernel when nothing was tuned: on GPUs the workgroup-tiled GEMM with its default tile; on CPU
- * adapters the register GEMM for unpadded 1x1; where Cout is a multiple of the fixed tile's 16 channels (so no
- * invocation computes clamped duplicates), 'vec4_regs' when Cin is a multiple of 4, else 'cout4_regs'
- * (measured faster than the TM x TN kernels on llvmpipe and SwiftShader, docs/kernels.md); otherwise vec4
- * where channels allow, else scalar.
+ * adapters the register GEMM for unpadded 1x1; where Cout is a multiple of the fixed tiles' 16 channels (so no
+ * invocation computes clamped duplicates), 'cout4_regs' when Cin is not a multiple of 4, else 'vec4_regs16',
+ * unless its 16-row tiles leave one workgroup where 'vec4_regs' (8 rows) has two or more: CPU adapters run a
+ * workgroup on one thread, and one workgroup leaves the other cores idle (both measured faster than the TM x TN
+ * kernels on llvmpipe and SwiftShader, docs/kernels.md); otherwise vec4 where channels allow, else scalar.
  */
 export function chooseConv2d(cpu: boolean, d: ConvDims): Conv2dChoice {
   if (!cpu) return { variant: 'wgtile', tile: DEFAULT_WGTILE };
@@ -119,12 +135,20 @@ export function chooseConv2d(cpu: boolean, d: ConvDims): Conv2dChoice {
     ? 'gemm1x1'
     : conv2dSupports('vec4', d)
       ? fixed
-        ? 'vec4_regs'
+        ? fixedWorkgroups(d, 'vec4_regs16') > 1 || fixedWorkgroups(d, 'vec4_regs') === 1
+          ? 'vec4_regs16'
+          : 'vec4_regs'
         : 'vec4'
       : fixed
         ? 'cout4_regs'
         : 'scalar';
   return conv2dChoiceOf(cpu, variant);
+}
+
+/** Workgroups of a fixed-tile variant's dispatch: one invocation per tile of rows x channels. */
+function fixedWorkgroups(d: ConvDims, variant: FixedVariant): number {
+  const { rows, channels } = FIXED_TILES[variant];
+  return workgroupsFor(Math.ceil((d.n * d.oh * d.ow) / rows) * Math.ceil(d.cout / channels), CONV_WG);
 }
 
 /** Register tiles the tuner tries besides the fixed ones (TM rows x TN channel groups). */
@@ -145,7 +169,7 @@ export function conv2dCandidates(d: ConvDims, limits: Readonly<Record<string, nu
   for (const variant of ['gemm1x1', 'vec4', 'scalar'] as const) {
     if (conv2dSupports(variant, d)) for (const t of REGISTER_TILES) out.push({ variant, ...t });
   }
-  for (const variant of ['vec4_regs', 'cout4_regs', 'vec4_regs8'] as const) {
+  for (const variant of FIXED_VARIANTS) {
     if (conv2dSupports(variant, d)) out.push({ variant });
   }
   const tiles = WGTILE_CANDIDATES.filter((tile) => tileFits(tile, limits));
@@ -186,20 +210,15 @@ export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dis
     ];
   }
   if (!('tm' in choice)) {
-    const nGroups = Math.ceil(d.cout / (choice.variant === 'vec4_regs8' ? 8 : FIXED_CHANNELS));
+    const { shader, channels } = FIXED_TILES[choice.variant];
     return [
       {
-        shader:
-          choice.variant === 'vec4_regs8'
-            ? 'conv2d_fwd_vec4_regs8'
-            : choice.variant === 'vec4_regs'
-              ? 'conv2d_fwd_vec4_regs'
-              : 'conv2d_fwd_cout4_regs',
+        shader,
         constants: { WG: CONV_WG },
         regions: regions('vec4f'),
-        uniforms: [...convUniforms(d), m, nGroups],
+        uniforms: [...convUniforms(d), m, Math.ceil(d.cout / channels)],
         buffers,
-        workgroups: workgroupsFor(Math.ceil(m / FIXED_ROWS) * nGroups, CONV_WG),
+        workgroups: fixedWorkgroups(d, choice.variant),
       },
     ];
   }

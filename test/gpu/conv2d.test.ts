@@ -89,6 +89,8 @@ const cases: Case[] = [
   ],
   ['1x1 stride-2 projection', [3, 9, 8, 16], [1, 1, 16, 8], { stride: 2 }],
   ['1x1 channel mixing, Cout 20', [2, 5, 9, 12], [1, 1, 12, 20], { padding: 'same' }],
+  // Two 16-channel groups and M = 70: the 16-row tiles span images and end ragged.
+  ['3x3 two 16-channel groups, M % 16 != 0', [2, 5, 7, 8], [3, 3, 8, 32], { padding: 'same' }],
   ['5x5 padding 2, 5 -> 7 channels', [1, 6, 6, 5], [5, 5, 5, 7], { padding: 2 }],
   ["7x7 stride-2 'same' stem", [1, 13, 12, 3], [7, 7, 3, 8], { stride: 2, padding: 'same' }],
   ["7x7 stride-2 'same', vec4", [1, 12, 12, 4], [7, 7, 4, 8], { stride: 2, padding: 'same' }],
@@ -115,7 +117,11 @@ describe('documented CPU fallbacks (docs/kernels.md)', () => {
     chooseConv2d(true, convDims('conv2d', xs, ws, convAttrs('conv2d', opts))).variant;
   it('forward: 1x1 GEMM, fixed tiles where Cout % 16 == 0, else vec4 or scalar', () => {
     expect(fwd([1, 8, 8, 64], [1, 1, 64, 32], {})).toBe('gemm1x1');
-    expect(fwd([1, 8, 8, 64], [3, 3, 64, 64], { padding: 'same' })).toBe('vec4_regs');
+    expect(fwd([8, 32, 32, 64], [3, 3, 64, 64], { padding: 'same' })).toBe('vec4_regs16');
+    // 16-row tiles: one workgroup of 64 invocations; 8-row tiles: two.
+    expect(fwd([1, 16, 16, 64], [3, 3, 64, 64], { padding: 'same' })).toBe('vec4_regs');
+    // One workgroup either way.
+    expect(fwd([1, 8, 8, 64], [3, 3, 64, 64], { padding: 'same' })).toBe('vec4_regs16');
     expect(fwd([1, 16, 16, 3], [7, 7, 3, 64], { stride: 2, padding: 'same' })).toBe('cout4_regs');
     expect(fwd([1, 8, 8, 8], [3, 3, 8, 20], { padding: 'same' })).toBe('vec4');
     expect(fwd([1, 8, 8, 3], [3, 3, 3, 20], {})).toBe('scalar');

@@ -86,6 +86,13 @@ const CONV_CASES: ConvCase[] = [
   ["vec4_regs: 8 -> 20, 3x3 'same', M = 42", [1, 6, 7, 8], [3, 3, 8, 20], { padding: 'same' }, 'vec4_regs'],
   ['vec4_regs8: 4 -> 12, 2x2 stride 2, M = 9', [1, 7, 6, 4], [2, 2, 4, 12], { stride: 2 }, 'vec4_regs8'],
   [
+    "vec4_regs16: 8 -> 20, 3x3 'same', M = 42",
+    [1, 6, 7, 8],
+    [3, 3, 8, 20],
+    { padding: 'same' },
+    'vec4_regs16',
+  ],
+  [
     "cout4_regs: 3 -> 12, 3x3 'same' stride 2",
     [2, 7, 6, 3],
     [3, 3, 3, 12],

@@ -39,7 +39,8 @@ export const CONV_WG = 64;
  * implicit GEMM for any channel counts, 'gemm1x1' a plain GEMM for unpadded 1x1 kernels (any stride): these
  * three keep a TM x TN tile in registers, without barriers (CPU adapters). 'vec4_regs' (Cin, Cout multiples of
  * 4) and 'cout4_regs' (Cout a multiple of 4, any Cin) keep a fixed, written-out 8-row x 16-channel tile in
- * matrix registers, with loads hoisted out of the tile (CPU adapters, SwiftShader above all). 'wgtile' is an
+ * matrix registers, with loads hoisted out of the tile (CPU adapters, SwiftShader above all); 'vec4_regs8' and
+ * 'cout4_regs8' are the same with 8 channels. 'wgtile' is an
  * implicit GEMM over double-buffered workgroup-memory tiles for any channel counts (GPUs).
  */
 export const CONV2D_VARIANTS = [
@@ -49,23 +50,34 @@ export const CONV2D_VARIANTS = [
   'vec4_regs',
   'cout4_regs',
   'vec4_regs8',
+  'cout4_regs8',
   'wgtile',
 ] as const;
 export type Conv2dVariant = (typeof CONV2D_VARIANTS)[number];
 /** The variants whose register tile is a TM x TN override pair. */
 type TiledVariant = 'vec4' | 'scalar' | 'gemm1x1';
-/** The variants whose register tile is written out in the shader: 8 GEMM rows x 16 channels per invocation. */
-type FixedVariant = 'vec4_regs' | 'cout4_regs' | 'vec4_regs8';
-/** GEMM rows and output channels per invocation of the fixed-tile variants (their shaders' unrolled tile). */
+/** The variants whose register tile is written out in the shader: 8 GEMM rows x 16 or 8 channels per invocation. */
+type FixedVariant = 'vec4_regs' | 'cout4_regs' | 'vec4_regs8' | 'cout4_regs8';
+/** GEMM rows per invocation of the fixed-tile variants (their shaders' unrolled tile). */
 const FIXED_ROWS = 8;
-const FIXED_CHANNELS = 16;
+/** Output channels per invocation of each fixed-tile variant, and its shader. */
+const FIXED_TILES = {
+  vec4_regs: { channels: 16, shader: 'conv2d_fwd_vec4_regs' },
+  cout4_regs: { channels: 16, shader: 'conv2d_fwd_cout4_regs' },
+  vec4_regs8: { channels: 8, shader: 'conv2d_fwd_vec4_regs8' },
+  cout4_regs8: { channels: 8, shader: 'conv2d_fwd_cout4_regs8' },
+} as const satisfies Record<FixedVariant, { channels: number; shader: string }>;
+
+function isFixed(variant: Conv2dVariant): variant is FixedVariant {
+  return variant in FIXED_TILES;
+}
 
 /** Whether a forward variant can run these dims. */
 export function conv2dSupports(variant: Conv2dVariant, d: ConvDims): boolean {
   const vec4 = d.cin % 4 === 0 && d.cout % 4 === 0;
   if (variant === 'scalar' || variant === 'wgtile') return true;
   if (variant === 'vec4' || variant === 'vec4_regs' || variant === 'vec4_regs8') return vec4;
-  if (variant === 'cout4_regs') return d.cout % 4 === 0;
+  if (variant === 'cout4_regs' || variant === 'cout4_regs8') return d.cout % 4 === 0;
   // Every output row must read an existing input row: no padding on any side.
   return (
     vec4 &&
@@ -96,29 +108,34 @@ export function conv2dTiles(cpu: boolean, variant: TiledVariant): { tm: number; 
 /** A variant with its default tile for the adapter class (what the fallback runs when it picks that variant). */
 export function conv2dChoiceOf(cpu: boolean, variant: Conv2dVariant): Conv2dChoice {
   if (variant === 'wgtile') return { variant, tile: DEFAULT_WGTILE };
-  if (variant === 'vec4_regs' || variant === 'cout4_regs' || variant === 'vec4_regs8') return { variant };
+  if (isFixed(variant)) return { variant };
   return { variant, ...conv2dTiles(cpu, variant) };
 }
 
 /**
  * The forward kernel when nothing was tuned: on GPUs the workgroup-tiled GEMM with its default tile; on CPU
- * adapters the register GEMM for unpadded 1x1; where Cout is a multiple of the fixed tile's 16 channels (so no
- * invocation computes clamped duplicates), 'vec4_regs' when Cin is a multiple of 4, else 'cout4_regs'
- * (measured faster than the TM x TN kernels on llvmpipe and SwiftShader, docs/kernels.md); otherwise vec4
- * where channels allow, else scalar.
+ * adapters the register GEMM for unpadded 1x1; else the fixed tile whose channels divide Cout (so no invocation
+ * computes clamped duplicates): 16 channels where Cout is a multiple of 16, 8 where it is a multiple of 8, the
+ * vec4-x kernel ('vec4_regs', 'vec4_regs8') when Cin is a multiple of 4, else the scalar-x one ('cout4_regs',
+ * 'cout4_regs8'), each measured faster than the TM x TN kernels on llvmpipe and SwiftShader (docs/kernels.md);
+ * otherwise vec4 where channels allow, else scalar.
  */
 export function chooseConv2d(cpu: boolean, d: ConvDims): Conv2dChoice {
   if (!cpu) return { variant: 'wgtile', tile: DEFAULT_WGTILE };
-  const fixed = d.cout % FIXED_CHANNELS === 0;
-  const variant = conv2dSupports('gemm1x1', d)
-    ? 'gemm1x1'
-    : conv2dSupports('vec4', d)
-      ? fixed
+  if (conv2dSupports('gemm1x1', d)) return conv2dChoiceOf(cpu, 'gemm1x1');
+  const vec4 = conv2dSupports('vec4', d);
+  const variant =
+    d.cout % FIXED_TILES.vec4_regs.channels === 0
+      ? vec4
         ? 'vec4_regs'
-        : 'vec4'
-      : fixed
-        ? 'cout4_regs'
-        : 'scalar';
+        : 'cout4_regs'
+      : d.cout % FIXED_TILES.vec4_regs8.channels === 0
+        ? vec4
+          ? 'vec4_regs8'
+          : 'cout4_regs8'
+        : vec4
+          ? 'vec4'
+          : 'scalar';
   return conv2dChoiceOf(cpu, variant);
 }
 
@@ -137,7 +154,7 @@ export function conv2dCandidates(d: ConvDims, limits: Readonly<Record<string, nu
   for (const variant of ['gemm1x1', 'vec4', 'scalar'] as const) {
     if (conv2dSupports(variant, d)) for (const t of REGISTER_TILES) out.push({ variant, ...t });
   }
-  for (const variant of ['vec4_regs', 'cout4_regs', 'vec4_regs8'] as const) {
+  for (const variant of ['vec4_regs', 'cout4_regs', 'vec4_regs8', 'cout4_regs8'] as const) {
     if (conv2dSupports(variant, d)) out.push({ variant });
   }
   for (const tile of WGTILE_CANDIDATES) if (tileFits(tile, limits)) out.push({ variant: 'wgtile', tile });
@@ -174,15 +191,11 @@ export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dis
     ];
   }
   if (!('tm' in choice)) {
-    const nGroups = Math.ceil(d.cout / (choice.variant === 'vec4_regs8' ? 8 : FIXED_CHANNELS));
+    const tile = FIXED_TILES[choice.variant];
+    const nGroups = Math.ceil(d.cout / tile.channels);
     return [
       {
-        shader:
-          choice.variant === 'vec4_regs8'
-            ? 'conv2d_fwd_vec4_regs8'
-            : choice.variant === 'vec4_regs'
-              ? 'conv2d_fwd_vec4_regs'
-              : 'conv2d_fwd_cout4_regs',
+        shader: tile.shader,
         constants: { WG: CONV_WG },
         regions: regions('vec4f'),
         uniforms: [...convUniforms(d), m, nGroups],

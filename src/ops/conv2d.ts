@@ -39,9 +39,9 @@ export const CONV_WG = 64;
  * implicit GEMM for any channel counts, 'gemm1x1' a plain GEMM for unpadded 1x1 kernels (any stride): these
  * three keep a TM x TN tile in registers, without barriers (CPU adapters). 'vec4_regs' (Cin, Cout multiples of
  * 4) and 'cout4_regs' (Cout a multiple of 4, any Cin) keep a fixed, written-out 8-row x 16-channel tile in
- * matrix registers, with loads hoisted out of the tile (CPU adapters, SwiftShader above all); 'vec4_regs8' and
- * 'cout4_regs8' are the same with 8 channels. 'wgtile' is an
- * implicit GEMM over double-buffered workgroup-memory tiles for any channel counts (GPUs).
+ * matrix registers, with loads hoisted out of the tile (CPU adapters, SwiftShader above all); 'vec4_regs8' is
+ * vec4_regs with 8 channels, 'cout4_regs8' cout4_regs with 16 rows x 8 channels (Cout 8, the stem). 'wgtile' is
+ * an implicit GEMM over double-buffered workgroup-memory tiles for any channel counts (GPUs).
  */
 export const CONV2D_VARIANTS = [
   'vec4',
@@ -56,17 +56,15 @@ export const CONV2D_VARIANTS = [
 export type Conv2dVariant = (typeof CONV2D_VARIANTS)[number];
 /** The variants whose register tile is a TM x TN override pair. */
 type TiledVariant = 'vec4' | 'scalar' | 'gemm1x1';
-/** The variants whose register tile is written out in the shader: 8 GEMM rows x 16 or 8 channels per invocation. */
+/** The variants whose register tile is written out in the shader: 8 or 16 GEMM rows x 16 or 8 channels. */
 type FixedVariant = 'vec4_regs' | 'cout4_regs' | 'vec4_regs8' | 'cout4_regs8';
-/** GEMM rows per invocation of the fixed-tile variants (their shaders' unrolled tile). */
-const FIXED_ROWS = 8;
-/** Output channels per invocation of each fixed-tile variant, and its shader. */
+/** GEMM rows and output channels per invocation of each fixed-tile variant (its shader's unrolled tile). */
 const FIXED_TILES = {
-  vec4_regs: { channels: 16, shader: 'conv2d_fwd_vec4_regs' },
-  cout4_regs: { channels: 16, shader: 'conv2d_fwd_cout4_regs' },
-  vec4_regs8: { channels: 8, shader: 'conv2d_fwd_vec4_regs8' },
-  cout4_regs8: { channels: 8, shader: 'conv2d_fwd_cout4_regs8' },
-} as const satisfies Record<FixedVariant, { channels: number; shader: string }>;
+  vec4_regs: { rows: 8, channels: 16, shader: 'conv2d_fwd_vec4_regs' },
+  cout4_regs: { rows: 8, channels: 16, shader: 'conv2d_fwd_cout4_regs' },
+  vec4_regs8: { rows: 8, channels: 8, shader: 'conv2d_fwd_vec4_regs8' },
+  cout4_regs8: { rows: 16, channels: 8, shader: 'conv2d_fwd_cout4_regs8' },
+} as const satisfies Record<FixedVariant, { rows: number; channels: number; shader: string }>;
 
 function isFixed(variant: Conv2dVariant): variant is FixedVariant {
   return variant in FIXED_TILES;
@@ -200,7 +198,7 @@ export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dis
         regions: regions('vec4f'),
         uniforms: [...convUniforms(d), m, nGroups],
         buffers,
-        workgroups: workgroupsFor(Math.ceil(m / FIXED_ROWS) * nGroups, CONV_WG),
+        workgroups: workgroupsFor(Math.ceil(m / tile.rows) * nGroups, CONV_WG),
       },
     ];
   }

@@ -1,7 +1,12 @@
 // concat_copy: copies a strided block of rows, the forward of concat (one dispatch per input) and its backward slice.
 //   dst[o * dstStride + dstOffset + j] = src[o * srcStride + srcOffset + j]   for o < outer, j < len
-// Layout: both buffers viewed as [outer, stride] row-major (stride = extent of the concat axis times the inner size).
-// Dispatch: ceil(outer * len / WG) workgroups, linearized over x and y; one element per invocation.
+// Layout: both buffers viewed as [outer, stride] row-major (stride = extent of the concat axis times the inner size),
+// in elements V: vec4<f32> when len, both strides and both offsets are multiples of 4 (all divided by 4 on the
+// host), else f32 (CPU adapters pay per load and per invocation: a vec4 copy needs a quarter of both).
+// Dispatch: ceil(outer * len / WG) workgroups, linearized over x and y; one element V per invocation.
+// @region VEC
+alias V = vec4<f32>;
+// @end VEC
 struct Params {
   outer: u32,
   len: u32,
@@ -12,8 +17,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(1) var<storage, read> src: array<V>;
+@group(0) @binding(2) var<storage, read_write> dst: array<V>;
 
 override WG: u32 = 64;
 

@@ -11,7 +11,8 @@
 // window offsets and padding masks are computed once per tap as vec4. Rows past M repeat the last row, groups
 // past Cout/4 the last group; neither is stored.
 // Dispatch: ceil(ceil(M / 8) * nGroups / WG) workgroups, nGroups = ceil(Cout / 16), linearized over x and y.
-// Uniforms, the quads' window geometry and the store: shaders/include/conv_fwd_quads.wgsl.
+// Uniforms, the quads' window geometry and the store: shaders/include/conv_fwd_quads.wgsl; x rows and outer
+// products: shaders/include/conv_fwd_scalar_x.wgsl.
 
 // @include conv_fwd_params
 
@@ -29,15 +30,7 @@ fn epilogue(acc: vec4f, i: u32, c: u32) -> vec4f {
 
 // @include conv_fwd_quads
 
-/** Four rows' input channel c (zero where the window is in the padding). */
-fn rows(t: Taps, c: u32) -> vec4f {
-  return select(vec4f(0.0), vec4f(x[t.at.x + c], x[t.at.y + c], x[t.at.z + c], x[t.at.w + c]), t.ok);
-}
-
-/** Four rows' contributions v * w to one output group: column i = row i's input times the filter row w. */
-fn outer(w: vec4f, v: vec4f) -> mat4x4f {
-  return mat4x4f(w * v.x, w * v.y, w * v.z, w * v.w);
-}
+// @include conv_fwd_scalar_x
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,

@@ -23,7 +23,10 @@ function outerInner(shape: readonly number[], axis: number): { outer: number; in
   return { outer: sizeOf(shape.slice(0, axis)), inner: sizeOf(shape.slice(axis + 1)) };
 }
 
-/** A concat_copy dispatch: `outer` rows of `len` floats from `src` to `dst`, each at its stride and offset. */
+/**
+ * A concat_copy dispatch: `outer` rows of `len` floats from `src` to `dst`, each at its stride and offset; in
+ * vec4 elements when every length, stride and offset is a multiple of 4.
+ */
 export function copyRows(
   src: GPUBuffer,
   dst: GPUBuffer,
@@ -32,12 +35,17 @@ export function copyRows(
   from: { stride: number; offset: number },
   to: { stride: number; offset: number },
 ): Dispatch {
+  const sizes = [len, from.stride, from.offset, to.stride, to.offset];
+  const vec4 = sizes.every((v) => v % 4 === 0);
+  const lanes = vec4 ? 4 : 1;
   return {
     shader: 'concat_copy',
     constants: { WG: ELEMENTWISE_WG },
-    uniforms: [outer, len, from.stride, from.offset, to.stride, to.offset],
+    // The shader's default is vec4 elements; one float each otherwise.
+    regions: vec4 ? {} : { VEC: 'alias V = f32;' },
+    uniforms: [outer, ...sizes.map((v) => v / lanes)],
     buffers: [src, dst],
-    workgroups: workgroupsFor(outer * len),
+    workgroups: workgroupsFor((outer * len) / lanes),
   };
 }
 

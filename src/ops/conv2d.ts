@@ -43,10 +43,11 @@ export const CONV_WG = 64;
  * three keep a TM x TN tile in registers, without barriers (CPU adapters). 'vec4_regs' (Cin, Cout multiples of
  * 4) and 'cout4_regs' (Cout a multiple of 4, any Cin) keep a fixed, written-out 8-row x 16-channel tile in
  * matrix registers, with loads hoisted out of the tile (CPU adapters, SwiftShader above all); 'vec4_regs8' has
- * 8 rows x 8 channels, 'vec4_regs16' 16 rows x 16 channels (fewer loads per multiply-add, llvmpipe). 'wgtile' is an
- * implicit GEMM over double-buffered workgroup-memory tiles for any channel counts (GPUs); 'wgtile_subgroup' the
- * same with the im2col fragments shared across subgroup lanes instead of staged in workgroup memory (only on
- * devices with the 'subgroups' feature: a tuner candidate there, never a fallback).
+ * 8 rows x 8 channels, 'vec4_regs16' 16 rows x 16 channels (fewer loads per multiply-add, llvmpipe),
+ * 'cout4_regs8' is cout4_regs with 16 rows x 8 channels (Cout 8, the stem). 'wgtile' is an implicit GEMM over
+ * double-buffered workgroup-memory tiles for any channel counts (GPUs); 'wgtile_subgroup' the same with the
+ * im2col fragments shared across subgroup lanes instead of staged in workgroup memory (only on devices with the
+ * 'subgroups' feature: a tuner candidate there, never a fallback).
  */
 export const CONV2D_VARIANTS = [
   'vec4',
@@ -56,6 +57,7 @@ export const CONV2D_VARIANTS = [
   'cout4_regs',
   'vec4_regs8',
   'vec4_regs16',
+  'cout4_regs8',
   'wgtile',
   'wgtile_subgroup',
 ] as const;
@@ -63,17 +65,22 @@ export type Conv2dVariant = (typeof CONV2D_VARIANTS)[number];
 /** The variants whose register tile is a TM x TN override pair. */
 type TiledVariant = 'vec4' | 'scalar' | 'gemm1x1';
 /** The variants whose register tile is written out in the shader. */
-type FixedVariant = 'vec4_regs' | 'cout4_regs' | 'vec4_regs8' | 'vec4_regs16';
-const FIXED_VARIANTS: readonly FixedVariant[] = ['vec4_regs', 'cout4_regs', 'vec4_regs8', 'vec4_regs16'];
+type FixedVariant = 'vec4_regs' | 'cout4_regs' | 'vec4_regs8' | 'vec4_regs16' | 'cout4_regs8';
+const FIXED_VARIANTS: readonly FixedVariant[] = [
+  'vec4_regs',
+  'cout4_regs',
+  'vec4_regs8',
+  'vec4_regs16',
+  'cout4_regs8',
+];
 /** Each fixed-tile variant's shader and its unrolled tile: GEMM rows and output channels per invocation. */
 const FIXED_TILES: Record<FixedVariant, { shader: ShaderName; rows: number; channels: number }> = {
   vec4_regs: { shader: 'conv2d_fwd_vec4_regs', rows: 8, channels: 16 },
   cout4_regs: { shader: 'conv2d_fwd_cout4_regs', rows: 8, channels: 16 },
   vec4_regs8: { shader: 'conv2d_fwd_vec4_regs8', rows: 8, channels: 8 },
   vec4_regs16: { shader: 'conv2d_fwd_vec4_regs16', rows: 16, channels: 16 },
+  cout4_regs8: { shader: 'conv2d_fwd_cout4_regs8', rows: 16, channels: 8 },
 };
-/** Output channels of the fallback's fixed tiles ('vec4_regs16', 'vec4_regs', 'cout4_regs'). */
-const FIXED_CHANNELS = 16;
 
 /** Whether a forward variant can run these dims. */
 export function conv2dSupports(variant: Conv2dVariant, d: ConvDims): boolean {
@@ -81,7 +88,7 @@ export function conv2dSupports(variant: Conv2dVariant, d: ConvDims): boolean {
   if (variant === 'scalar' || variant === 'wgtile' || variant === 'wgtile_subgroup') return true;
   if (variant === 'vec4' || variant === 'vec4_regs' || variant === 'vec4_regs8' || variant === 'vec4_regs16')
     return vec4;
-  if (variant === 'cout4_regs') return d.cout % 4 === 0;
+  if (variant === 'cout4_regs' || variant === 'cout4_regs8') return d.cout % 4 === 0;
   // Every output row must read an existing input row: no padding on any side.
   return (
     vec4 &&
@@ -122,26 +129,32 @@ export function conv2dChoiceOf(cpu: boolean, variant: Conv2dVariant): Conv2dChoi
 
 /**
  * The forward kernel when nothing was tuned: on GPUs the workgroup-tiled GEMM with its default tile; on CPU
- * adapters the register GEMM for unpadded 1x1; where Cout is a multiple of the fixed tiles' 16 channels (so no
- * invocation computes clamped duplicates), 'cout4_regs' when Cin is not a multiple of 4, else 'vec4_regs16',
- * unless its 16-row tiles leave one workgroup where 'vec4_regs' (8 rows) has two or more: CPU adapters run a
- * workgroup on one thread, and one workgroup leaves the other cores idle (both measured faster than the TM x TN
- * kernels on llvmpipe and SwiftShader, docs/kernels.md); otherwise vec4 where channels allow, else scalar.
+ * adapters the register GEMM for unpadded 1x1; else the fixed tile whose channels divide Cout (so no invocation
+ * computes clamped duplicates), each measured faster than the TM x TN kernels on llvmpipe and SwiftShader
+ * (docs/kernels.md): where Cout is a multiple of 16, 'cout4_regs' when Cin is not a multiple of 4, else
+ * 'vec4_regs16', unless its 16-row tiles leave one workgroup where 'vec4_regs' (8 rows) has two or more (CPU
+ * adapters run a workgroup on one thread, and one workgroup leaves the other cores idle); where Cout is a multiple
+ * of 8, 'vec4_regs8' or, for Cin not a multiple of 4, 'cout4_regs8'; otherwise vec4 where channels allow, else
+ * scalar.
  */
 export function chooseConv2d(cpu: boolean, d: ConvDims): Conv2dChoice {
   if (!cpu) return { variant: 'wgtile', tile: DEFAULT_WGTILE };
-  const fixed = d.cout % FIXED_CHANNELS === 0;
-  const variant = conv2dSupports('gemm1x1', d)
-    ? 'gemm1x1'
-    : conv2dSupports('vec4', d)
-      ? fixed
+  if (conv2dSupports('gemm1x1', d)) return conv2dChoiceOf(cpu, 'gemm1x1');
+  const vec4 = conv2dSupports('vec4', d);
+  const variant =
+    d.cout % 16 === 0
+      ? vec4
         ? fixedWorkgroups(d, 'vec4_regs16') > 1 || fixedWorkgroups(d, 'vec4_regs') === 1
           ? 'vec4_regs16'
           : 'vec4_regs'
-        : 'vec4'
-      : fixed
-        ? 'cout4_regs'
-        : 'scalar';
+        : 'cout4_regs'
+      : d.cout % 8 === 0
+        ? vec4
+          ? 'vec4_regs8'
+          : 'cout4_regs8'
+        : vec4
+          ? 'vec4'
+          : 'scalar';
   return conv2dChoiceOf(cpu, variant);
 }
 

@@ -50,6 +50,15 @@ describe('concat', () => {
       -2,
     ],
     [[[5], [0], [2]], 0],
+    // Channel counts of an Inception module's branches: every copy in vec4 elements.
+    [
+      [
+        [2, 3, 3, 16],
+        [2, 3, 3, 24],
+        [2, 3, 3, 8],
+      ],
+      -1,
+    ],
   ];
   for (const [shapes, axis] of cases) {
     it(`${JSON.stringify(shapes)} along ${axis} with per-input gradients`, async () => {

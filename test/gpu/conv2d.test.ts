@@ -93,6 +93,8 @@ const cases: Case[] = [
   ['3x3 two 16-channel groups, M % 16 != 0', [2, 5, 7, 8], [3, 3, 8, 32], { padding: 'same' }],
   ['5x5 padding 2, 5 -> 7 channels', [1, 6, 6, 5], [5, 5, 5, 7], { padding: 2 }],
   ["7x7 stride-2 'same' stem", [1, 13, 12, 3], [7, 7, 3, 8], { stride: 2, padding: 'same' }],
+  // One input channel (the ResNet's stem) and Cout 12: an 8-channel tile's second group is clamped; M = 70.
+  ["3x3 'same' 1 -> 12 channels", [2, 5, 7, 1], [3, 3, 1, 12], { padding: 'same' }],
   ["7x7 stride-2 'same', vec4", [1, 12, 12, 4], [7, 7, 4, 8], { stride: 2, padding: 'same' }],
   [
     'stride [2,1] with dilation [1,2]',
@@ -115,7 +117,7 @@ function dimsOf(x: Tensor, wShape: readonly number[], attrs: ConvAttrs): ConvDim
 describe('documented CPU fallbacks (docs/kernels.md)', () => {
   const fwd = (xs: number[], ws: number[], opts: Omit<Conv2dOptions, 'bias'>) =>
     chooseConv2d(true, convDims('conv2d', xs, ws, convAttrs('conv2d', opts))).variant;
-  it('forward: 1x1 GEMM, fixed tiles where Cout % 16 == 0, else vec4 or scalar', () => {
+  it('forward: 1x1 GEMM, 16-channel tiles where Cout % 16 == 0, 8-channel where Cout % 8 == 0, else vec4 or scalar', () => {
     expect(fwd([1, 8, 8, 64], [1, 1, 64, 32], {})).toBe('gemm1x1');
     expect(fwd([8, 32, 32, 64], [3, 3, 64, 64], { padding: 'same' })).toBe('vec4_regs16');
     // 16-row tiles: one workgroup of 64 invocations; 8-row tiles: two.
@@ -123,6 +125,8 @@ describe('documented CPU fallbacks (docs/kernels.md)', () => {
     // One workgroup either way.
     expect(fwd([1, 8, 8, 64], [3, 3, 64, 64], { padding: 'same' })).toBe('vec4_regs16');
     expect(fwd([1, 16, 16, 3], [7, 7, 3, 64], { stride: 2, padding: 'same' })).toBe('cout4_regs');
+    expect(fwd([1, 8, 8, 8], [3, 3, 8, 24], { padding: 'same' })).toBe('vec4_regs8');
+    expect(fwd([1, 28, 28, 1], [3, 3, 1, 8], { padding: 'same' })).toBe('cout4_regs8');
     expect(fwd([1, 8, 8, 8], [3, 3, 8, 20], { padding: 'same' })).toBe('vec4');
     expect(fwd([1, 8, 8, 3], [3, 3, 3, 20], {})).toBe('scalar');
   });

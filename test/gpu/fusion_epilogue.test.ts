@@ -99,6 +99,13 @@ const CONV_CASES: ConvCase[] = [
     { stride: 2, padding: 'same' },
     'cout4_regs',
   ],
+  [
+    "cout4_regs8: 1 -> 12, 3x3 'same', M = 35",
+    [1, 5, 7, 1],
+    [3, 3, 1, 12],
+    { padding: 'same' },
+    'cout4_regs8',
+  ],
   ["wgtile: 5 -> 6, 2x2 'same'", [2, 5, 6, 5], [2, 2, 5, 6], { padding: 'same' }, 'wgtile'],
 ];
 

@@ -216,8 +216,11 @@ function planNode(
   const previous = plan.replay ? (plan.replay.nodes[plan.count] ?? null) : null;
   const before = previous?.op === n.op ? previous : null;
   const limits = runtime.info.limits;
+  const optional = n.op.optionalOutputs;
   for (let i = 0; i < outputs.length; i++) {
     const s = outputs[i];
+    // An optional output nobody holds or reads (its tensor disposed, no reader left) is not computed at all.
+    if (optional && !s.alive && optional.includes(i)) continue;
     if (!fitsBuffer(s.bytes, limits, !n.op.bindsRanges))
       checkBufferBytes(`${n.op.name}: an output`, s.bytes, limits, !n.op.bindsRanges);
     s.buffer = runtime.pool.acquire(s.bytes, before?.buffers[n.inputs.length + i]);
@@ -373,6 +376,7 @@ function kernelIO(
     outputs: n.outputs.map((t, i) => ({
       buffer: outputs[i].buffer!,
       spec: { shape: t.shape, dtype: t.dtype },
+      unread: outputs[i].buffer === null,
     })),
     scratch,
     limits: runtime.info.limits,
@@ -452,7 +456,7 @@ function planFiniteChecks(
   const where = `(op ${plan.count} of the flush)`;
   const checked = (dispatch: Dispatch) => plan.planned.push({ dispatch, nodes: [] });
   n.outputs.forEach((t, i) => {
-    if (t.dtype === 'float32' && t.size > 0)
+    if (t.dtype === 'float32' && t.size > 0 && outputs[i].buffer)
       plan.checks.finite(name, where, `output ${i}`, t, outputs[i].buffer!).forEach(checked);
   });
   n.writes.forEach((s, i) => {

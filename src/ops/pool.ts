@@ -124,20 +124,34 @@ const windowCost = (out: readonly number[], a: PoolAttrs, inputs: readonly numbe
   bytes: 4 * (sizeOf(inputs) + 2 * sizeOf(out)),
 });
 
-/** Max pooling; output 1 is the int32 argmax (spatial index y*W + x per channel) that the backward gathers with. */
+/** The max_pool2d regions that bind, track and store the argmax, emptied: a kernel that writes y alone. */
+const NO_ARGMAX = { ARGMAX_BINDING: '', ARGMAX_INIT: '', ARGMAX_TRACK: '', ARGMAX_STORE: '' };
+
+/**
+ * Max pooling; output 1 is the int32 argmax (spatial index y*W + x per channel) that the backward gathers with.
+ * It is optional: a flush where no tensor holds it and nothing reads it (inference, the tensor disposed by a
+ * closed tidy) runs the y-only kernel and gives it no buffer.
+ */
 export const maxPool2dOp: OpDef<PoolAttrs> = {
   name: 'maxPool2d',
   check([x], a) {
     const y = checkInput('maxPool2d', x, a);
     return [y, { shape: y.shape, dtype: 'int32' }];
   },
+  optionalOutputs: [1],
   forward(io, a) {
     const x = io.inputs[0];
     const [y, arg] = io.outputs;
     if (y.spec.shape.some((d) => d === 0)) return [];
-    return [
-      poolDispatch('max_pool2d', x.spec.shape, a, y.spec.shape, [x.buffer, y.buffer, arg.buffer], true),
-    ];
+    if (!arg.unread) {
+      return [
+        poolDispatch('max_pool2d', x.spec.shape, a, y.spec.shape, [x.buffer, y.buffer, arg.buffer], true),
+      ];
+    }
+    // Nothing reads the argmax (inference): the kernel neither tracks nor stores it.
+    const d = poolDispatch('max_pool2d', x.spec.shape, a, y.spec.shape, [x.buffer, y.buffer], true);
+    d.regions = { ...d.regions, ...NO_ARGMAX };
+    return [d];
   },
   backward: [
     ({ inputs: [x], outputs: [, argmax], dys, attrs }) =>
@@ -246,7 +260,11 @@ function poolAttrs(op: string, options: PoolOptions): PoolAttrs {
  * explicit: OH = floor((H + padTop + padBottom - KH) / SH) + 1 (ceil in ceil mode, see PoolOptions).
  */
 export function maxPool2d(x: Tensor, options: PoolOptions): Tensor {
-  return record(maxPool2dOp, [x], poolAttrs('maxPool2d', options), ['x'])[0];
+  const [y, argmax] = record(maxPool2dOp, [x], poolAttrs('maxPool2d', options), ['x']);
+  // Only the backward reads the argmax: when y needs no gradient (noGrad, or x needs none) none ever will, so it
+  // is dropped at once and the flush runs the y-only kernel.
+  if (!y.needsGrad) argmax.dispose();
+  return y;
 }
 
 /**

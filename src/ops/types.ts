@@ -23,7 +23,11 @@ export interface RefTensor {
 /** What a forward plan sees: the inputs' and outputs' buffers with their specs, and scratch memory. */
 export interface KernelIO {
   inputs: readonly { buffer: GPUBuffer; spec: TensorSpec }[];
-  outputs: readonly { buffer: GPUBuffer; spec: TensorSpec }[];
+  /**
+   * `unread`: an output the op lists in `optionalOutputs` that nothing holds or reads at flush time. It has no
+   * buffer (`buffer` is not a GPUBuffer then): the forward must neither bind nor write it.
+   */
+  outputs: readonly { buffer: GPUBuffer; spec: TensorSpec; unread?: boolean }[];
   /** A temporary storage buffer that lives until this op's dispatches are encoded. */
   scratch(bytes: number): GPUBuffer;
   /** Device limits in use (for picking workgroup sizes and kernel variants). */
@@ -89,6 +93,12 @@ export interface OpDef<A = Record<string, never>> {
    * holds that value.
    */
   epilogues?: readonly EpilogueKind[];
+  /**
+   * Outputs (never 0) the forward can leave unwritten (max pooling's argmax, saved for a backward only): when no
+   * tensor holds one and no node or read of the flush reads it, the scheduler gives it no buffer and marks it
+   * `unread` in the KernelIO. Replay tells the two plans apart by that missing buffer.
+   */
+  optionalOutputs?: readonly number[];
   /** This op can run as that epilogue of its input's producer (relu 'relu', add 'add', batchNormInference 'bn'). */
   asEpilogue?: EpilogueKind;
   /**

@@ -2,11 +2,15 @@
 import { describe, expect, it } from 'vitest';
 import {
   avgPool2d,
+  explain,
   globalAvgPool,
+  gradcheck,
   maxPool2d,
   mul,
+  noGrad,
   sum,
   tensor,
+  tidy,
   type PoolOptions,
   type Tensor,
 } from '../../src/index.js';
@@ -119,6 +123,86 @@ describe('maxPool2d and avgPool2d', () => {
     const [got, xs] = await Promise.all([y.data(), x.data()]);
     expect(got[got.length - 1]).toBe(xs[xs.length - 1]);
     expect(got[66_000 * 64 + 3]).toBe(xs[66_000 * 64 + 3]);
+  });
+});
+
+describe('maxPool2d without its argmax (inference)', () => {
+  const edges: [number[], PoolOptions][] = [
+    [[3, 7, 5, 4], { size: 3, stride: 2, padding: 'same' }],
+    [[2, 9, 9, 5], { size: 3, stride: 2, padding: 'same' }],
+    [[2, 6, 8, 8], { size: 2, stride: 1, padding: 'same' }],
+    [[1, 5, 7, 3], { size: 2, stride: 2 }],
+    [[1, 13, 11, 3], { size: 3, stride: 2, padding: 1, ceilMode: true }],
+  ];
+
+  /** The one max_pool2d kernel of the flush `fn` causes. */
+  async function poolKernel(fn: () => unknown) {
+    const kernels = (await explain(fn)).kernels.filter((k) => k.shader === 'max_pool2d');
+    expect(kernels.length).toBe(1);
+    return kernels[0];
+  }
+
+  for (const [shape, options] of edges) {
+    it(`writes y alone when x needs no gradient: ${JSON.stringify(shape)} ${JSON.stringify(options)}`, async () => {
+      const x = input(shape, shape[1] + 3, false);
+      const y = maxPool2d(x, options);
+      expect(y.node!.outputs[1].disposed).toBe(true);
+      await expectMatchesReference([y], tol, JSON.stringify({ shape, options }));
+    });
+  }
+
+  it('binds and writes only x and y at inference: noGrad, no-grad input, tidy closed before the flush', async () => {
+    const shape = [2, 9, 9, 8];
+    const options: PoolOptions = { size: 3, stride: 2, padding: 'same' };
+    const x = input(shape, 4, false);
+    const xg = input(shape, 4, true);
+    const yBytes = 4 * 2 * 5 * 5 * 8;
+    const training = await poolKernel(() => maxPool2d(xg, options));
+    expect(training.buffers).toBe(3);
+    expect(training.bytesWritten).toBe(2 * yBytes);
+    for (const fn of [
+      () => maxPool2d(x, options),
+      () => noGrad(() => maxPool2d(xg, options)),
+      () => tidy(() => mul(maxPool2d(xg, options), 2)),
+    ]) {
+      const k = await poolKernel(fn);
+      expect(k.buffers).toBe(2);
+      expect(k.bytesWritten).toBe(yBytes);
+      expect(k.variant).toContain('ARGMAX_STORE');
+    }
+    // The y-only and the full kernel take turns in flushes of the same shape: replay must keep them apart.
+    for (let round = 0; round < 4; round++) {
+      const y = maxPool2d(xg, options);
+      const argmax = y.node!.outputs[1];
+      if (round % 2 === 0) {
+        argmax.dispose();
+        await expectMatchesReference([y], tol, `inference round ${round}`);
+      } else {
+        await y.data();
+        await expectMatchesReference([argmax], tol, `argmax round ${round}`);
+      }
+      // Both go back to the pool, so the next round gets the same buffers and its flush meets this one's plan.
+      y.dispose();
+      argmax.dispose();
+    }
+  });
+
+  it('keeps the argmax for a backward asked in a later flush', async () => {
+    const shape = [2, 7, 7, 4];
+    for (const options of [
+      { size: 3, stride: 2, padding: 'same' },
+      { size: 2, stride: 2 },
+    ] as PoolOptions[]) {
+      const x = input(shape, 11, true);
+      const y = maxPool2d(x, options);
+      const argmax = y.node!.outputs[1];
+      await y.data(); // flush 1: the forward, argmax held by the node for a backward
+      const weights = input(y.shape, 12, false);
+      sum(mul(y, weights)).backward(); // flush 2: the backward gathers through the saved argmax
+      await expectMatchesReference([argmax, x.grad!], tol, JSON.stringify(options));
+      const check = await gradcheck((t) => maxPool2d(t, options), [input(shape, 13, true)]);
+      expect(check.ok, JSON.stringify(check.mismatches.slice(0, 3))).toBe(true);
+    }
   });
 });
 

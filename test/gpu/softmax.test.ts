@@ -2,9 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   ArgumentError,
-  maxPool2d,
+  argmax,
   mul,
-  reshape,
   softmax,
   softmaxCrossEntropy,
   sum,
@@ -131,9 +130,9 @@ describe('softmaxCrossEntropy', () => {
   });
 
   it('checks labels computed on the device there: a bad one fails the reads of its flush', async () => {
-    // Max pooling with a 1x1 window: its argmax output holds 0..5, computed on the device.
-    const pooled = maxPool2d(tensor([1, 2, 3, 4, 5, 6], [1, 1, 6, 1]), { size: 1, stride: 1 });
-    const indices = reshape(pooled.node!.outputs[1], [6]);
+    // argmax of each row of the 6x6 identity: 0..5, int32 computed on the device.
+    const eye = Array.from({ length: 36 }, (_, i) => (i % 7 === 0 ? 1 : 0));
+    const indices = argmax(tensor(eye, [6, 6]), { axis: 1 });
     const loss = softmaxCrossEntropy(logits([6, 4], 6), indices);
     await expect(loss.data()).rejects.toThrow(/softmaxCrossEntropy: labels\[4\] is outside \[0, 4\)/);
     const ok = softmaxCrossEntropy(logits([6, 6], 7), indices);

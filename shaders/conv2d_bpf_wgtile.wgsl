@@ -27,17 +27,9 @@ fn load_dy(j: u32) -> f32 {
 }
 // @end DY
 
-override TX: u32 = 16;
-override TY: u32 = 16;
-override RM: u32 = 4;
-override RN: u32 = 4;
-override KT: u32 = 16;
-override BM: u32 = TY * RM;
-override BN: u32 = TX * RN;
-const MAX_R = 8u;
+// @include wgtile_core
 
 var<workgroup> slabA: array<f32, 2u * BM * KT>;
-var<workgroup> slabB: array<f32, 2u * BN * KT>;
 
 /** A(m, k): x under tap m's filter position for output pixel k, zero in the padding and past M or kEnd. */
 fn gatherX(m: u32, k: u32, kEnd: u32) -> f32 {
@@ -88,7 +80,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let kEnd = min(p.k, kBegin + p.chunk);
   var acc: array<f32, 64>;
   var av: array<f32, MAX_R>;
-  var bv: array<f32, MAX_R>;
   let steps = (kEnd - kBegin + KT - 1u) / KT;
   loadSlabs(0u, kBegin, kEnd, mBase, nBase, lid);
   workgroupBarrier();
@@ -104,14 +95,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       for (var i = 0u; i < RM; i++) {
         av[i] = slabA[ra + i * TY];
       }
-      for (var j = 0u; j < RN; j++) {
-        bv[j] = slabB[rb + j * TX];
-      }
-      for (var i = 0u; i < RM; i++) {
-        for (var j = 0u; j < RN; j++) {
-          acc[i * MAX_R + j] = fma(av[i], bv[j], acc[i * MAX_R + j]);
-        }
-      }
+      accumulate(&acc, &av, rb);
     }
     workgroupBarrier();
   }

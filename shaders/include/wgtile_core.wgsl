@@ -1,6 +1,6 @@
-// wgtile_core (included by matmul_wgtile*, conv2d_fwd_wgtile* and conv2d_bpi_wgtile): the workgroup tile's
-// constants, the double-buffered B slab ([KT][BN] per buffer) and one k's multiply-accumulate into an invocation's
-// RM x RN tile.
+// wgtile_core (included by matmul_wgtile*, conv2d_fwd_wgtile*, conv2d_bpi_wgtile and conv2d_bpf_wgtile): the
+// workgroup tile's constants, the double-buffered B slab ([KT][BN] per buffer) and one k's multiply-accumulate into
+// an invocation's RM x RN tile.
 override TX: u32 = 16;
 override TY: u32 = 16;
 override RM: u32 = 4;

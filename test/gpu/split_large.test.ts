@@ -30,6 +30,14 @@ const TOL = { atol: 1e-5, rtol: 1e-5 };
 
 afterEach(() => release());
 
+/** The storage-buffer offset alignment an engine opened with `limits` plans with (at least the adapter's own). */
+async function offsetAlignment(limits: InitOptions['limits'] = {}): Promise<number> {
+  await init({ poisonBuffers: true, limits });
+  const align = info().limits.minStorageBufferOffsetAlignment;
+  release();
+  return align;
+}
+
 function input(shape: number[], seed: number, requiresGrad = false): Tensor {
   return tensor(
     seeded(
@@ -149,8 +157,9 @@ describe('matmul and dense split by output rows and K to fit one binding', () =>
     });
 
     it(`K and rows: a [37,K] · b [K,N] in blocks of rows and K, and dense with its bias added once (${name})`, async () => {
-      // Row blocks start where a's and the output's rows are aligned: the shapes differ with the alignment.
-      const [k, n] = limits === SMALL ? [200, 8] : [128, 16];
+      // Row blocks start where a's and the output's rows are aligned: the shapes differ with the alignment in
+      // force (SwiftShader's own is 256 bytes, llvmpipe's 16), read once the engine is open.
+      const [k, n] = (await offsetAlignment(limits)) < 256 ? [200, 8] : [128, 16];
       await expectSplitMatches(
         limits,
         () => [
@@ -222,7 +231,12 @@ describe('conv2d and its backward passes split by batch', () => {
     });
   }
 
-  it('odd channel counts and a stride-2 dx with phases: x [6,10,8,3] in parts of 4 and 2 (device alignment)', async () => {
+  it('odd channel counts and a stride-2 dx with phases: x [6,10,8,3] in parts of 4 and 2 (device alignment)', async (ctx) => {
+    const align = await offsetAlignment();
+    if (align > 16) {
+      // With 256-byte offsets the [6,5,4,5] output splits only in groups of 16 images: nothing to split here.
+      ctx.skip(`the adapter's storage offset alignment is ${align} bytes, not 16`);
+    }
     await expectSplitMatches(
       SMALL,
       () => {

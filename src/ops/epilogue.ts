@@ -131,7 +131,9 @@ function outAtRegion(type: EpilogueType, slice: StoreSlice): string {
     );
   }
   if (offset + channels > total) {
-    throw new ArgumentError(`epilogue: slice [${offset}, ${offset + channels}) lies outside ${total} channels`);
+    throw new ArgumentError(
+      `epilogue: slice [${offset}, ${offset + channels}) lies outside ${total} channels`,
+    );
   }
   const [c, o, t] = sizes.map((v) => `${v / lanes}u`);
   return [`fn outAt(i: u32) -> u32 {`, `  return (i / ${c}) * ${t} + ${o} + i % ${c};`, '}'].join('\n');

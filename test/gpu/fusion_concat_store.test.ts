@@ -33,7 +33,12 @@ describe('concatStore: concat inputs stored in place by their producers', () => 
       return [concat([convRelu(x, 8, 2), convRelu(x, 12, 3)], -1)];
     };
     await expectFused({}, build, ['conv2d+relu', 'conv2d+relu'], 'two branches');
-    await expectFused({ concatStore: false }, build, ['conv2d+relu', 'conv2d+relu', 'concat', 'concat'], 'switched off');
+    await expectFused(
+      { concatStore: false },
+      build,
+      ['conv2d+relu', 'conv2d+relu', 'concat', 'concat'],
+      'switched off',
+    );
   });
 
   it('channels or offsets not multiples of 4, a leaf input, a second reader: those inputs are copied', async () => {
@@ -120,7 +125,14 @@ describe('concatStore: concat inputs stored in place by their producers', () => 
         release();
         await init({ poisonBuffers: true, replay, fusion: { concatStore } });
         try {
-          const block = new nn.InceptionBlock(8, { b1: 8, b3Reduce: 4, b3: 12, b5Reduce: 4, b5: 4, poolProj: 4 });
+          const block = new nn.InceptionBlock(8, {
+            b1: 8,
+            b3Reduce: 4,
+            b3: 12,
+            b5Reduce: 4,
+            b5: 4,
+            poolProj: 4,
+          });
           block.eval();
           const x = tensor(seeded(2 * 7 * 7 * 8, 40), [2, 7, 7, 8]);
           const plan = await explain(() => tidy(() => block.forward(x)));
@@ -130,7 +142,10 @@ describe('concatStore: concat inputs stored in place by their producers', () => 
             steps.push(await y.data());
             y.dispose();
           }
-          return { steps, concats: plan.kernels.filter((k) => k.nodes.some((n) => n.op === 'concat')).length };
+          return {
+            steps,
+            concats: plan.kernels.filter((k) => k.nodes.some((n) => n.op === 'concat')).length,
+          };
         } finally {
           release();
         }

@@ -40,7 +40,7 @@ export function fuseConcatStores(
   limits: Readonly<Record<string, number>>,
   retire: (n: Node) => void,
 ): ConcatStoreResult {
-  const { producer, readers, writtenAt } = indexFlush(nodes);
+  const { index, producer, readers, writtenAt } = indexFlush(nodes);
   const owner = new Map<Node, Node>();
   for (const [p, chain] of fused) if (chain.length > 0) owner.set(chain[chain.length - 1], p);
   const folded = new Set([...fused.values()].flat());
@@ -52,7 +52,8 @@ export function fuseConcatStores(
     if (c.op !== concatOp) continue;
     const out = c.outputs[0];
     const axis = (c.attrs as ConcatAttrs).axis;
-    if (axis !== out.shape.length - 1 || (c.attrs as ConcatAttrs).at || out.storage.bytes > maxBytes) continue;
+    if (axis !== out.shape.length - 1 || (c.attrs as ConcatAttrs).at || out.storage.bytes > maxBytes)
+      continue;
     const total = out.shape[axis];
     const rest: Tensor[] = [];
     const at: number[] = [];
@@ -74,7 +75,7 @@ export function fuseConcatStores(
     stores.push([c.id, ...kernels.map((k) => k.id)]);
     if (rest.length === 0) {
       // No copy finishes the concat: its last storing kernel does.
-      const lastKernel = kernels.reduce((a, b) => (nodes.indexOf(a) > nodes.indexOf(b) ? a : b));
+      const lastKernel = kernels.reduce((a, b) => (index.get(a)! > index.get(b)! ? a : b));
       const t = c.inputs.find((x) => slices.has(x.storage) && storingKernel(x, c) === lastKernel)!;
       slices.get(t.storage)!.last = true;
       replaced.set(c, null);

@@ -20,6 +20,14 @@ fn epilogue(acc: f32, i: u32, c: u32) -> f32 {
 }
 // @end EPILOGUE
 
+// outAt: where output element i (in the store's element type) goes: i itself unless ops/epilogue.ts generates the
+// region for the concatStore pass, which stores the conv's channels as a slice of a wider NHWC tensor (a concat).
+// @region OUT_AT
+fn outAt(i: u32) -> u32 {
+  return i;
+}
+// @end OUT_AT
+
 override WG: u32 = 64;
 override TM: u32 = 4;
 override TN: u32 = 4;
@@ -89,7 +97,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     for (var i = 0u; i < TM; i++) {
       if (m0 + i < p.m) {
         let o = (m0 + i) * p.cout + c;
-        out[o] = epilogue(acc[i * MAX_TN + j], o, c);
+        out[outAt(o)] = epilogue(acc[i * MAX_TN + j], o, c);
       }
     }
   }

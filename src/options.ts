@@ -42,7 +42,8 @@ export function checkInteger(owner: string, name: string, value: number, min: nu
 }
 
 /**
- * The fusion switches: the scheduler's four graph passes, in the order they run, then two fusions chosen when ops
+ * The fusion switches: the scheduler's five graph passes, in the order they run (`concatStore`: a channel concat's
+ * inputs stored in place by their producers, graph/fusion/concat_store.ts), then two fusions chosen when ops
  * are recorded: `batchNormSingle` (a short batch norm as one kernel per direction instead of three: statistics,
  * apply and their gradients; src/ops/batchnorm_single.ts) and `groupedUpdate` (one optimizer kernel updates a
  * group of parameters instead of one kernel each; src/optim/optimizer.ts).
@@ -52,6 +53,7 @@ export const FUSION_PASSES = [
   'reluMask',
   'epilogue',
   'elementwise',
+  'concatStore',
   'batchNormSingle',
   'groupedUpdate',
 ] as const;

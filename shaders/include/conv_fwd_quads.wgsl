@@ -31,6 +31,14 @@ fn taps(q: Quad, dih: i32, diw: i32, stride: u32) -> Taps {
   return Taps(select(vec4u(0u), at, ok), ok);
 }
 
+// outAt: where output element i (in the store's element type) goes: i itself unless ops/epilogue.ts generates the
+// region for the concatStore pass, which stores the conv's channels as a slice of a wider NHWC tensor (a concat).
+// @region OUT_AT
+fn outAt(i: u32) -> u32 {
+  return i;
+}
+// @end OUT_AT
+
 /** Stores a quad's accumulators for output group co (rows past M are not stored). */
 fn store(a: mat4x4f, m0: u32, co: u32) {
   let cout4 = p.cout / 4u;
@@ -40,7 +48,7 @@ fn store(a: mat4x4f, m0: u32, co: u32) {
   for (var i = 0u; i < 4u; i++) {
     if (m0 + i < p.m) {
       let o = (m0 + i) * cout4 + co;
-      out[o] = epilogue(a[i], o, co);
+      out[outAt(o)] = epilogue(a[i], o, co);
     }
   }
 }

@@ -22,6 +22,14 @@ fn epilogue(acc: f32, i: u32, c: u32) -> f32 {
 }
 // @end EPILOGUE
 
+// outAt: where output element i (in the store's element type) goes: i itself unless ops/epilogue.ts generates the
+// region for the concatStore pass, which stores the conv's channels as a slice of a wider NHWC tensor (a concat).
+// @region OUT_AT
+fn outAt(i: u32) -> u32 {
+  return i;
+}
+// @end OUT_AT
+
 /** The im2col element A(m, k): x at the window tap k of output pixel m, zero in the padding and past M or K. */
 fn im2col(m: u32, k: u32) -> f32 {
   if (m >= p.m || k >= p.k) {
@@ -60,7 +68,7 @@ fn storeTile(acc: ptr<function, array<f32, 64>>, mBase: u32, nBase: u32, lid3: v
     for (var i = 0u; i < RM; i++) {
       let m = mBase + lid3.y + i * TY;
       if (m < p.m) {
-        out[m * p.cout + co] = epilogue((*acc)[i * MAX_R + j], m * p.cout + co, co);
+        out[outAt(m * p.cout + co)] = epilogue((*acc)[i * MAX_R + j], m * p.cout + co, co);
       }
     }
   }

@@ -6,6 +6,7 @@ import { tunerFor } from '../gpu/tuner.js';
 import type { KernelIO } from '../ops/types.js';
 import { FlushChecks, debug, firstNonFinite } from './checks.js';
 import { beginExplainUndo, endExplainUndo } from './explain_undo.js';
+import { fuseConcatStores, type SliceStore } from './fusion/concat_store.js';
 import { chainEpilogue } from './fusion/epilogue.js';
 import { runFusionPasses, type PassResults } from './fusion/passes.js';
 import { epilogueKey, type Epilogue } from '../ops/epilogue.js';
@@ -97,6 +98,8 @@ interface FlushPlan {
   uploads: number;
   /** The runtime's plan cache (its hit and miss counts). */
   cache: ReplayCache;
+  /** Values the concatStore pass stores in a slice of a concat output instead of a buffer of their own. */
+  slices: ReadonlyMap<Storage, SliceStore>;
 }
 
 /** The plan cache of each runtime (its buffers belong to that device). */
@@ -202,6 +205,9 @@ function planNode(
   for (let i = 0; i < n.outputs.length; i++) {
     outputs.push(i === 0 && tail ? tail.outputs[0].storage : n.outputs[i].storage);
   }
+  // A value stored in its slice of a concat output: the first kernel storing into it gives that its buffer.
+  const slice = plan.slices.size > 0 ? (plan.slices.get(outputs[0]) ?? null) : null;
+  if (slice) outputs[0] = slice.target;
   const failed = inputFailure(n, chain);
   if (failed) {
     // Later nodes now meet the entries of other slots: match them in full, and own nothing after this flush.
@@ -221,12 +227,14 @@ function planNode(
     const s = outputs[i];
     // An optional output nobody holds or reads (its tensor disposed, no reader left) is not computed at all.
     if (optional && !s.alive && optional.includes(i)) continue;
+    if (s.buffer && plan.slices.size > 0 && targetOf(plan, s)) continue;
     if (!fitsBuffer(s.bytes, limits, !n.op.bindsRanges))
       checkBufferBytes(`${n.op.name}: an output`, s.bytes, limits, !n.op.bindsRanges);
     s.buffer = runtime.pool.acquire(s.bytes, before?.buffers[n.inputs.length + i]);
     plan.logical?.set(s.buffer, s.bytes);
   }
   const epilogue = chainEpilogue(n, chain);
+  if (slice) epilogue.slice = { channels: slice.channels, offset: slice.offset, total: slice.total };
   const scratch: GPUBuffer[] = [];
   let dispatches = before ? replayNode(plan, n, before, epilogue, outputs, scratch) : null;
   if (dispatches) plan.cache.hits++;
@@ -234,7 +242,7 @@ function planNode(
   plan.count++;
   const covered = chain.length > 0 ? [...covers, ...chain] : covers;
   for (const dispatch of dispatches) plan.planned.push({ dispatch, nodes: covered });
-  if (debug.checkFinite) planFiniteChecks(plan, n, chain, outputs);
+  if (debug.checkFinite) planFiniteChecks(plan, n, chain, outputs, slice);
   // Dispatches run in order, so buffers released here can be reused by later nodes of the same pass.
   for (const b of scratch) runtime.pool.release(b);
   for (const s of outputs) {
@@ -252,6 +260,12 @@ function planNode(
     }
   }
   finishGroup(n, chain, outputs);
+}
+
+/** The concat output `s` when the concatStore pass stores slices into it, else null. */
+function targetOf(plan: FlushPlan, s: Storage): Storage | null {
+  for (const sl of plan.slices.values()) if (sl.target === s) return s;
+  return null;
 }
 
 /** The failure of an input of `n` or of its chain, if any: then the node's values are unknown too. */
@@ -451,11 +465,15 @@ function planFiniteChecks(
   n: Node,
   chain: readonly Node[],
   outputs: readonly Storage[],
+  slice: SliceStore | null,
 ): void {
   const name = [n, ...chain].map((m) => m.op.name).join('+');
   const where = `(op ${plan.count} of the flush)`;
   const checked = (dispatch: Dispatch) => plan.planned.push({ dispatch, nodes: [] });
   n.outputs.forEach((t, i) => {
+    // A slice of a concat output is checked with the whole, once its last slice is stored.
+    if (i === 0 && slice) t = slice.last ? slice.whole : t;
+    if (i === 0 && slice && !slice.last) return;
     if (t.dtype === 'float32' && t.size > 0 && outputs[i].buffer)
       plan.checks.finite(name, where, `output ${i}`, t, outputs[i].buffer!).forEach(checked);
   });
@@ -599,6 +617,7 @@ function planValue(plan: FlushPlan, live: number, pruned: number, passes: PassRe
     ...passes.folds.map((ids) => ({ pass: 'foldBatchNorm', nodes: ids })),
     ...passes.masks.map((ids) => ({ pass: 'reluMask', nodes: ids })),
     ...passes.chains.map((ids) => ({ pass: 'elementwise', nodes: ids })),
+    ...(passes.stores ?? []).map((ids) => ({ pass: 'concatStore', nodes: ids })),
     ...[...passes.fused].map(([p, chain]) => ({
       pass: 'epilogue',
       nodes: [...(passes.covers.get(p) ?? [p]).map((m) => m.id), ...chain.map((e) => e.id)],
@@ -660,6 +679,7 @@ function run(): Submission {
     trusted: false,
     uploads: 0,
     cache: replayStats(runtime),
+    slices: new Map(),
   };
   const staged: { read: PendingRead; staging: GPUBuffer }[] = [];
   let nodes: readonly Node[] = taken;
@@ -675,6 +695,13 @@ function run(): Submission {
       ? replayPasses(nodes, runtime, retire)
       : { ...runFusionPasses(nodes, runtime, retire), template: null };
     ({ nodes, passes } = fusedGraph);
+    if (runtime.fusion.concatStore) {
+      // After pass replay, on every flush: its result is a storage mapping, made anew from the replayed nodes.
+      const stored = fuseConcatStores(nodes, passes.fused, runtime.info.limits, retire);
+      nodes = stored.nodes;
+      plan.slices = stored.slices;
+      passes = { ...passes, stores: stored.stores };
+    }
     const folded = new Set<Node>();
     for (const chain of passes.fused.values()) for (let k = 0; k < chain.length; k++) folded.add(chain[k]);
     if (replaying) {

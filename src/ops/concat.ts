@@ -7,9 +7,14 @@ import { refConcat, refSlice } from '../reference/concat.js';
 import { sizeOf, type BackwardRule, type OpDef } from './types.js';
 import { ELEMENTWISE_WG, expectFloat, workgroupsFor } from './util.js';
 
-interface ConcatAttrs {
+export interface ConcatAttrs {
   /** Non-negative axis. */
   axis: number;
+  /**
+   * Set by the 'concatStore' pass only (graph/fusion/concat_store.ts): where along the axis each input goes, for a
+   * concat left with the inputs whose producers could not store their slice themselves.
+   */
+  at?: readonly number[];
 }
 
 interface SliceAttrs {
@@ -81,13 +86,14 @@ export const concatOp: OpDef<ConcatAttrs> = {
     shape[axis] = inputs.reduce((s, t) => s + t.shape[axis], 0);
     return [{ shape, dtype: 'float32' }];
   },
-  forward(io, { axis }) {
+  forward(io, { axis, at }) {
     const out = io.outputs[0];
     const { outer, inner } = outerInner(out.spec.shape, axis);
     const stride = out.spec.shape[axis] * inner;
     let offset = 0;
     const dispatches: Dispatch[] = [];
-    for (const x of io.inputs) {
+    for (const [k, x] of io.inputs.entries()) {
+      if (at) offset = at[k] * inner;
       const len = x.spec.shape[axis] * inner;
       if (len > 0 && outer > 0) {
         dispatches.push(

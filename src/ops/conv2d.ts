@@ -320,6 +320,7 @@ export const conv2dOp: OpDef<ConvAttrs> = {
     return [{ shape: [d.n, d.oh, d.ow, d.cout], dtype: 'float32' }];
   },
   epilogues: ['bn', 'add', 'relu'],
+  storesSlice: true,
   forward(io, attrs) {
     return splitBatch(io, 'conv2d', CONV2D_BATCH, (sub) => {
       const d = convDims('conv2d', sub.inputs[0].spec.shape, sub.inputs[1].spec.shape, attrs);

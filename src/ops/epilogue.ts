@@ -13,13 +13,29 @@ export interface BatchNormEpilogue {
 }
 
 /**
+ * Where a producer stores output 0 when the 'concatStore' pass (graph/fusion/concat_store.ts) made it write its
+ * channel slice of a concat output straight away: value i of the producer's [..., channels] output goes to
+ * `(i / channels) * total + offset + i % channels` of the output buffer, a [..., total] tensor. All in floats.
+ */
+export interface StoreSlice {
+  /** The producer's own channels (its output's last extent). */
+  channels: number;
+  /** Channels before the slice in the wider tensor. */
+  offset: number;
+  /** The wider tensor's channels (its row stride). */
+  total: number;
+}
+
+/**
  * What the scheduler fused into a producer's store of output 0 (see graph/fusion/epilogue.ts), applied after the
- * producer's own bias, in this order: batch-norm apply, the residual add (a tensor of output 0's shape), ReLU.
+ * producer's own bias, in this order: batch-norm apply, the residual add (a tensor of output 0's shape), ReLU;
+ * then, with `slice`, where each value is stored (a producer offers that with OpDef.storesSlice).
  */
 export interface Epilogue {
   bn: BatchNormEpilogue | null;
   residual: GPUBuffer | null;
   relu: boolean;
+  slice?: StoreSlice | null;
 }
 
 /**
@@ -42,14 +58,17 @@ export function epilogueBindings(bias: boolean, e: Epilogue): number {
 
 /** A key that tells epilogues apart in caches (replay): which steps, and the epsilon. */
 export function epilogueKey(e: Epilogue): string {
-  return `${e.bn ? `bn${e.bn.epsilon}` : ''}${e.residual ? '+add' : ''}${e.relu ? '+relu' : ''}`;
+  const slice = e.slice ? `@${e.slice.offset}/${e.slice.channels}/${e.slice.total}` : '';
+  return `${e.bn ? `bn${e.bn.epsilon}` : ''}${e.residual ? '+add' : ''}${e.relu ? '+relu' : ''}${slice}`;
 }
 
 /**
- * The two regions of a producer shader: BINDINGS declares, from binding `first` on, the epilogue's read-only
+ * The regions of a producer shader: BINDINGS declares, from binding `first` on, the epilogue's read-only
  * buffers and then the output `out` (read_write); EPILOGUE defines `fn epilogue(acc: T, i: u32, c: u32) -> T`,
  * where `i` indexes the output (and the residual) and `c` the channel (bias and statistics), both in units of T.
- * The shader calls `out[i] = epilogue(value, i, c)`.
+ * The shader calls `out[i] = epilogue(value, i, c)`; with `e.slice`, a third region OUT_AT defines
+ * `fn outAt(i: u32) -> u32`, where value i is stored, and the shader calls `out[outAt(i)] = epilogue(value, i, c)`
+ * (a shader without that region cannot store a slice: shaderCode throws).
  */
 export function epilogueRegions(
   type: EpilogueType,
@@ -92,10 +111,32 @@ export function epilogueRegions(
   );
   lines.push(`@group(0) @binding(${first + reads.length}) var<storage, read_write> ${out}: array<${type}>;`);
   const body = ['  var v = acc;', ...steps.map((s) => `  ${s}`), '  return v;'];
-  return {
+  const regions: Record<string, string> = {
     BINDINGS: lines.join('\n'),
     EPILOGUE: [`fn epilogue(acc: ${type}, i: u32, c: u32) -> ${type} {`, ...body, '}'].join('\n'),
   };
+  if (e.slice) regions.OUT_AT = outAtRegion(type, e.slice);
+  return regions;
+}
+
+/** The OUT_AT region of a slice store, in units of `type` (f32 or vec4f: every size a multiple of the lanes). */
+function outAtRegion(type: EpilogueType, slice: StoreSlice): string {
+  if (type === 'V') throw new ArgumentError(`epilogue: a slice store needs a known element type, got 'V'`);
+  const lanes = type === 'vec4f' ? 4 : 1;
+  const { channels, offset, total } = slice;
+  const sizes = [channels, offset, total];
+  if (sizes.some((v) => !Number.isInteger(v) || v < 0 || v % lanes !== 0) || channels === 0) {
+    throw new ArgumentError(
+      `epilogue: a slice store of ${channels} channels at ${offset} of ${total} needs multiples of ${lanes} for ${type}`,
+    );
+  }
+  if (offset + channels > total) {
+    throw new ArgumentError(
+      `epilogue: slice [${offset}, ${offset + channels}) lies outside ${total} channels`,
+    );
+  }
+  const [c, o, t] = sizes.map((v) => `${v / lanes}u`);
+  return [`fn outAt(i: u32) -> u32 {`, `  return (i / ${c}) * ${t} + ${o} + i % ${c};`, '}'].join('\n');
 }
 
 /** The buffers bound for `epilogueRegions`, in its order: bias, the statistics, the residual, then the output. */
@@ -119,7 +160,7 @@ export function producerEpilogue(io: KernelIO): {
 } {
   const bias = io.inputs.length === 3 ? io.inputs[2].buffer : null;
   const e = io.epilogue;
-  const fused = bias !== null || e.bn !== null || e.residual !== null || e.relu;
+  const fused = bias !== null || e.bn !== null || e.residual !== null || e.relu || Boolean(e.slice);
   return {
     buffers: [io.inputs[0].buffer, io.inputs[1].buffer, ...epilogueBuffers(bias, e, io.outputs[0].buffer)],
     regions: (type) => (fused ? epilogueRegions(type, 3, bias !== null, e) : undefined),

@@ -1,5 +1,6 @@
 // The parts of a split GEMM (output rows, K) and of a split conv pass (batch), planned with each op's own kernels.
 import type { Dispatch } from '../gpu/runtime.js';
+import { GpuError } from '../errors.js';
 import type { KernelIO, TensorSpec } from './types.js';
 import {
   type GemmLayout,
@@ -141,6 +142,10 @@ export function splitBatch(
   const n = specs[layout.batched[0]].shape[0];
   const images = batchImages(op, specs, output.spec, layout, io.limits);
   if (images === null) return plan(wholeIO(io, op), n);
+  if (io.epilogue.slice) {
+    // The concatStore pass stores slices only where nothing splits (graph/fusion/concat_store.ts).
+    throw new GpuError(`${op}: a store into a concat slice cannot be split by batch`);
+  }
   const lim = splitLimits(io.limits);
   const size = output.spec.shape.reduce((x, y) => x * y, 1);
   const starts = blockStarts(n, images);

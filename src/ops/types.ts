@@ -119,6 +119,12 @@ export interface OpDef<A = Record<string, never>> {
    */
   storesSum?: boolean;
   /**
+   * The forward stores output 0 through the producer epilogue's OUT_AT region (`io.epilogue.slice`,
+   * ops/epilogue.ts) in every kernel it may choose, so it can write its channels as a slice of a wider NHWC tensor:
+   * the 'concatStore' pass then stores the input of a channel concat there (graph/fusion/concat_store.ts).
+   */
+  storesSlice?: boolean;
+  /**
    * The forward binds sub-ranges of its buffers (it splits its work into several dispatches), so its tensors may
    * exceed maxStorageBufferBindingSize (never maxBufferSize). Without it, every input, output and scratch buffer
    * must fit one binding, which is checked when the op is recorded.

@@ -75,6 +75,7 @@ describe('explain', () => {
       'reluMask',
       'epilogue',
       'elementwise',
+      'concatStore',
       'batchNormSingle',
       'groupedUpdate',
     ]);

@@ -21,6 +21,8 @@ export interface PassResults {
   chains: readonly number[][];
   /** Each reluBackward's id, then the ids of the kernels that apply its mask. */
   masks: readonly number[][];
+  /** Each concat's id, then the ids of the kernels storing inputs of it in place (concatStore, run after these). */
+  stores?: readonly number[][];
 }
 
 /**

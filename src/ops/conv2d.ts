@@ -1,6 +1,6 @@
 // conv2d (NHWC x, HWIO w, optional fused bias): shape rule, kernel variants and their choice, backward rules.
 import { groupedConv2d } from './conv_grouped.js';
-import { ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import type { Dispatch } from '../gpu/runtime.js';
 import { hasSubgroups } from '../gpu/device.js';
 import type { ShaderName } from '../gpu/shaderSources.generated.js';
@@ -36,6 +36,15 @@ import {
 
 /** Threads per workgroup of every conv kernel (llvmpipe runs one workgroup per core thread, SIMD over lanes). */
 export const CONV_WG = 64;
+
+/**
+ * Smaller workgroup sizes the register and fixed-tile forward kernels can run with: a dispatch that fills at most
+ * SMALL_DISPATCH workgroups of CONV_WG invocations (batch-1 convs) leaves cores of a CPU adapter idle, since it
+ * runs each workgroup on one thread; the same invocations in workgroups of 32 or 16 spread over more threads.
+ */
+export const SMALL_WGS = [32, 16] as const;
+/** Most workgroups (of CONV_WG) a forward dispatch may fill for the tuner to try SMALL_WGS too. */
+export const SMALL_DISPATCH = 4;
 
 /**
  * Forward kernel variants: 'vec4' implicit GEMM with vec4 channel loads (Cin, Cout multiples of 4), 'scalar'
@@ -103,11 +112,12 @@ export function conv2dSupports(variant: Conv2dVariant, d: ConvDims): boolean {
 
 /**
  * A forward kernel choice: a register variant with its register tile (TM output rows x TN channel groups), a
- * fixed-tile variant, or 'wgtile' / 'wgtile_subgroup' with its workgroup tile.
+ * fixed-tile variant, or 'wgtile' / 'wgtile_subgroup' with its workgroup tile. `wg` (register and fixed-tile
+ * variants): invocations per workgroup when not CONV_WG, one of SMALL_WGS.
  */
 export type Conv2dChoice =
-  | { variant: TiledVariant; tm: number; tn: number }
-  | { variant: FixedVariant }
+  | { variant: TiledVariant; tm: number; tn: number; wg?: number }
+  | { variant: FixedVariant; wg?: number }
   | { variant: 'wgtile' | 'wgtile_subgroup'; tile: WgTile };
 
 /** Register tile per register variant: CPU adapters (llvmpipe, SwiftShader) want big tiles, GPUs more invocations. */
@@ -135,7 +145,7 @@ export function conv2dChoiceOf(cpu: boolean, variant: Conv2dVariant): Conv2dChoi
  * 'vec4_regs16', unless its 16-row tiles leave one workgroup where 'vec4_regs' (8 rows) has two or more (CPU
  * adapters run a workgroup on one thread, and one workgroup leaves the other cores idle); where Cout is a multiple
  * of 8, 'vec4_regs8' or, for Cin not a multiple of 4, 'cout4_regs8'; otherwise vec4 where channels allow, else
- * scalar.
+ * scalar. A fixed tile that still fills one workgroup is spread (spreadSmall).
  */
 export function chooseConv2d(cpu: boolean, d: ConvDims): Conv2dChoice {
   if (!cpu) return { variant: 'wgtile', tile: DEFAULT_WGTILE };
@@ -155,13 +165,53 @@ export function chooseConv2d(cpu: boolean, d: ConvDims): Conv2dChoice {
         : vec4
           ? 'vec4'
           : 'scalar';
-  return conv2dChoiceOf(cpu, variant);
+  return spreadSmall(d, conv2dChoiceOf(cpu, variant));
+}
+
+/**
+ * A fixed-tile CPU fallback that fills one workgroup of CONV_WG (batch-1 convs), spread over more threads: the
+ * 16 x 16 tile becomes the 8 x 16 one (twice the invocations), and where there are more than 16 invocations they
+ * run in workgroups of 16 (measured on llvmpipe at the default ResNet's and Inception's batch-1 shapes,
+ * docs/kernels.md).
+ */
+function spreadSmall(d: ConvDims, choice: Conv2dChoice): Conv2dChoice {
+  if (!isFixed(choice.variant) || fixedWorkgroups(d, choice.variant) > 1) return choice;
+  const variant = choice.variant === 'vec4_regs16' ? 'vec4_regs' : choice.variant;
+  const wg = SMALL_WGS[SMALL_WGS.length - 1];
+  return invocations(d, { variant }) > wg ? { variant, wg } : { variant };
 }
 
 /** Workgroups of a fixed-tile variant's dispatch: one invocation per tile of rows x channels. */
-function fixedWorkgroups(d: ConvDims, variant: FixedVariant): number {
-  const { rows, channels } = FIXED_TILES[variant];
-  return workgroupsFor(Math.ceil((d.n * d.oh * d.ow) / rows) * Math.ceil(d.cout / channels), CONV_WG);
+function fixedWorkgroups(d: ConvDims, variant: FixedVariant, wg = CONV_WG): number {
+  return workgroupsFor(invocations(d, { variant }), wg);
+}
+
+/** Invocations of a register or fixed-tile choice's dispatch: one per register tile of rows x channels. */
+function invocations(d: ConvDims, choice: Conv2dChoice & { variant: TiledVariant | FixedVariant }): number {
+  const m = d.n * d.oh * d.ow;
+  if (!('tm' in choice)) {
+    const { rows, channels } = FIXED_TILES[choice.variant];
+    return Math.ceil(m / rows) * Math.ceil(d.cout / channels);
+  }
+  return Math.ceil(m / choice.tm) * tiledGroups(d, choice.variant, choice.tn);
+}
+
+/** Channel groups of a TM x TN register variant: TN channels (scalar) or TN vec4 groups per invocation. */
+function tiledGroups(d: ConvDims, variant: TiledVariant, tn: number): number {
+  return Math.ceil(d.cout / (variant === 'scalar' ? tn : 4 * tn));
+}
+
+/**
+ * The choice with each of SMALL_WGS as its workgroup size, where its CONV_WG dispatch fills at most
+ * SMALL_DISPATCH workgroups and has more invocations than the smaller workgroup (else nothing spreads).
+ */
+function smallWorkgroupChoices(
+  d: ConvDims,
+  choice: Conv2dChoice & { variant: TiledVariant | FixedVariant },
+): Conv2dChoice[] {
+  const n = invocations(d, choice);
+  if (workgroupsFor(n, CONV_WG) > SMALL_DISPATCH) return [];
+  return SMALL_WGS.filter((wg) => n > wg).map((wg) => ({ ...choice, wg }));
 }
 
 /** Register tiles the tuner tries besides the fixed ones (TM rows x TN channel groups). */
@@ -180,10 +230,12 @@ const REGISTER_TILES: readonly { tm: number; tn: number }[] = [
 export function conv2dCandidates(d: ConvDims, limits: Readonly<Record<string, number>>): Conv2dChoice[] {
   const out: Conv2dChoice[] = [];
   for (const variant of ['gemm1x1', 'vec4', 'scalar'] as const) {
-    if (conv2dSupports(variant, d)) for (const t of REGISTER_TILES) out.push({ variant, ...t });
+    if (!conv2dSupports(variant, d)) continue;
+    for (const t of REGISTER_TILES)
+      out.push({ variant, ...t }, ...smallWorkgroupChoices(d, { variant, ...t }));
   }
   for (const variant of FIXED_VARIANTS) {
-    if (conv2dSupports(variant, d)) out.push({ variant });
+    if (conv2dSupports(variant, d)) out.push({ variant }, ...smallWorkgroupChoices(d, { variant }));
   }
   const tiles = WGTILE_CANDIDATES.filter((tile) => tileFits(tile, limits));
   for (const tile of tiles) out.push({ variant: 'wgtile', tile });
@@ -202,6 +254,12 @@ export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dis
   if (!conv2dSupports(variant, d)) {
     throw new ShapeError(
       `conv2d: variant '${variant}' cannot run x [${d.n},${d.h},${d.w},${d.cin}] with ${d.kh}x${d.kw}x${d.cout} filters`,
+    );
+  }
+  const wg = ('wg' in choice ? choice.wg : undefined) ?? CONV_WG;
+  if (wg !== CONV_WG && !(SMALL_WGS as readonly number[]).includes(wg)) {
+    throw new ArgumentError(
+      `conv2d: choice 'wg' must be ${CONV_WG} or one of ${SMALL_WGS.join(', ')}, got ${wg}`,
     );
   }
   const m = d.n * d.oh * d.ow;
@@ -227,16 +285,16 @@ export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dis
     return [
       {
         shader,
-        constants: { WG: CONV_WG },
+        constants: { WG: wg },
         regions: regions('vec4f'),
         uniforms: [...convUniforms(d), m, Math.ceil(d.cout / channels)],
         buffers,
-        workgroups: fixedWorkgroups(d, choice.variant),
+        workgroups: fixedWorkgroups(d, choice.variant, wg),
       },
     ];
   }
   const { tm, tn } = choice;
-  const nGroups = Math.ceil(d.cout / (variant === 'scalar' ? tn : 4 * tn));
+  const nGroups = tiledGroups(d, choice.variant, tn);
   const uniforms =
     variant === 'gemm1x1'
       ? [d.n, d.h, d.w, d.cin, d.oh, d.ow, d.cout, d.sh, d.sw, m, nGroups]
@@ -246,11 +304,11 @@ export function conv2dPlan(io: KernelIO, d: ConvDims, choice: Conv2dChoice): Dis
   return [
     {
       shader,
-      constants: { WG: CONV_WG, TM: tm, TN: tn },
+      constants: { WG: wg, TM: tm, TN: tn },
       regions: regions(variant === 'scalar' ? 'f32' : 'vec4f'),
       uniforms,
       buffers,
-      workgroups: workgroupsFor(Math.ceil(m / tm) * nGroups, CONV_WG),
+      workgroups: workgroupsFor(Math.ceil(m / tm) * nGroups, wg),
     },
   ];
 }

@@ -122,8 +122,25 @@ describe('documented CPU fallbacks (docs/kernels.md)', () => {
     expect(fwd([8, 32, 32, 64], [3, 3, 64, 64], { padding: 'same' })).toBe('vec4_regs16');
     // 16-row tiles: one workgroup of 64 invocations; 8-row tiles: two.
     expect(fwd([1, 16, 16, 64], [3, 3, 64, 64], { padding: 'same' })).toBe('vec4_regs');
-    // One workgroup either way.
-    expect(fwd([1, 8, 8, 64], [3, 3, 64, 64], { padding: 'same' })).toBe('vec4_regs16');
+    // One workgroup either way: the 8-row tile, spread over workgroups of 16.
+    expect(
+      chooseConv2d(
+        true,
+        convDims('conv2d', [1, 8, 8, 64], [3, 3, 64, 64], convAttrs('conv2d', { padding: 'same' })),
+      ),
+    ).toEqual({
+      variant: 'vec4_regs',
+      wg: 16,
+    });
+    // 13 invocations of 16 x 16 tiles at batch 8 fill more than one workgroup: unchanged.
+    expect(
+      chooseConv2d(
+        true,
+        convDims('conv2d', [8, 8, 8, 64], [3, 3, 64, 64], convAttrs('conv2d', { padding: 'same' })),
+      ),
+    ).toEqual({
+      variant: 'vec4_regs16',
+    });
     expect(fwd([1, 16, 16, 3], [7, 7, 3, 64], { stride: 2, padding: 'same' })).toBe('cout4_regs');
     expect(fwd([1, 8, 8, 8], [3, 3, 8, 24], { padding: 'same' })).toBe('vec4_regs8');
     expect(fwd([1, 28, 28, 1], [3, 3, 1, 8], { padding: 'same' })).toBe('cout4_regs8');
@@ -137,6 +154,27 @@ describe('documented CPU fallbacks (docs/kernels.md)', () => {
     expect(bpi([1, 8, 8, 64], [3, 3, 64, 128], { stride: 2, padding: 'same' })).toBe('vec4');
     expect(bpi([1, 8, 8, 12], [3, 3, 12, 16], { padding: 'same' })).toBe('vec4');
     expect(bpi([1, 16, 16, 3], [7, 7, 3, 64], { stride: 2, padding: 'same' })).toBe('scalar');
+  });
+});
+
+describe('forward workgroup sizes', () => {
+  it('small dispatches get workgroups of 32 and 16 as candidates, big ones do not', () => {
+    const small = convDims(
+      'conv2d',
+      [1, 14, 14, 16],
+      [3, 3, 16, 16],
+      convAttrs('conv2d', { padding: 'same' }),
+    );
+    const big = convDims('conv2d', [8, 32, 32, 64], [3, 3, 64, 64], convAttrs('conv2d', { padding: 'same' }));
+    const wgs = (d: ConvDims) => conv2dCandidates(d, limits()).map((c) => ('wg' in c ? c.wg : undefined));
+    expect(new Set(wgs(small))).toEqual(new Set([undefined, 32, 16]));
+    expect(new Set(wgs(big))).toEqual(new Set([undefined]));
+  });
+  it('refuses a workgroup size that is not offered', () => {
+    const d = convDims('conv2d', [1, 14, 14, 16], [3, 3, 16, 16], convAttrs('conv2d', { padding: 'same' }));
+    expect(() => conv2dPlan({} as KernelIO, d, { variant: 'vec4_regs', wg: 48 })).toThrow(
+      /choice 'wg' must be 64/,
+    );
   });
 });
 
